@@ -1,0 +1,158 @@
+//! Runtime configuration: where storage lives, the per-object ceiling, mailbox bound and
+//! timeouts. Plain data with production defaults; parsing of user strings (`off`, `1000`)
+//! lives here so every front end refuses the same bad values the same way.
+
+use std::fmt;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::error::Error;
+
+/// Where object databases live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataDir {
+    /// One SQLite file per object under this directory.
+    Path(PathBuf),
+    /// RAM-only SQLite databases that live as long as the runtime (survive eviction, not
+    /// restarts).
+    Memory,
+}
+
+impl FromStr for DataDir {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            ":memory:" => Ok(DataDir::Memory),
+            "" => Err(Error::Config("the data directory must not be empty".into())),
+            p => Ok(DataDir::Path(PathBuf::from(p))),
+        }
+    }
+}
+
+/// The emulated per-object service rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ceiling {
+    /// Native speed.
+    Off,
+    /// At most this many turns per second per object.
+    TurnsPerSec(NonZeroU32),
+}
+
+impl Ceiling {
+    /// Production objects saturate near 1,000 requests per second.
+    pub const PRODUCTION: Ceiling = Ceiling::TurnsPerSec(NonZeroU32::new(1000).unwrap());
+
+    /// Turns per second, if limited.
+    pub fn rate(&self) -> Option<u32> {
+        match self {
+            Ceiling::Off => None,
+            Ceiling::TurnsPerSec(n) => Some(n.get()),
+        }
+    }
+}
+
+impl FromStr for Ceiling {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        if s.eq_ignore_ascii_case("off") {
+            return Ok(Ceiling::Off);
+        }
+        s.parse::<u32>()
+            .ok()
+            .and_then(NonZeroU32::new)
+            .filter(|n| n.get() <= 10_000_000)
+            .map(Ceiling::TurnsPerSec)
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "ceiling `{s}` is neither `off` nor a whole number of turns per second in 1..=10000000"
+                ))
+            })
+    }
+}
+
+impl fmt::Display for Ceiling {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ceiling::Off => f.write_str("off"),
+            Ceiling::TurnsPerSec(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// Everything the runtime needs to know before it starts.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Storage location.
+    pub data: DataDir,
+    /// Per-object service rate emulation.
+    pub ceiling: Ceiling,
+    /// Per-object mailbox bound; a full mailbox refuses with `Error::Overloaded`.
+    pub mailbox: usize,
+    /// Evict an object without sockets after this long with no work.
+    pub idle_timeout: Duration,
+    /// Most turns run inside one transaction (group commit); 1 commits every turn.
+    pub max_batch: usize,
+    /// Largest request body the HTTP front accepts (413 past it).
+    pub max_body_bytes: usize,
+}
+
+impl Config {
+    /// Default mailbox bound: a quarter second of queue at the production ceiling.
+    pub const DEFAULT_MAILBOX: usize = 256;
+    /// Production evicts objects without sockets after 70–140 s idle.
+    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(70);
+    /// Default group-commit batch.
+    pub const DEFAULT_MAX_BATCH: usize = 128;
+    /// Default request body limit (1 MiB).
+    pub const DEFAULT_MAX_BODY: usize = 1 << 20;
+
+    /// Production-like defaults with storage under `data`.
+    pub fn new(data: DataDir) -> Self {
+        Self {
+            data,
+            ceiling: Ceiling::PRODUCTION,
+            mailbox: Self::DEFAULT_MAILBOX,
+            idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
+            max_batch: Self::DEFAULT_MAX_BATCH,
+            max_body_bytes: Self::DEFAULT_MAX_BODY,
+        }
+    }
+
+    /// Refuses values the runtime cannot honour.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.mailbox == 0 {
+            return Err(Error::Config("mailbox must hold at least 1 request".into()));
+        }
+        if self.max_batch == 0 {
+            return Err(Error::Config("max_batch must be at least 1".into()));
+        }
+        if self.idle_timeout.is_zero() {
+            return Err(Error::Config("idle timeout must be above zero".into()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ceiling_parses_off_and_numbers() {
+        assert_eq!("off".parse::<Ceiling>().unwrap(), Ceiling::Off);
+        assert_eq!("OFF".parse::<Ceiling>().unwrap(), Ceiling::Off);
+        assert_eq!("1000".parse::<Ceiling>().unwrap(), Ceiling::PRODUCTION);
+        for bad in ["0", "-1", "1k", "", "1.5"] {
+            let err = bad.parse::<Ceiling>().unwrap_err().to_string();
+            assert!(err.contains("ceiling"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn data_dir_memory() {
+        assert_eq!(":memory:".parse::<DataDir>().unwrap(), DataDir::Memory);
+        assert!("".parse::<DataDir>().is_err());
+    }
+}

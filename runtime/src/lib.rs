@@ -1,0 +1,41 @@
+//! # dobench-runtime: a reference Durable Object runtime on one machine
+//!
+//! A tour: a [`Registry`] maps class names to constructors of [`Object`]s. The [`Runtime`]
+//! handle maps names to [`ObjectId`]s ([`IdSpace`]: idFromName / newUniqueId /
+//! idFromString) and routes each request to the object's task through a bounded mailbox
+//! (full → [`Error::Overloaded`]). The task owns the instance and its SQLite [`Storage`],
+//! runs one turn at a time under the emulated ceiling ([`Ceiling`]), commits each group of
+//! turns once and only then releases their responses (the output gate). Idle objects are
+//! evicted and rebuilt from storage on the next request. [`http::app`] puts the workload
+//! protocol and `/_dobench/{health,stats,metrics,stall}` in front; [`serve`] runs it.
+//!
+//! Turns are exclusive: production lets events interleave while a handler awaits non-storage
+//! I/O; here handlers are synchronous, which is stricter by design.
+
+mod ceiling;
+mod clock;
+mod config;
+mod error;
+pub mod http;
+mod id;
+mod mailbox;
+pub mod metrics;
+mod object;
+mod object_task;
+mod registry;
+mod runtime;
+mod server;
+mod stats;
+mod storage;
+
+pub use ceiling::ServiceClock;
+pub use clock::{epoch_ms, epoch_us};
+pub use config::{Ceiling, Config, DataDir};
+pub use error::{Error, Result};
+pub use id::{IdSpace, ObjectId};
+pub use object::{AlarmInfo, Context, Method, Object, Request, Response, SocketId, WsMessage};
+pub use registry::{Constructor, Registry};
+pub use runtime::{ObjectRef, Runtime};
+pub use server::serve;
+pub use stats::{ObjectStatsView, StatsReport};
+pub use storage::{ListOptions, SqlRows, SqlValue, Storage, MAX_KEY_BYTES, MAX_VALUE_BYTES};

@@ -1,0 +1,355 @@
+//! The runtime handle: a cheap `Clone` that routes work to objects by id. Owns the directory
+//! of live objects (one entry, one task, one instance per id), the id space, the stats of
+//! every object seen, and shutdown. Never runs object code itself: that happens only in the
+//! object's task (`object_task.rs`).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Config, DataDir};
+use crate::error::{Error, Result};
+use crate::id::{IdSpace, ObjectId};
+use crate::mailbox::{Envelope, Mailbox, PostError};
+use crate::object::{Request, Response};
+use crate::object_task::ObjectTask;
+use crate::registry::Registry;
+use crate::stats::{ObjectStats, StatsReport};
+use crate::storage::Storage;
+
+/// Names one object of one class: what the router needs to reach it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ObjectRef {
+    class: Arc<str>,
+    id: ObjectId,
+    name: Option<Arc<str>>,
+}
+
+impl ObjectRef {
+    /// The class name.
+    pub fn class(&self) -> &str {
+        &self.class
+    }
+    /// The id.
+    pub fn id(&self) -> ObjectId {
+        self.id
+    }
+    /// The name the id came from, if it came from one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+}
+
+/// One live object in the directory.
+pub(crate) struct LiveEntry {
+    pub(crate) mailbox: Mailbox,
+    pub(crate) stats: Arc<ObjectStats>,
+}
+
+/// State shared by the handle and every object task.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) registry: Registry,
+    pub(crate) ids: IdSpace,
+    /// Interned class names (so refs and stats share one allocation per class).
+    classes: HashMap<String, Arc<str>>,
+    /// Live objects. Senders post *while holding this lock*, and an evicting task removes its
+    /// entry and closes its mailbox under it too: so a message is either in a mailbox whose
+    /// task will run it, or refused — and never are two tasks live for one id.
+    pub(crate) live: Mutex<HashMap<ObjectId, LiveEntry>>,
+    /// Every object seen since start (survives eviction).
+    stats: Mutex<HashMap<ObjectId, Arc<ObjectStats>>>,
+    /// RAM-only databases parked while their object is evicted (`DataDir::Memory`).
+    pub(crate) parked: Mutex<HashMap<ObjectId, Storage>>,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) tracker: TaskTracker,
+    started: Instant,
+}
+
+impl Shared {
+    pub(crate) fn lock_live(&self) -> MutexGuard<'_, HashMap<ObjectId, LiveEntry>> {
+        // A panic while holding this lock cannot leave the map half-updated (single inserts
+        // and removes), so a poisoned lock is still usable.
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Opens (or un-parks) the database of `id`.
+    pub(crate) fn open_storage(&self, id: &ObjectId) -> Result<Storage> {
+        match &self.config.data {
+            DataDir::Memory => {
+                let parked = self
+                    .parked
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(id);
+                match parked {
+                    Some(s) => Ok(s),
+                    None => Storage::open_in_memory(),
+                }
+            }
+            DataDir::Path(dir) => Storage::open(&dir.join(format!("{}.sqlite", id.to_hex()))),
+        }
+    }
+}
+
+/// The reference object runtime. Clone it freely; all clones are one runtime.
+#[derive(Clone)]
+pub struct Runtime {
+    shared: Arc<Shared>,
+}
+
+const SECRET_FILE: &str = "namespace.key";
+
+impl Runtime {
+    /// Starts a runtime (no listener: see [`crate::serve`]). Creates the data directory and
+    /// its id-space secret if needed. Must be called inside a Tokio runtime.
+    pub fn new(config: Config, registry: Registry) -> Result<Self> {
+        config.validate()?;
+        let ids = match &config.data {
+            DataDir::Memory => IdSpace::random(),
+            DataDir::Path(dir) => IdSpace::new(load_or_create_secret(dir)?),
+        };
+        let classes = registry
+            .classes()
+            .map(|c| (c.to_string(), Arc::<str>::from(c)))
+            .collect();
+        Ok(Self {
+            shared: Arc::new(Shared {
+                config,
+                registry,
+                ids,
+                classes,
+                live: Mutex::new(HashMap::new()),
+                stats: Mutex::new(HashMap::new()),
+                parked: Mutex::new(HashMap::new()),
+                shutdown: CancellationToken::new(),
+                tracker: TaskTracker::new(),
+                started: Instant::now(),
+            }),
+        })
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// The id space (idFromName / newUniqueId / idFromString).
+    pub fn ids(&self) -> &IdSpace {
+        &self.shared.ids
+    }
+
+    /// True if `class` is registered.
+    pub fn has_class(&self, class: &str) -> bool {
+        self.shared.classes.contains_key(class)
+    }
+
+    fn class(&self, class: &str) -> Result<Arc<str>> {
+        self.shared
+            .classes
+            .get(class)
+            .cloned()
+            .ok_or_else(|| Error::UnknownClass(class.to_string()))
+    }
+
+    /// The object `name` of `class` (idFromName). Constructs nothing.
+    pub fn object_by_name(&self, class: &str, name: &str) -> Result<ObjectRef> {
+        let class = self.class(class)?;
+        Ok(ObjectRef {
+            id: self.shared.ids.id_from_name(&class, name),
+            class,
+            name: Some(Arc::from(name)),
+        })
+    }
+
+    /// The object with id string `id` of `class` (idFromString).
+    pub fn object_by_id(&self, class: &str, id: &str) -> Result<ObjectRef> {
+        let class = self.class(class)?;
+        Ok(ObjectRef {
+            id: self.shared.ids.id_from_string(&class, id)?,
+            class,
+            name: None,
+        })
+    }
+
+    /// A new object with a random id (newUniqueId). Constructs nothing.
+    pub fn new_unique_object(&self, class: &str) -> Result<ObjectRef> {
+        let class = self.class(class)?;
+        Ok(ObjectRef {
+            id: self.shared.ids.new_unique_id(&class),
+            class,
+            name: None,
+        })
+    }
+
+    /// Sends `req` to the object and waits for its committed response.
+    pub async fn fetch(&self, object: &ObjectRef, req: Request) -> Result<Response> {
+        let (reply, rx) = oneshot::channel();
+        self.post(object, Envelope::Fetch { req, reply })?;
+        rx.await.map_err(|_| {
+            Error::ObjectReset("the object's task ended before answering (handler crashed)".into())
+        })?
+    }
+
+    /// Fault injection: the object's next turn holds for `hold` before running.
+    pub fn stall(&self, object: &ObjectRef, hold: Duration) -> Result<()> {
+        self.post(object, Envelope::Stall { hold })
+    }
+
+    fn stats_for(&self, object: &ObjectRef) -> Arc<ObjectStats> {
+        let mut all = self
+            .shared
+            .stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        all.entry(object.id)
+            .or_insert_with(|| Arc::new(ObjectStats::new(object.class.clone(), object.id)))
+            .clone()
+    }
+
+    /// Posts to the object's mailbox, starting its task if it is not live.
+    fn post(&self, object: &ObjectRef, env: Envelope) -> Result<()> {
+        if self.shared.shutdown.is_cancelled() {
+            return Err(Error::ShuttingDown);
+        }
+        let is_request = matches!(env, Envelope::Fetch { .. });
+        let mut env = env;
+        let mut live = self.shared.lock_live();
+        // Two rounds: a task that ended on its own (a crashed handler) leaves a closed mailbox
+        // behind; the second round replaces it with a fresh task.
+        for _ in 0..2 {
+            let back = {
+                let entry = live
+                    .entry(object.id)
+                    .or_insert_with(|| self.spawn(object));
+                match entry.mailbox.post(env) {
+                    Ok(()) => {
+                        if is_request {
+                            entry.stats.requests.fetch_add(1, Relaxed);
+                        }
+                        return Ok(());
+                    }
+                    Err(PostError::Full) => {
+                        entry.stats.requests.fetch_add(1, Relaxed);
+                        entry.stats.overloaded.fetch_add(1, Relaxed);
+                        return Err(Error::Overloaded {
+                            capacity: entry.mailbox.bound(),
+                        });
+                    }
+                    Err(PostError::Closed(back)) => back,
+                }
+            };
+            live.remove(&object.id);
+            env = back;
+        }
+        Err(Error::ObjectReset(
+            "the object's task could not be started".into(),
+        ))
+    }
+
+    /// Starts the task of a live object (caller holds the directory lock).
+    fn spawn(&self, object: &ObjectRef) -> LiveEntry {
+        let stats = self.stats_for(object);
+        if let Some(name) = &object.name {
+            stats.set_name(name);
+        }
+        let (mailbox, rx) = Mailbox::new(self.shared.config.mailbox);
+        let ctor = self
+            .shared
+            .registry
+            .get(&object.class)
+            .cloned()
+            .expect("ObjectRef classes come from the registry");
+        let task = ObjectTask::new(
+            self.shared.clone(),
+            object.clone(),
+            ctor,
+            stats.clone(),
+            rx,
+        );
+        self.shared.tracker.spawn(task.run());
+        LiveEntry { mailbox, stats }
+    }
+
+    /// Stats of every object seen, hottest first.
+    pub fn stats(&self) -> StatsReport {
+        let all: Vec<Arc<ObjectStats>> = self
+            .shared
+            .stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        let depths: HashMap<ObjectId, usize> = self
+            .shared
+            .lock_live()
+            .iter()
+            .map(|(id, e)| (*id, e.mailbox.depth()))
+            .collect();
+        let mut objects: Vec<_> = all
+            .iter()
+            .map(|s| s.view(depths.get(&s.id).copied().unwrap_or(0)))
+            .collect();
+        objects.sort_by(|a, b| b.requests.cmp(&a.requests).then(a.id.cmp(&b.id)));
+        StatsReport {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            uptime_ms: self.shared.started.elapsed().as_secs_f64() * 1000.0,
+            ceiling_rps: self.shared.config.ceiling.rate(),
+            mailbox: self.shared.config.mailbox,
+            live_objects: depths.len() as u64,
+            objects,
+        }
+    }
+
+    /// Stops taking work, lets every object finish and commit what its mailbox holds, and
+    /// waits for all object tasks to end.
+    pub async fn shutdown(&self) {
+        self.shared.shutdown.cancel();
+        self.shared.tracker.close();
+        self.shared.tracker.wait().await;
+    }
+}
+
+fn load_or_create_secret(dir: &PathBuf) -> Result<[u8; 32]> {
+    let io = |source| Error::DataDir {
+        path: dir.clone(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let path = dir.join(SECRET_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let text = text.trim();
+            let mut out = [0u8; 32];
+            if text.len() != 64 {
+                return Err(Error::Config(format!(
+                    "{} is damaged: expected 64 hex characters",
+                    path.display()
+                )));
+            }
+            for (i, b) in out.iter_mut().enumerate() {
+                *b = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(|_| {
+                    Error::Config(format!("{} is damaged: not hex", path.display()))
+                })?;
+            }
+            Ok(out)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let secret: [u8; 32] = rand::random();
+            let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+            // Write-then-rename so a crash never leaves a half-written secret.
+            let tmp = dir.join(format!("{SECRET_FILE}.tmp"));
+            std::fs::write(&tmp, hex).map_err(io)?;
+            std::fs::rename(&tmp, &path).map_err(io)?;
+            Ok(secret)
+        }
+        Err(e) => Err(io(e)),
+    }
+}

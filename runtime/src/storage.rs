@@ -1,0 +1,379 @@
+//! Per-object storage: one SQLite database (WAL) per object holding a KV table and the
+//! object's own SQL tables. The object task brackets every batch of turns in one transaction
+//! (`begin`/`commit`); handlers only see `get/put/delete/list/sql`. Never lets user SQL end
+//! the transaction or touch the runtime's private `_dobench_` tables.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::types::Value;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::error::{Error, Result};
+
+/// A SQL value, in or out.
+pub use rusqlite::types::Value as SqlValue;
+
+/// Largest key, as in production (2 KiB).
+pub const MAX_KEY_BYTES: usize = 2048;
+/// Largest value, as in production (128 KiB).
+pub const MAX_VALUE_BYTES: usize = 128 * 1024;
+
+/// Options for [`Storage::list`]: keys come back ordered by their UTF-8 bytes.
+#[derive(Debug, Clone, Default)]
+pub struct ListOptions {
+    /// Only keys starting with this.
+    pub prefix: Option<String>,
+    /// Only keys ≥ this.
+    pub start: Option<String>,
+    /// Only keys < this.
+    pub end: Option<String>,
+    /// At most this many entries.
+    pub limit: Option<usize>,
+    /// Descending order.
+    pub reverse: bool,
+}
+
+/// Rows out of [`Storage::sql`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SqlRows {
+    /// Column names, in order.
+    pub columns: Vec<String>,
+    /// One `Vec` per row, values in column order.
+    pub rows: Vec<Vec<SqlValue>>,
+    /// Rows changed by an INSERT/UPDATE/DELETE.
+    pub rows_written: u64,
+}
+
+/// One object's database.
+pub struct Storage {
+    conn: Connection,
+    path: Option<PathBuf>,
+    in_txn: bool,
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Storage").field("path", &self.path).finish()
+    }
+}
+
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS _dobench_kv (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;";
+
+impl Storage {
+    /// Opens (creating if needed) the database file at `path` in WAL mode.
+    ///
+    /// `synchronous=NORMAL` in WAL mode makes every commit durable against a process crash
+    /// (SIGKILL): the WAL is written before commit returns. It does not fsync every commit, so
+    /// an OS crash or power loss may lose the last commits; that is the trade we document.
+    pub fn open(path: &Path) -> Result<Self> {
+        let open_err = |source| Error::OpenStorage {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(open_err)?;
+        conn.execute_batch(SCHEMA).map_err(open_err)?;
+        Ok(Self {
+            conn,
+            path: Some(path.to_path_buf()),
+            in_txn: false,
+        })
+    }
+
+    /// A RAM-only database.
+    pub fn open_in_memory() -> Result<Self> {
+        let conn = Connection::open_in_memory()?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self {
+            conn,
+            path: None,
+            in_txn: false,
+        })
+    }
+
+    /// The file behind this database, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    pub(crate) fn begin(&mut self) -> Result<()> {
+        if !self.in_txn {
+            self.conn.execute_batch("BEGIN")?;
+            self.in_txn = true;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn commit(&mut self) -> Result<()> {
+        if self.in_txn {
+            self.in_txn = false;
+            if let Err(e) = self.conn.execute_batch("COMMIT") {
+                // A failed COMMIT may leave the transaction open; make sure it is gone so the
+                // reset object starts clean.
+                let _ = self.conn.execute_batch("ROLLBACK");
+                return Err(e.into());
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn rollback(&mut self) {
+        if self.in_txn {
+            self.in_txn = false;
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+
+    /// The value under `key`.
+    pub fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>> {
+        check_key(key)?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT value FROM _dobench_kv WHERE key = ?1")?;
+        Ok(stmt
+            .query_row(params![key.as_bytes()], |r| r.get::<_, Vec<u8>>(0))
+            .optional()?)
+    }
+
+    /// Stores `value` under `key` (replacing).
+    pub fn put(&mut self, key: &str, value: &[u8]) -> Result<()> {
+        check_key(key)?;
+        if value.len() > MAX_VALUE_BYTES {
+            return Err(Error::ValueTooLarge {
+                len: value.len(),
+                limit: MAX_VALUE_BYTES,
+            });
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached("INSERT OR REPLACE INTO _dobench_kv (key, value) VALUES (?1, ?2)")?;
+        stmt.execute(params![key.as_bytes(), value])?;
+        Ok(())
+    }
+
+    /// Removes `key`; true if it existed.
+    pub fn delete(&mut self, key: &str) -> Result<bool> {
+        check_key(key)?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("DELETE FROM _dobench_kv WHERE key = ?1")?;
+        Ok(stmt.execute(params![key.as_bytes()])? > 0)
+    }
+
+    /// Entries in key order (UTF-8 byte order), filtered by `opts`.
+    pub fn list(&mut self, opts: &ListOptions) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut sql = String::from("SELECT key, value FROM _dobench_kv WHERE 1=1");
+        let mut args: Vec<Value> = Vec::new();
+        if let Some(p) = &opts.prefix {
+            // Keys are BLOBs compared with memcmp, so `key >= prefix` plus a byte-wise prefix
+            // test selects exactly the keys that start with it.
+            args.push(Value::Blob(p.as_bytes().to_vec()));
+            sql.push_str(&format!(
+                " AND key >= ?{n} AND substr(key, 1, length(?{n})) = ?{n}",
+                n = args.len()
+            ));
+        }
+        if let Some(s) = &opts.start {
+            args.push(Value::Blob(s.as_bytes().to_vec()));
+            sql.push_str(&format!(" AND key >= ?{}", args.len()));
+        }
+        if let Some(e) = &opts.end {
+            args.push(Value::Blob(e.as_bytes().to_vec()));
+            sql.push_str(&format!(" AND key < ?{}", args.len()));
+        }
+        sql.push_str(if opts.reverse {
+            " ORDER BY key DESC"
+        } else {
+            " ORDER BY key ASC"
+        });
+        if let Some(l) = opts.limit {
+            sql.push_str(&format!(" LIMIT {l}"));
+        }
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (k, v) = row?;
+            // Keys only ever enter through `put`, which takes &str.
+            out.push((String::from_utf8_lossy(&k).into_owned(), v));
+        }
+        Ok(out)
+    }
+
+    /// Runs one SQL statement with bound parameters and returns its rows.
+    pub fn sql(&mut self, sql: &str, params: &[SqlValue]) -> Result<SqlRows> {
+        refuse_unsafe_sql(sql)?;
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let columns: Vec<String> = stmt.column_names().map(|c| c.to_string()).collect();
+        let n = columns.len();
+        let mut rows_out = Vec::new();
+        {
+            let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
+            while let Some(row) = rows.next()? {
+                let mut vals = Vec::with_capacity(n);
+                for i in 0..n {
+                    vals.push(row.get::<_, Value>(i)?);
+                }
+                rows_out.push(vals);
+            }
+        }
+        let rows_written = if n == 0 { self.conn.changes() } else { 0 };
+        if !self.conn.is_autocommit() || !self.in_txn {
+            Ok(SqlRows {
+                columns,
+                rows: rows_out,
+                rows_written,
+            })
+        } else {
+            Err(Error::SqlRefused(
+                "the statement ended the turn's transaction".into(),
+            ))
+        }
+    }
+
+    /// Bytes the database occupies (pages × page size).
+    pub fn size_bytes(&self) -> u64 {
+        let q = |p: &str| -> u64 {
+            self.conn
+                .pragma_query_value(None, p, |r| r.get::<_, i64>(0))
+                .map(|v| v.max(0) as u64)
+                .unwrap_or(0)
+        };
+        q("page_count") * q("page_size")
+    }
+}
+
+fn check_key(key: &str) -> Result<()> {
+    if key.len() > MAX_KEY_BYTES {
+        return Err(Error::KeyTooLarge {
+            len: key.len(),
+            limit: MAX_KEY_BYTES,
+        });
+    }
+    Ok(())
+}
+
+fn refuse_unsafe_sql(sql: &str) -> Result<()> {
+    let first = sql
+        .trim_start()
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or("")
+        .to_ascii_uppercase();
+    const TXN: [&str; 8] = [
+        "BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "ATTACH", "DETACH",
+    ];
+    if TXN.contains(&first.as_str()) {
+        return Err(Error::SqlRefused(format!(
+            "{first} is not allowed: every turn already runs in one transaction"
+        )));
+    }
+    if first == "PRAGMA" || first == "VACUUM" {
+        return Err(Error::SqlRefused(format!("{first} is not allowed in object SQL")));
+    }
+    if sql.to_ascii_lowercase().contains("_dobench_") {
+        return Err(Error::SqlRefused(
+            "tables named `_dobench_*` belong to the runtime".into(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> Storage {
+        let mut s = Storage::open_in_memory().unwrap();
+        s.begin().unwrap();
+        s
+    }
+
+    #[test]
+    fn kv_round_trip_and_limits() {
+        let mut s = store();
+        s.put("a", b"1").unwrap();
+        assert_eq!(s.get("a").unwrap().as_deref(), Some(&b"1"[..]));
+        assert!(s.delete("a").unwrap());
+        assert!(!s.delete("a").unwrap());
+        assert_eq!(s.get("a").unwrap(), None);
+        let big_key = "k".repeat(MAX_KEY_BYTES + 1);
+        assert!(matches!(s.put(&big_key, b""), Err(Error::KeyTooLarge { .. })));
+        let big_val = vec![0u8; MAX_VALUE_BYTES + 1];
+        let err = s.put("v", &big_val).unwrap_err();
+        assert!(err.to_string().contains("131072"), "{err}");
+        s.put("v", &vec![0u8; MAX_VALUE_BYTES]).unwrap();
+    }
+
+    #[test]
+    fn list_orders_by_utf8_bytes_with_prefix_range_limit_reverse() {
+        let mut s = store();
+        for k in ["b", "a", "ab", "é", "z", "aa", "a\u{0}"] {
+            s.put(k, k.as_bytes()).unwrap();
+        }
+        let keys = |v: Vec<(String, Vec<u8>)>| v.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
+        assert_eq!(
+            keys(s.list(&ListOptions::default()).unwrap()),
+            ["a", "a\u{0}", "aa", "ab", "b", "z", "é"]
+        );
+        let pre = ListOptions {
+            prefix: Some("a".into()),
+            ..Default::default()
+        };
+        assert_eq!(keys(s.list(&pre).unwrap()), ["a", "a\u{0}", "aa", "ab"]);
+        let range = ListOptions {
+            start: Some("aa".into()),
+            end: Some("z".into()),
+            reverse: true,
+            limit: Some(2),
+            ..Default::default()
+        };
+        assert_eq!(keys(s.list(&range).unwrap()), ["b", "ab"]);
+    }
+
+    #[test]
+    fn sql_with_params_and_refusals() {
+        let mut s = store();
+        s.sql("CREATE TABLE t (k TEXT, v INTEGER)", &[]).unwrap();
+        let w = s
+            .sql(
+                "INSERT INTO t VALUES (?1, ?2)",
+                &[SqlValue::Text("x".into()), SqlValue::Integer(5)],
+            )
+            .unwrap();
+        assert_eq!(w.rows_written, 1);
+        let r = s.sql("SELECT k, v FROM t", &[]).unwrap();
+        assert_eq!(r.columns, ["k", "v"]);
+        assert_eq!(
+            r.rows,
+            vec![vec![SqlValue::Text("x".into()), SqlValue::Integer(5)]]
+        );
+        for bad in ["COMMIT", "begin transaction", "PRAGMA x", "select * from _dobench_kv"] {
+            assert!(matches!(s.sql(bad, &[]), Err(Error::SqlRefused(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn rollback_discards_and_commit_keeps() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.sqlite");
+        let mut s = Storage::open(&path).unwrap();
+        s.begin().unwrap();
+        s.put("k", b"1").unwrap();
+        s.commit().unwrap();
+        s.begin().unwrap();
+        s.put("k", b"2").unwrap();
+        s.rollback();
+        s.begin().unwrap();
+        assert_eq!(s.get("k").unwrap().as_deref(), Some(&b"1"[..]));
+        s.commit().unwrap();
+        assert!(s.size_bytes() > 0);
+    }
+}

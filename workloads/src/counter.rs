@@ -1,0 +1,55 @@
+//! The sharded-counter workload's object: a durable `u64` counter.
+//! `POST /increment?by=N` adds N (default 1) and answers the new value; `GET /` reads it.
+//! The value lives in KV under `value`; the in-memory copy is rebuilt by the constructor,
+//! so a reset after a failed commit can never answer a value storage does not hold.
+
+use dobench_runtime::{Context, Method, Object, Request, Response, Result};
+use serde_json::json;
+
+use crate::params;
+
+/// Protocol name of the class.
+pub const CLASS: &str = "counter";
+const KEY: &str = "value";
+/// Largest single increment (keeps sums far from overflow and inside JSON's exact range).
+pub const MAX_BY: u64 = 1_000_000_000;
+
+/// A durable counter.
+#[derive(Debug)]
+pub struct Counter {
+    value: u64,
+}
+
+impl Counter {
+    /// Loads the stored value (0 for a new object).
+    pub fn construct(ctx: &mut Context) -> Result<Box<dyn Object>> {
+        let value = ctx
+            .storage()
+            .get(KEY)?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+            .map(u64::from_le_bytes)
+            .unwrap_or(0);
+        Ok(Box::new(Counter { value }))
+    }
+}
+
+impl Object for Counter {
+    fn fetch(&mut self, ctx: &mut Context, req: Request) -> Result<Response> {
+        match (&req.method, req.path.as_str()) {
+            (&Method::POST, "/increment") => {
+                let by = match params::uint(&req, "by", Some(1), 1, MAX_BY) {
+                    Ok(by) => by,
+                    Err(resp) => return Ok(resp),
+                };
+                let Some(next) = self.value.checked_add(by) else {
+                    return Ok(Response::error(409, "the counter would overflow u64"));
+                };
+                ctx.storage().put(KEY, &next.to_le_bytes())?;
+                self.value = next;
+                Ok(Response::json(200, &json!({ "value": next })))
+            }
+            (&Method::GET, "/") => Ok(Response::json(200, &json!({ "value": self.value }))),
+            _ => Ok(params::no_route(&req, &[("POST", "/increment"), ("GET", "/")])),
+        }
+    }
+}
