@@ -1,0 +1,289 @@
+//! Per-shard aggregates of completed requests: latency (from intended send), service time
+//! (from actual send) and send lateness histograms, per-op and per-object stats, status codes
+//! and errors by kind. A `Recorder` is plain data: workers record into their own shard, the
+//! executor swaps shards out and merges them each tick. Never keeps individual samples and
+//! never takes a lock itself (the owner decides).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::hist::{self, new_histogram};
+
+/// Why a request failed without a usable HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// TCP connect or protocol handshake failed.
+    Connect,
+    /// No complete response within the request timeout.
+    Timeout,
+    /// Anything else (connection reset mid-request, malformed response...).
+    Other,
+}
+
+/// How one request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A response arrived; `overloaded` marks a 503 whose body says `overloaded`.
+    Status { code: u16, overloaded: bool },
+    /// A WebSocket frame round trip (or connect) completed; has a latency, no status.
+    Frame,
+    Failed(ErrorKind),
+}
+
+impl Outcome {
+    /// Classifies a response: a 503 with `{"overloaded":true}` or `{"error":"overloaded"}`
+    /// counts as `overloaded`, not as a plain 503.
+    pub fn from_response(code: u16, body: &[u8]) -> Self {
+        let overloaded = code == 503 && is_overloaded_body(body);
+        Outcome::Status { code, overloaded }
+    }
+}
+
+fn is_overloaded_body(body: &[u8]) -> bool {
+    // Cheap pre-check before parsing: only bodies mentioning the word can qualify.
+    if !body.windows(10).any(|w| w == b"overloaded") {
+        return false;
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(v) => v.get("overloaded") == Some(&serde_json::Value::Bool(true)) || v.get("error").and_then(|e| e.as_str()) == Some("overloaded"),
+        Err(_) => false,
+    }
+}
+
+/// Errors by kind. `total` = connect + timeout + other + overloaded + every status ≥ 400 in
+/// `status` (overloaded 503s are *not* also in `status["503"]`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ErrorCounts {
+    pub total: u64,
+    pub overloaded: u64,
+    pub timeout: u64,
+    pub connect: u64,
+    pub other: u64,
+    /// Error statuses (4xx, 5xx) by code.
+    pub status: BTreeMap<String, u64>,
+}
+
+impl ErrorCounts {
+    fn add(&mut self, o: &ErrorCounts) {
+        self.total += o.total;
+        self.overloaded += o.overloaded;
+        self.timeout += o.timeout;
+        self.connect += o.connect;
+        self.other += o.other;
+        for (k, v) in &o.status {
+            *self.status.entry(k.clone()).or_default() += v;
+        }
+    }
+}
+
+/// Request count and latency of one op or one object.
+#[derive(Debug, Clone)]
+pub struct Stat {
+    /// Completed requests (any outcome).
+    pub requests: u64,
+    pub errors: u64,
+    /// Latency from intended send of requests that got a response.
+    pub latency: Histogram<u64>,
+}
+
+impl Stat {
+    fn new() -> Self {
+        Stat { requests: 0, errors: 0, latency: new_histogram() }
+    }
+}
+
+/// One finished request, as the executor reports it.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample<'a> {
+    pub op: &'a Arc<str>,
+    pub object: Option<&'a Arc<str>>,
+    /// actual send − intended send.
+    pub lateness: Duration,
+    /// response − actual send.
+    pub service: Duration,
+    /// response − intended send.
+    pub latency: Duration,
+    pub outcome: Outcome,
+}
+
+/// Aggregates of a set of completed requests (one shard, one tick, or the whole run).
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    pub requests: u64,
+    pub latency: Histogram<u64>,
+    pub service: Histogram<u64>,
+    pub lateness: Histogram<u64>,
+    pub ops: HashMap<Arc<str>, Stat>,
+    pub objects: HashMap<Arc<str>, Stat>,
+    /// Every status code seen (2xx too), by code.
+    pub statuses: BTreeMap<u16, u64>,
+    pub errors: ErrorCounts,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Recorder {
+    pub fn new() -> Self {
+        Recorder {
+            requests: 0,
+            latency: new_histogram(),
+            service: new_histogram(),
+            lateness: new_histogram(),
+            ops: HashMap::new(),
+            objects: HashMap::new(),
+            statuses: BTreeMap::new(),
+            errors: ErrorCounts::default(),
+        }
+    }
+
+    /// Records one finished request. Requests that got no response (connect error, timeout,
+    /// other) are counted but not put in the latency histograms, except timeouts, whose
+    /// latency (a lower bound) is recorded so a slow target cannot hide behind its timeouts.
+    pub fn record(&mut self, s: &Sample<'_>) {
+        self.requests += 1;
+        hist::record(&mut self.lateness, s.lateness);
+        let (has_latency, is_error) = match s.outcome {
+            Outcome::Status { code, overloaded } => {
+                *self.statuses.entry(code).or_default() += 1;
+                if overloaded {
+                    self.errors.overloaded += 1;
+                } else if code >= 400 {
+                    *self.errors.status.entry(code.to_string()).or_default() += 1;
+                }
+                (true, overloaded || code >= 400)
+            }
+            Outcome::Frame => (true, false),
+            Outcome::Failed(kind) => {
+                match kind {
+                    ErrorKind::Connect => self.errors.connect += 1,
+                    ErrorKind::Timeout => self.errors.timeout += 1,
+                    ErrorKind::Other => self.errors.other += 1,
+                }
+                (kind == ErrorKind::Timeout, true)
+            }
+        };
+        if is_error {
+            self.errors.total += 1;
+        }
+        if has_latency {
+            hist::record(&mut self.latency, s.latency);
+            hist::record(&mut self.service, s.service);
+        }
+        let bump = |map: &mut HashMap<Arc<str>, Stat>, key: &Arc<str>| {
+            let stat = match map.get_mut(key) {
+                Some(st) => st,
+                None => map.entry(key.clone()).or_insert_with(Stat::new),
+            };
+            stat.requests += 1;
+            stat.errors += u64::from(is_error);
+            if has_latency {
+                hist::record(&mut stat.latency, s.latency);
+            }
+        };
+        bump(&mut self.ops, s.op);
+        if let Some(obj) = s.object {
+            bump(&mut self.objects, obj);
+        }
+    }
+
+    /// Adds `other` into `self` (exact: histogram counts add).
+    pub fn add(&mut self, other: &Recorder) {
+        if other.requests == 0 {
+            return;
+        }
+        self.requests += other.requests;
+        // Same bounds everywhere, and values are clamped on record: addition cannot fail.
+        let _ = self.latency.add(&other.latency);
+        let _ = self.service.add(&other.service);
+        let _ = self.lateness.add(&other.lateness);
+        for (dst, src) in [(&mut self.ops, &other.ops), (&mut self.objects, &other.objects)] {
+            for (k, st) in src.iter().filter(|(_, st)| st.requests > 0) {
+                let d = dst.entry(k.clone()).or_insert_with(Stat::new);
+                d.requests += st.requests;
+                d.errors += st.errors;
+                let _ = d.latency.add(&st.latency);
+            }
+        }
+        for (code, n) in &other.statuses {
+            *self.statuses.entry(*code).or_default() += n;
+        }
+        self.errors.add(&other.errors);
+    }
+
+    /// Empties the recorder but keeps its allocations (op/object keys stay with zero counts).
+    pub fn reset(&mut self) {
+        self.requests = 0;
+        self.latency.reset();
+        self.service.reset();
+        self.lateness.reset();
+        for st in self.ops.values_mut().chain(self.objects.values_mut()) {
+            if st.requests > 0 {
+                st.requests = 0;
+                st.errors = 0;
+                st.latency.reset();
+            }
+        }
+        self.statuses.clear();
+        self.errors = ErrorCounts::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample<'a>(op: &'a Arc<str>, obj: Option<&'a Arc<str>>, ms: u64, outcome: Outcome) -> Sample<'a> {
+        let d = Duration::from_millis(ms);
+        Sample { op, object: obj, lateness: Duration::ZERO, service: d, latency: d, outcome }
+    }
+
+    #[test]
+    fn counts_errors_by_kind() {
+        let op: Arc<str> = "get".into();
+        let obj: Arc<str> = "room-1".into();
+        let mut r = Recorder::new();
+        r.record(&sample(&op, Some(&obj), 5, Outcome::from_response(200, b"{}")));
+        r.record(&sample(&op, Some(&obj), 5, Outcome::from_response(503, br#"{"error":"overloaded","overloaded":true}"#)));
+        r.record(&sample(&op, None, 5, Outcome::from_response(503, b"busy")));
+        r.record(&sample(&op, None, 5, Outcome::from_response(404, b"")));
+        r.record(&sample(&op, None, 5, Outcome::Failed(ErrorKind::Connect)));
+        r.record(&sample(&op, None, 5, Outcome::Failed(ErrorKind::Timeout)));
+        assert_eq!(r.requests, 6);
+        assert_eq!(r.errors.total, 5);
+        assert_eq!(r.errors.overloaded, 1);
+        assert_eq!(r.errors.status.get("503"), Some(&1));
+        assert_eq!(r.errors.status.get("404"), Some(&1));
+        assert_eq!((r.errors.connect, r.errors.timeout), (1, 1));
+        assert_eq!(r.latency.len(), 5); // not the connect error
+        assert_eq!(r.objects[&obj].requests, 2);
+        assert_eq!(r.statuses[&503], 2);
+    }
+
+    #[test]
+    fn merge_then_reset() {
+        let op: Arc<str> = "get".into();
+        let (mut a, mut b) = (Recorder::new(), Recorder::new());
+        for i in 0..100 {
+            a.record(&sample(&op, None, i, Outcome::from_response(200, b"")));
+            b.record(&sample(&op, None, i + 100, Outcome::from_response(500, b"")));
+        }
+        a.add(&b);
+        assert_eq!(a.requests, 200);
+        assert_eq!(a.ops[&op].requests, 200);
+        assert_eq!(a.errors.total, 100);
+        assert_eq!(a.latency.len(), 200);
+        b.reset();
+        assert_eq!(b.requests, 0);
+        assert!(b.latency.is_empty());
+        assert_eq!(b.ops[&op].requests, 0);
+    }
+}

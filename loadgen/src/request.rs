@@ -1,0 +1,91 @@
+//! What the executor sends and what it hands back: `RequestSpec`, `Response`, and the
+//! `RequestSource` trait through which a workload (or `dobench http`) supplies requests and
+//! checks answers. Must never do I/O: sources are called on the hot path of every request.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+
+use crate::error::{Error, Result};
+
+/// One request to send. Cheap to clone: `op`/`object` are shared strings, `body` is `Bytes`.
+#[derive(Debug, Clone)]
+pub struct RequestSpec {
+    /// Operation name for per-op statistics (e.g. `"increment"`, `"GET"`).
+    pub op: Arc<str>,
+    /// Target object label for per-object statistics (`None` when not object-addressed).
+    pub object: Option<Arc<str>>,
+    pub method: Method,
+    /// Absolute `http://` URL (loopback).
+    pub url: Uri,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl RequestSpec {
+    /// A request with no headers and no body; `url` must be an absolute `http://` URL.
+    pub fn new(op: impl Into<Arc<str>>, method: Method, url: &str) -> Result<Self> {
+        let uri: Uri = url
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| Error::InvalidUrl { url: url.to_string(), reason: e.to_string() })?;
+        crate::target::check_url(&uri)?;
+        Ok(RequestSpec { op: op.into(), object: None, method, url: uri, headers: HeaderMap::new(), body: Bytes::new() })
+    }
+
+    /// Adds a header from `name: value` text (the curl/wrk `-H` form).
+    pub fn with_header_line(mut self, line: &str) -> Result<Self> {
+        let (name, value) =
+            line.split_once(':').ok_or_else(|| Error::InvalidRequest(format!("header {line:?} is not `name: value`")))?;
+        let name = HeaderName::try_from(name.trim()).map_err(|e| Error::InvalidRequest(format!("{name:?}: {e}")))?;
+        let value =
+            HeaderValue::try_from(value.trim()).map_err(|e| Error::InvalidRequest(format!("{value:?}: {e}")))?;
+        self.headers.append(name, value);
+        Ok(self)
+    }
+
+    /// Sets the object label for per-object statistics.
+    pub fn with_object(mut self, object: impl Into<Arc<str>>) -> Self {
+        self.object = Some(object.into());
+        self
+    }
+
+    /// Sets the request body.
+    pub fn with_body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = body.into();
+        self
+    }
+}
+
+/// A completed HTTP exchange as the observer sees it.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub body: Bytes,
+}
+
+/// Supplies the request for each planned index and (optionally) checks each answer.
+///
+/// `index` is the *global* index in the schedule (stable across segments), so a source can
+/// derive the key/object deterministically. Both methods run on the executor's hot path:
+/// keep them cheap and non-blocking (no I/O, no long locks).
+pub trait RequestSource: Send + Sync {
+    /// The request to send for schedule index `index`.
+    fn request(&self, index: u64) -> RequestSpec;
+
+    /// Called with every response that arrived (any status), e.g. to record counter values
+    /// for a correctness check. Failed requests (connect, timeout) are not observed.
+    fn observe(&self, index: u64, request: &RequestSpec, response: &Response) {
+        let _ = (index, request, response);
+    }
+}
+
+/// The same request every time (what `dobench http` sends).
+#[derive(Debug, Clone)]
+pub struct FixedRequest(pub RequestSpec);
+
+impl RequestSource for FixedRequest {
+    fn request(&self, _index: u64) -> RequestSpec {
+        self.0.clone()
+    }
+}

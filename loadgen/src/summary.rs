@@ -1,0 +1,241 @@
+//! `RunSummary`: the one JSON object a run prints with `--json`, following DESIGN.md's
+//! "Run summary JSON" section (those field names are a contract; fields may be added, never
+//! renamed). Built from a finished `RunOutcome`; parts only workloads know (objects' ids,
+//! hibernation, alarms, correctness, thresholds) are filled in by the caller.
+
+use std::collections::BTreeMap;
+use std::time::UNIX_EPOCH;
+
+use serde::{Deserialize, Serialize};
+
+use crate::executor::RunOutcome;
+use crate::hist::Percentiles;
+use crate::recorder::ErrorCounts;
+
+/// Per-op line of the summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpSummary {
+    pub requests: u64,
+    pub latency_ms: Percentiles,
+}
+
+/// Per-object line of the summary (hottest first).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectSummary {
+    pub name: String,
+    /// Target-side object id (filled in by a workload that knows it; empty otherwise).
+    pub id: String,
+    pub rps: f64,
+    pub peak_rps: f64,
+    /// `peak_rps` as a percentage of `ceiling_rps` (0 without a ceiling).
+    pub ceiling_pct: f64,
+    pub secs_over_90pct: u64,
+    pub requests: u64,
+    pub latency_ms: Percentiles,
+}
+
+/// WebSocket hibernation savings (filled in by the chat workload).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HibernationSummary {
+    pub active_ms: f64,
+    pub hibernated_ms: f64,
+    pub gb_s_billed: f64,
+    pub gb_s_avoided: f64,
+    pub usd_avoided: f64,
+    pub saved_pct: f64,
+}
+
+/// Alarm delivery (filled in by the alarm workload).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlarmSummary {
+    pub scheduled: u64,
+    pub fired: u64,
+    pub retried: u64,
+    pub missing: u64,
+    pub lag_ms: LagMs,
+}
+
+/// Alarm lag percentiles.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LagMs {
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+/// Correctness verdict of a workload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Correctness {
+    pub passed: bool,
+    pub checks: Vec<Check>,
+}
+
+/// One named check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    pub name: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+/// Threshold verdicts (`passed` with no results when none were set).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds {
+    pub passed: bool,
+    pub results: Vec<ThresholdResult>,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds { passed: true, results: Vec::new() }
+    }
+}
+
+/// One threshold expression and its outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdResult {
+    pub expr: String,
+    pub actual: f64,
+    pub passed: bool,
+}
+
+/// The run summary (see DESIGN.md). `None` parts marked `skip` are omitted from the JSON
+/// (what `dobench http` leaves out); `hibernation` and `alarms` print as `null`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub dobench_version: String,
+    pub run_id: String,
+    pub profile: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<String>,
+    /// `"embedded"` or the target URL.
+    pub target: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
+    pub duration_s: f64,
+    pub offered_rps: f64,
+    pub achieved_rps: f64,
+    /// Completed requests (any outcome).
+    pub requests: u64,
+    pub missed: u64,
+    pub latency_ms: Percentiles,
+    pub ops: BTreeMap<String, OpSummary>,
+    pub errors: ErrorCounts,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ceiling_rps: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objects: Option<Vec<ObjectSummary>>,
+    pub hibernation: Option<HibernationSummary>,
+    pub alarms: Option<AlarmSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correctness: Option<Correctness>,
+    pub thresholds: Thresholds,
+    // ---- additions (not in the DESIGN contract, free to grow) ----
+    /// Requests actually sent.
+    pub sent: u64,
+    /// Requests planned (open model).
+    pub planned: Option<u64>,
+    /// Service time (response − actual send).
+    pub service_ms: Percentiles,
+    /// Send lateness (actual − intended send).
+    pub lateness_ms: Percentiles,
+    /// Every status code seen (2xx too).
+    pub statuses: BTreeMap<String, u64>,
+    pub generator_cpu_pct: f64,
+    /// The generator, not the target, limited this run (late sends or saturated CPU).
+    pub generator_limited: bool,
+    /// Stopped by cancellation or its hard time bound before the plan finished.
+    pub stopped_early: bool,
+    /// Start of the schedule, ms since the Unix epoch.
+    pub started_at_ms: u64,
+}
+
+/// Labels of a run that the executor does not know.
+#[derive(Debug, Clone, Default)]
+pub struct SummaryMeta {
+    pub profile: String,
+    pub workload: Option<String>,
+    pub target: String,
+    pub strategy: Option<String>,
+    /// Per-object ceiling (req/s) for `ceiling_pct` and `secs_over_90pct`.
+    pub ceiling_rps: Option<f64>,
+}
+
+impl RunSummary {
+    /// Builds the summary of a finished run.
+    pub fn from_outcome(outcome: &RunOutcome, meta: SummaryMeta) -> Self {
+        let s = &outcome.snapshot;
+        let total = &outcome.aggregate.total;
+        let duration_s = outcome.elapsed.as_secs_f64();
+        let started_at_ms = outcome.started_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        let ops = total
+            .ops
+            .iter()
+            .map(|(k, st)| (k.to_string(), OpSummary { requests: st.requests, latency_ms: Percentiles::of(&st.latency) }))
+            .collect();
+        let objects = (!total.objects.is_empty()).then(|| {
+            let mut v: Vec<ObjectSummary> = total
+                .objects
+                .iter()
+                .map(|(k, st)| {
+                    let seconds = outcome.aggregate.object_seconds.get(k).map(Vec::as_slice).unwrap_or(&[]);
+                    let peak = seconds.iter().copied().max().unwrap_or(0) as f64;
+                    let (ceiling_pct, secs_over_90pct) = match meta.ceiling_rps {
+                        Some(c) if c > 0.0 => {
+                            (peak / c * 100.0, seconds.iter().filter(|&&n| n as f64 > 0.9 * c).count() as u64)
+                        }
+                        _ => (0.0, 0),
+                    };
+                    ObjectSummary {
+                        name: k.to_string(),
+                        id: String::new(),
+                        rps: if duration_s > 0.0 { st.requests as f64 / duration_s } else { 0.0 },
+                        peak_rps: peak,
+                        ceiling_pct,
+                        secs_over_90pct,
+                        requests: st.requests,
+                        latency_ms: Percentiles::of(&st.latency),
+                    }
+                })
+                .collect();
+            v.sort_by(|a, b| b.rps.total_cmp(&a.rps).then_with(|| a.name.cmp(&b.name)));
+            v
+        });
+        RunSummary {
+            dobench_version: env!("CARGO_PKG_VERSION").to_string(),
+            run_id: new_run_id(started_at_ms),
+            profile: meta.profile,
+            workload: meta.workload,
+            target: meta.target,
+            strategy: meta.strategy,
+            duration_s,
+            offered_rps: outcome.offered_rps,
+            achieved_rps: if duration_s > 0.0 { s.requests as f64 / duration_s } else { 0.0 },
+            requests: s.requests,
+            missed: s.missed,
+            latency_ms: s.latency_ms,
+            ops,
+            errors: s.errors.clone(),
+            ceiling_rps: meta.ceiling_rps,
+            objects,
+            hibernation: None,
+            alarms: None,
+            correctness: None,
+            thresholds: Thresholds::default(),
+            sent: s.sent,
+            planned: s.planned,
+            service_ms: s.service_ms,
+            lateness_ms: s.lateness_ms,
+            statuses: s.statuses.clone(),
+            generator_cpu_pct: s.generator_cpu_pct,
+            generator_limited: s.generator_limited,
+            stopped_early: outcome.stopped_early,
+            started_at_ms,
+        }
+    }
+}
+
+/// A run id: start time in ms (hex) and 32 random bits, e.g. `19a3c2f01b2-5e1f00aa`.
+pub fn new_run_id(started_at_ms: u64) -> String {
+    format!("{started_at_ms:x}-{:08x}", rand::random::<u32>())
+}
