@@ -1,0 +1,417 @@
+// dobench workload protocol as a Cloudflare Worker with real Durable Objects.
+//
+// The front Worker parses and validates every request, maps `{object}` to a
+// Durable Object id with idFromName, and calls the object over RPC (or, for the
+// WebSocket upgrade, forwards the request to the object's fetch handler).
+// One Durable Object class per workload; every class is SQLite-backed.
+//
+// Routes (see /work/shared/DESIGN.md, "The workload protocol"):
+//   POST /counter/{object}/increment?by=N        -> {"value":n}
+//   GET  /counter/{object}                       -> {"value":n}
+//   POST /ratelimit/{object}/check?key=K&limit=L&window_ms=W
+//                                                -> 200 {"allowed":true,"remaining":n}
+//                                                   429 {"allowed":false,"retry_after_ms":n}
+//   GET  /chat/{object}/ws?user=U                -> WebSocket (hibernation API)
+//   GET  /chat/{object}/history?limit=N          -> {"messages":[...]}
+//   POST /alarm/{object}/schedule?at_ms=T&fail_times=K -> {"scheduled_ms":T}
+//   GET  /alarm/{object}/fired                   -> {"fired":[...]}
+//   GET  /_dobench/health                        -> {"ok":true}
+
+import { DurableObject } from "cloudflare:workers";
+
+// ---------------------------------------------------------------------------
+// helpers
+
+const JSON_HEADERS = { "content-type": "application/json" };
+
+function json(body, status = 200, extraHeaders = undefined) {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: extraHeaders ? { ...JSON_HEADERS, ...extraHeaders } : JSON_HEADERS,
+  });
+}
+
+class HttpError extends Error {
+  constructor(status, message, extraHeaders = undefined) {
+    super(message);
+    this.status = status;
+    this.extraHeaders = extraHeaders;
+  }
+}
+
+function badParam(name, why) {
+  return new HttpError(400, `invalid query parameter '${name}': ${why}`);
+}
+
+const DIGITS = /^[0-9]+$/;
+
+// Parses an unsigned decimal integer query parameter. `min` is inclusive.
+function intParam(url, name, { required = false, def = undefined, min = 0, max = Number.MAX_SAFE_INTEGER } = {}) {
+  const raw = url.searchParams.get(name);
+  if (raw === null || raw === "") {
+    if (required || def === undefined) {
+      throw badParam(name, "missing (expected an integer)");
+    }
+    return def;
+  }
+  if (!DIGITS.test(raw)) {
+    throw badParam(name, `expected ${min >= 1 ? "a positive" : "a non-negative"} integer, got '${raw}'`);
+  }
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n > max) {
+    throw badParam(name, `must be at most ${max}`);
+  }
+  if (n < min) {
+    throw badParam(name, `must be at least ${min}`);
+  }
+  return n;
+}
+
+function textParam(url, name, { maxLen = 256 } = {}) {
+  const raw = url.searchParams.get(name);
+  if (raw === null || raw === "") {
+    throw badParam(name, "missing (expected a non-empty string)");
+  }
+  if (raw.length > maxLen) {
+    throw badParam(name, `longer than ${maxLen} characters`);
+  }
+  return raw;
+}
+
+function methodNotAllowed(allowed) {
+  return new HttpError(405, `method not allowed; use ${allowed}`, { allow: allowed });
+}
+
+function notFound(path) {
+  return new HttpError(404, `no such route: ${path}`);
+}
+
+// Largest value a counter may reach: u64 on the wire, but JS numbers and the
+// SQLite INTEGER are only exact up to 2^53 - 1 here.
+const MAX_COUNTER = Number.MAX_SAFE_INTEGER;
+
+// ---------------------------------------------------------------------------
+// front Worker: routing and validation
+
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    try {
+      return await route(request, env, url);
+    } catch (e) {
+      if (e instanceof HttpError) {
+        return json({ error: e.message }, e.status, e.extraHeaders);
+      }
+      if (e && e.overloaded) {
+        // The runtime refused the call because the object is overloaded.
+        return json({ error: "overloaded", overloaded: true }, 503);
+      }
+      return json({ error: `internal error: ${e && e.message ? e.message : String(e)}` }, 500);
+    }
+  },
+};
+
+async function route(request, env, url) {
+  const path = url.pathname;
+  const method = request.method;
+  const parts = path.split("/"); // ["", workload, object, action?]
+
+  if (path === "/_dobench/health") {
+    if (method !== "GET" && method !== "HEAD") throw methodNotAllowed("GET");
+    return json({ ok: true });
+  }
+
+  if (parts.length < 3 || parts.length > 4 || parts[0] !== "") throw notFound(path);
+  const [, workload, rawObject, action] = parts;
+  let object;
+  try {
+    object = decodeURIComponent(rawObject);
+  } catch {
+    throw new HttpError(400, "object name is not valid percent-encoding");
+  }
+  if (object === "") throw notFound(path);
+
+  switch (workload) {
+    case "counter": {
+      const stub = env.COUNTER.get(env.COUNTER.idFromName(object));
+      if (action === undefined) {
+        if (method !== "GET") throw methodNotAllowed("GET");
+        return json({ value: await stub.read() });
+      }
+      if (action === "increment") {
+        if (method !== "POST") throw methodNotAllowed("POST");
+        const by = intParam(url, "by", { def: 1, min: 1 });
+        const r = await stub.increment(by);
+        if (r.error) throw new HttpError(r.status, r.error);
+        return json({ value: r.value });
+      }
+      break;
+    }
+    case "ratelimit": {
+      if (action === "check") {
+        if (method !== "POST") throw methodNotAllowed("POST");
+        const key = textParam(url, "key", { maxLen: 1024 });
+        const limit = intParam(url, "limit", { required: true, min: 1 });
+        const windowMs = intParam(url, "window_ms", { required: true, min: 1 });
+        const stub = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(object));
+        const r = await stub.check(key, limit, windowMs);
+        if (r.allowed) return json({ allowed: true, remaining: r.remaining });
+        return json(
+          { allowed: false, retry_after_ms: r.retry_after_ms },
+          429,
+          { "retry-after": String(Math.max(1, Math.ceil(r.retry_after_ms / 1000))) },
+        );
+      }
+      break;
+    }
+    case "chat": {
+      if (action === "ws") {
+        if (method !== "GET") throw methodNotAllowed("GET");
+        if ((request.headers.get("upgrade") || "").toLowerCase() !== "websocket") {
+          throw new HttpError(426, "expected a WebSocket upgrade (Upgrade: websocket)", { upgrade: "websocket" });
+        }
+        textParam(url, "user", { maxLen: 256 }); // a hibernation tag is at most 256 chars
+        const stub = env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(object));
+        return stub.fetch(request);
+      }
+      if (action === "history") {
+        if (method !== "GET") throw methodNotAllowed("GET");
+        const limit = intParam(url, "limit", { def: 100, min: 1, max: 10000 });
+        const stub = env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(object));
+        return json({ messages: await stub.history(limit) });
+      }
+      break;
+    }
+    case "alarm": {
+      if (action === "schedule") {
+        if (method !== "POST") throw methodNotAllowed("POST");
+        const atMs = intParam(url, "at_ms", { required: true, min: 0 });
+        const failTimes = intParam(url, "fail_times", { def: 0, min: 0, max: 1000 });
+        const stub = env.ALARM.get(env.ALARM.idFromName(object));
+        return json({ scheduled_ms: await stub.schedule(atMs, failTimes) });
+      }
+      if (action === "fired") {
+        if (method !== "GET") throw methodNotAllowed("GET");
+        const stub = env.ALARM.get(env.ALARM.idFromName(object));
+        return json({ fired: await stub.fired() });
+      }
+      break;
+    }
+  }
+  throw notFound(path);
+}
+
+// ---------------------------------------------------------------------------
+// Counter: one row in a SQLite table.
+
+export class Counter extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(
+      "CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY CHECK (id = 0), value INTEGER NOT NULL)",
+    );
+  }
+
+  read() {
+    const row = this.sql.exec("SELECT value FROM counter WHERE id = 0").toArray()[0];
+    return row ? row.value : 0;
+  }
+
+  increment(by) {
+    const current = this.read();
+    if (current + by > MAX_COUNTER) {
+      return { status: 400, error: `by=${by} would overflow the counter (value ${current}, max ${MAX_COUNTER})` };
+    }
+    const row = this.sql
+      .exec(
+        "INSERT INTO counter (id, value) VALUES (0, ?) " +
+          "ON CONFLICT (id) DO UPDATE SET value = value + excluded.value RETURNING value",
+        by,
+      )
+      .one();
+    // The write is part of this turn's implicit transaction; the output gate
+    // holds the RPC result until it is durable.
+    return { value: row.value };
+  }
+}
+
+// ---------------------------------------------------------------------------
+// RateLimiter: sliding log of admissions per key, in SQLite.
+
+export class RateLimiter extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(
+      "CREATE TABLE IF NOT EXISTS admissions (key TEXT NOT NULL, at_ms INTEGER NOT NULL);" +
+        "CREATE INDEX IF NOT EXISTS admissions_key_at ON admissions (key, at_ms);",
+    );
+  }
+
+  check(key, limit, windowMs) {
+    const now = Date.now();
+    const horizon = now - windowMs; // admissions at or before this have left the window
+    this.sql.exec("DELETE FROM admissions WHERE key = ? AND at_ms <= ?", key, horizon);
+    const { n, oldest } = this.sql
+      .exec("SELECT count(*) AS n, min(at_ms) AS oldest FROM admissions WHERE key = ?", key)
+      .one();
+    if (n < limit) {
+      this.sql.exec("INSERT INTO admissions (key, at_ms) VALUES (?, ?)", key, now);
+      return { allowed: true, remaining: limit - n - 1 };
+    }
+    // The oldest admission leaves the window at oldest + windowMs.
+    return { allowed: false, retry_after_ms: Math.max(1, oldest + windowMs - now) };
+  }
+}
+
+// ---------------------------------------------------------------------------
+// ChatRoom: WebSocket Hibernation API; messages stored in SQLite.
+
+export class ChatRoom extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(
+      "CREATE TABLE IF NOT EXISTS messages (" +
+        "seq INTEGER PRIMARY KEY, from_user TEXT NOT NULL, sent_at_us INTEGER NOT NULL, body TEXT NOT NULL)",
+    );
+    // Answered by the runtime without waking (or even constructing) the object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+  }
+
+  async fetch(request) {
+    const url = new URL(request.url);
+    const user = url.searchParams.get("user");
+    if ((request.headers.get("upgrade") || "").toLowerCase() !== "websocket" || !user) {
+      return json({ error: "expected a WebSocket upgrade with ?user=U" }, 400);
+    }
+    const pair = new WebSocketPair();
+    const [client, server] = Object.values(pair);
+    this.ctx.acceptWebSocket(server, [user]);
+    server.serializeAttachment({ user });
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  async webSocketMessage(ws, message) {
+    if (typeof message !== "string") {
+      // The protocol carries text frames only; binary frames are ignored.
+      return;
+    }
+    const att = ws.deserializeAttachment();
+    const from = att && att.user ? att.user : "";
+    const sentAtUs = Date.now() * 1000;
+    let seq;
+    try {
+      ({ seq } = this.sql
+        .exec(
+          "INSERT INTO messages (from_user, sent_at_us, body) VALUES (?, ?, ?) RETURNING seq",
+          from,
+          sentAtUs,
+          message,
+        )
+        .one());
+    } catch (e) {
+      // e.g. a body over SQLite's value-size limit: tell the sender only, broadcast nothing.
+      try {
+        ws.send(JSON.stringify({ error: `message not stored: ${e && e.message ? e.message : String(e)}` }));
+      } catch {
+        // sender already gone
+      }
+      return;
+    }
+    const frame = JSON.stringify({ seq, from, sent_at_us: sentAtUs, body: message });
+    for (const peer of this.ctx.getWebSockets()) {
+      try {
+        peer.send(frame);
+      } catch {
+        // closing / closed socket: it gets no more frames
+      }
+    }
+  }
+
+  async webSocketClose(ws, code, reason, _wasClean) {
+    // Complete the closing handshake. 1005/1006 are reserved and may not be sent.
+    const sendCode = code === 1005 || code === 1006 || code === 1015 ? 1000 : code;
+    try {
+      ws.close(sendCode, reason);
+    } catch {
+      // already closed
+    }
+  }
+
+  async webSocketError(ws, _error) {
+    try {
+      ws.close(1011, "websocket error");
+    } catch {
+      // already closed
+    }
+  }
+
+  history(limit) {
+    return this.sql
+      .exec(
+        "SELECT seq, from_user, sent_at_us, body FROM " +
+          "(SELECT * FROM messages ORDER BY seq DESC LIMIT ?) ORDER BY seq ASC",
+        limit,
+      )
+      .toArray()
+      .map((r) => ({ seq: r.seq, from: r.from_user, sent_at_us: r.sent_at_us, body: r.body }));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Alarm: one alarm per object; the handler records every attempt and fails the
+// first `fail_times` of them.
+
+export class Alarm extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(
+      "CREATE TABLE IF NOT EXISTS alarm_state (" +
+        "id INTEGER PRIMARY KEY CHECK (id = 0), scheduled_ms INTEGER NOT NULL, fail_times INTEGER NOT NULL);" +
+        "CREATE TABLE IF NOT EXISTS fired (" +
+        "n INTEGER PRIMARY KEY, scheduled_ms INTEGER NOT NULL, fired_ms INTEGER NOT NULL, attempt INTEGER NOT NULL);",
+    );
+  }
+
+  async schedule(atMs, failTimes) {
+    this.sql.exec(
+      "INSERT INTO alarm_state (id, scheduled_ms, fail_times) VALUES (0, ?, ?) " +
+        "ON CONFLICT (id) DO UPDATE SET scheduled_ms = excluded.scheduled_ms, fail_times = excluded.fail_times",
+      atMs,
+      failTimes,
+    );
+    await this.ctx.storage.setAlarm(atMs); // replaces any alarm already set
+    return atMs;
+  }
+
+  fired() {
+    return this.sql
+      .exec("SELECT scheduled_ms, fired_ms, attempt FROM fired ORDER BY n")
+      .toArray()
+      .map((r) => ({ scheduled_ms: r.scheduled_ms, fired_ms: r.fired_ms, attempt: r.attempt }));
+  }
+
+  async alarm(info) {
+    const firedMs = Date.now();
+    const attempt = info && typeof info.retryCount === "number" ? info.retryCount : 0;
+    const state = this.sql.exec("SELECT scheduled_ms, fail_times FROM alarm_state WHERE id = 0").toArray()[0];
+    const scheduledMs = state ? state.scheduled_ms : firedMs;
+    const failTimes = state ? state.fail_times : 0;
+    this.sql.exec(
+      "INSERT INTO fired (scheduled_ms, fired_ms, attempt) VALUES (?, ?, ?)",
+      scheduledMs,
+      firedMs,
+      attempt,
+    );
+    if (attempt < failTimes) {
+      // workerd keeps the row above even without this (writes made before a throw
+      // are committed; checked across a restart, see README). Waiting for the flush
+      // makes the record independent of how a runtime treats a failed handler's turn.
+      await this.ctx.storage.sync();
+      throw new Error(`dobench: alarm attempt ${attempt} fails on purpose (fail_times=${failTimes})`);
+    }
+  }
+}
