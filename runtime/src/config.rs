@@ -96,6 +96,11 @@ pub struct Config {
     pub max_batch: usize,
     /// Largest request body the HTTP front accepts (413 past it).
     pub max_body_bytes: usize,
+    /// Objects kept in memory before idle ones are evicted early (each holds an open
+    /// database: file descriptors and page cache).
+    pub max_live_objects: usize,
+    /// Multiplies alarm retry backoffs. 1.0 is production's 2, 4, ... 64 s; tests use less.
+    pub alarm_time_scale: f64,
 }
 
 impl Config {
@@ -105,6 +110,8 @@ impl Config {
     pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(70);
     /// Default group-commit batch.
     pub const DEFAULT_MAX_BATCH: usize = 128;
+    /// Default cap on objects in memory.
+    pub const DEFAULT_MAX_LIVE: usize = 4096;
     /// Default request body limit (1 MiB).
     pub const DEFAULT_MAX_BODY: usize = 1 << 20;
 
@@ -117,6 +124,8 @@ impl Config {
             idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
             max_batch: Self::DEFAULT_MAX_BATCH,
             max_body_bytes: Self::DEFAULT_MAX_BODY,
+            max_live_objects: Self::DEFAULT_MAX_LIVE,
+            alarm_time_scale: 1.0,
         }
     }
 
@@ -127,6 +136,14 @@ impl Config {
         }
         if self.max_batch == 0 {
             return Err(Error::Config("max_batch must be at least 1".into()));
+        }
+        if !(self.alarm_time_scale > 0.0 && self.alarm_time_scale.is_finite()) {
+            return Err(Error::Config(
+                "alarm_time_scale must be a positive number".into(),
+            ));
+        }
+        if self.max_live_objects == 0 {
+            return Err(Error::Config("max_live_objects must be at least 1".into()));
         }
         if self.idle_timeout.is_zero() {
             return Err(Error::Config("idle timeout must be above zero".into()));

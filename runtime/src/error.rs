@@ -15,7 +15,9 @@ pub enum Error {
     #[error("unknown object class `{0}`")]
     UnknownClass(String),
     /// The object's mailbox is full: refused at once, nothing was queued.
-    #[error("overloaded: the object's mailbox of {capacity} requests is full; back off before retrying")]
+    #[error(
+        "overloaded: the object's mailbox of {capacity} requests is full; back off before retrying"
+    )]
     Overloaded { capacity: usize },
     /// A storage key over the limit.
     #[error("storage key is {len} bytes; keys are limited to {limit} bytes")]

@@ -207,7 +207,8 @@ async fn object_route(
 
 fn into_axum(resp: Response) -> AxumResponse {
     let mut out = AxumResponse::new(Body::from(resp.body));
-    *out.status_mut() = StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *out.status_mut() =
+        StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     for (k, v) in resp.headers {
         if let (Ok(k), Ok(v)) = (
             HeaderName::try_from(k.as_str()),

@@ -17,6 +17,10 @@ type HmacSha256 = Hmac<Sha256>;
 pub struct ObjectId([u8; 32]);
 
 impl ObjectId {
+    pub(crate) fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
     /// The raw bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0

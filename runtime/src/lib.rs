@@ -12,6 +12,7 @@
 //! Turns are exclusive: production lets events interleave while a handler awaits non-storage
 //! I/O; here handlers are synchronous, which is stricter by design.
 
+mod alarm;
 mod ceiling;
 mod clock;
 mod config;
@@ -28,6 +29,7 @@ mod server;
 mod stats;
 mod storage;
 
+pub use alarm::{retry_delay, MAX_RETRIES};
 pub use ceiling::ServiceClock;
 pub use clock::{epoch_ms, epoch_us};
 pub use config::{Ceiling, Config, DataDir};
@@ -37,5 +39,5 @@ pub use object::{AlarmInfo, Context, Method, Object, Request, Response, SocketId
 pub use registry::{Constructor, Registry};
 pub use runtime::{ObjectRef, Runtime};
 pub use server::serve;
-pub use stats::{ObjectStatsView, StatsReport};
+pub use stats::{AlarmTotals, ObjectStatsView, StatsReport};
 pub use storage::{ListOptions, SqlRows, SqlValue, Storage, MAX_KEY_BYTES, MAX_VALUE_BYTES};

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
 
 use crate::error::Result;
 use crate::object::{Request, Response};
@@ -16,6 +16,12 @@ pub(crate) enum Envelope {
     Fetch {
         req: Request,
         reply: oneshot::Sender<Result<Response>>,
+    },
+    /// The object's alarm is due. `permit` bounds alarm turns in flight runtime-wide.
+    Alarm {
+        scheduled_ms: i64,
+        retry_count: u32,
+        permit: Option<OwnedSemaphorePermit>,
     },
     /// Fault injection: hold the next turn for this long (not a turn itself).
     Stall { hold: Duration },

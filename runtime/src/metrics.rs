@@ -8,30 +8,97 @@ use crate::stats::{ObjectStatsView, StatsReport};
 /// Renders `report` in the Prometheus text format (version 0.0.4).
 pub fn render(report: &StatsReport) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "# HELP dobench_uptime_seconds Seconds since the runtime started.");
+    let _ = writeln!(
+        out,
+        "# HELP dobench_uptime_seconds Seconds since the runtime started."
+    );
     let _ = writeln!(out, "# TYPE dobench_uptime_seconds gauge");
     let _ = writeln!(out, "dobench_uptime_seconds {}", report.uptime_ms / 1000.0);
     let _ = writeln!(out, "# HELP dobench_live_objects Objects in memory.");
     let _ = writeln!(out, "# TYPE dobench_live_objects gauge");
     let _ = writeln!(out, "dobench_live_objects {}", report.live_objects);
     if let Some(c) = report.ceiling_rps {
-        let _ = writeln!(out, "# HELP dobench_ceiling_rps Emulated per-object turns/s.");
+        let _ = writeln!(
+            out,
+            "# HELP dobench_ceiling_rps Emulated per-object turns/s."
+        );
         let _ = writeln!(out, "# TYPE dobench_ceiling_rps gauge");
         let _ = writeln!(out, "dobench_ceiling_rps {c}");
     }
     type Field = fn(&ObjectStatsView) -> f64;
-    let series: [(&str, &str, &str, Field); 11] = [
-        ("requests_total", "counter", "Requests routed to the object.", |o| o.requests as f64),
+    let a = &report.alarms;
+    for (name, kind, value) in [
+        ("alarms_pending", "gauge", a.pending),
+        ("alarms_set_total", "counter", a.set),
+        ("alarms_fired_total", "counter", a.fired),
+        ("alarms_retried_total", "counter", a.retried),
+        ("alarms_given_up_total", "counter", a.given_up),
+    ] {
+        let _ = writeln!(out, "# TYPE dobench_{name} {kind}");
+        let _ = writeln!(out, "dobench_{name} {value}");
+    }
+    let series: [(&str, &str, &str, Field); 13] = [
+        (
+            "requests_total",
+            "counter",
+            "Requests routed to the object.",
+            |o| o.requests as f64,
+        ),
         ("turns_total", "counter", "Turns run.", |o| o.turns as f64),
-        ("overloaded_total", "counter", "Requests refused with 503 overloaded.", |o| o.overloaded as f64),
-        ("constructions_total", "counter", "Instance constructions.", |o| o.constructions as f64),
-        ("evictions_total", "counter", "Evictions from memory.", |o| o.evictions as f64),
-        ("commits_total", "counter", "Transactions committed.", |o| o.commits as f64),
-        ("resets_total", "counter", "Resets after failed commits.", |o| o.resets as f64),
-        ("active_seconds_total", "counter", "Wall-clock seconds in memory.", |o| o.active_ms / 1000.0),
-        ("queue_depth", "gauge", "Requests waiting in the mailbox.", |o| o.queue_depth as f64),
-        ("storage_bytes", "gauge", "Database size.", |o| o.storage_bytes as f64),
-        ("live", "gauge", "1 while in memory.", |o| f64::from(u8::from(o.live))),
+        (
+            "overloaded_total",
+            "counter",
+            "Requests refused with 503 overloaded.",
+            |o| o.overloaded as f64,
+        ),
+        (
+            "constructions_total",
+            "counter",
+            "Instance constructions.",
+            |o| o.constructions as f64,
+        ),
+        (
+            "evictions_total",
+            "counter",
+            "Evictions from memory.",
+            |o| o.evictions as f64,
+        ),
+        ("commits_total", "counter", "Transactions committed.", |o| {
+            o.commits as f64
+        }),
+        (
+            "resets_total",
+            "counter",
+            "Resets after failed commits.",
+            |o| o.resets as f64,
+        ),
+        (
+            "active_seconds_total",
+            "counter",
+            "Wall-clock seconds in memory.",
+            |o| o.active_ms / 1000.0,
+        ),
+        (
+            "queue_depth",
+            "gauge",
+            "Requests waiting in the mailbox.",
+            |o| o.queue_depth as f64,
+        ),
+        ("storage_bytes", "gauge", "Database size.", |o| {
+            o.storage_bytes as f64
+        }),
+        ("live", "gauge", "1 while in memory.", |o| {
+            f64::from(u8::from(o.live))
+        }),
+        (
+            "alarms_fired_total",
+            "counter",
+            "Alarm handler runs.",
+            |o| o.alarms_fired as f64,
+        ),
+        ("alarms_retried_total", "counter", "Alarm retries.", |o| {
+            o.alarms_retried as f64
+        }),
     ];
     for (name, kind, help, get) in series {
         let _ = writeln!(out, "# HELP dobench_object_{name} {help}");
@@ -83,14 +150,21 @@ mod tests {
                 commits: 3,
                 resets: 0,
                 storage_bytes: 4096,
+                alarms_set: 0,
+                alarms_fired: 0,
+                alarms_retried: 0,
+                alarms_given_up: 0,
             }],
+            alarms: Default::default(),
         };
         let text = render(&report);
         assert!(text.contains("dobench_uptime_seconds 1.5"));
         assert!(text.contains(
             "dobench_object_requests_total{class=\"counter\",id=\"ab\",name=\"a\\\"b\"} 7"
         ));
-        assert!(text.contains("dobench_object_active_seconds_total{class=\"counter\",id=\"ab\",name=\"a\\\"b\"} 0.25"));
+        assert!(text.contains(
+            "dobench_object_active_seconds_total{class=\"counter\",id=\"ab\",name=\"a\\\"b\"} 0.25"
+        ));
         assert!(text.contains("# TYPE dobench_object_queue_depth gauge"));
     }
 }

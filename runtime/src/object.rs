@@ -176,6 +176,17 @@ pub struct Context {
     pub(crate) class: std::sync::Arc<str>,
     pub(crate) name: Option<std::sync::Arc<str>>,
     pub(crate) storage: Storage,
+    /// The alarm change this batch of turns made, applied to the scheduler after commit.
+    pub(crate) alarm_effect: Option<AlarmEffect>,
+}
+
+/// What a batch did to the object's alarm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AlarmEffect {
+    /// Set for `at_ms`; `retry_count` > 0 when the runtime set it as a retry.
+    Set { at_ms: i64, retry_count: u32 },
+    /// Removed (deleted, or ran to completion, or given up).
+    Clear,
 }
 
 impl Context {
@@ -190,6 +201,7 @@ impl Context {
             class,
             name,
             storage,
+            alarm_effect: None,
         }
     }
 
@@ -211,6 +223,30 @@ impl Context {
     /// This object's storage; writes belong to the current turn's transaction.
     pub fn storage(&mut self) -> &mut Storage {
         &mut self.storage
+    }
+
+    /// Sets the object's one alarm for `at_ms` (epoch ms), replacing any earlier one. A time
+    /// in the past fires at once. Takes effect when the turn commits.
+    pub fn set_alarm(&mut self, at_ms: i64) -> Result<()> {
+        self.storage.set_alarm(at_ms)?;
+        self.alarm_effect = Some(AlarmEffect::Set {
+            at_ms,
+            retry_count: 0,
+        });
+        Ok(())
+    }
+
+    /// The pending alarm's time, if any. While an alarm handler runs this is `None` unless
+    /// the handler set a new one.
+    pub fn get_alarm(&mut self) -> Result<Option<i64>> {
+        self.storage.alarm()
+    }
+
+    /// Removes the pending alarm, if any.
+    pub fn delete_alarm(&mut self) -> Result<()> {
+        self.storage.delete_alarm()?;
+        self.alarm_effect = Some(AlarmEffect::Clear);
+        Ok(())
     }
 
     /// Wall-clock time in epoch milliseconds.

@@ -1,25 +1,28 @@
 //! The task of one live object: owns the instance, its storage and its mailbox's receiving
-//! end, and runs turns one at a time. Turns waiting together run back to back in one
-//! transaction (group commit); their replies are released only after that commit (the output
-//! gate). A failed commit resets the object and fails the batch with 5xx — never a 200.
-//! Never runs two turns at once and never answers before its writes are durable.
+//! end, and runs turns (fetches and alarms) one at a time. Turns waiting together run back
+//! to back in one transaction (group commit); their replies are released only after that
+//! commit (the output gate). A failed commit resets the object and fails the batch with 5xx
+//! — never a 200. Never runs two turns at once and never answers before its writes are durable.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
 use tokio::time::Instant;
 
+use crate::alarm::{retry_delay, Due, MAX_RETRIES, RETRY_JITTER};
 use crate::ceiling::ServiceClock;
+use crate::clock::epoch_ms;
 use crate::config::DataDir;
 use crate::error::{Error, Result};
 use crate::mailbox::Envelope;
-use crate::object::{Context, Object, Response};
+use crate::object::{AlarmEffect, AlarmInfo, Context, Object, Response};
 use crate::registry::Constructor;
 use crate::runtime::{ObjectRef, Shared};
 use crate::stats::ObjectStats;
+use crate::storage::Storage;
 
 /// Refresh the storage-size stat every this many commits (it costs two pragma reads).
 const SIZE_EVERY_COMMITS: u64 = 32;
@@ -38,6 +41,15 @@ pub(crate) struct ObjectTask {
 
 /// A reply waiting for the batch's commit.
 type Pending = (oneshot::Sender<Result<Response>>, Result<Response>);
+
+/// What the batch produced that may leave only after its commit.
+#[derive(Default)]
+struct Outbox {
+    replies: Vec<Pending>,
+    /// Alarm-turn permits, released once the turn's effects are settled.
+    permits: Vec<OwnedSemaphorePermit>,
+    crashed: bool,
+}
 
 impl ObjectTask {
     pub(crate) fn new(
@@ -81,25 +93,11 @@ impl ObjectTask {
                 tokio::select! {
                     msg = self.rx.recv() => msg,
                     _ = tokio::time::sleep(self.shared.config.idle_timeout) => {
-                        // Evict only if nothing is waiting. Under the directory lock: remove
-                        // the entry, close the mailbox and park RAM-only storage, so no sender
-                        // reaches this task afterwards and the next request starts a fresh
-                        // task that finds the parked database.
-                        let mut live = self.shared.lock_live();
-                        if !self.rx.is_empty() {
-                            continue;
+                        if self.try_evict(&mut ctx, false) {
+                            drop(instance);
+                            return;
                         }
-                        live.remove(&self.object.id());
-                        self.rx.close();
-                        self.stats.left_memory();
-                        self.stats.evictions.fetch_add(1, Relaxed);
-                        drop(instance);
-                        let storage = self.park(ctx.storage);
-                        drop(live);
-                        // A file-backed database closes outside the lock (closing may
-                        // checkpoint the WAL).
-                        drop(storage);
-                        return;
+                        continue;
                     }
                     _ = self.shared.shutdown.cancelled() => {
                         // Take nothing new; what is already queued still runs and commits.
@@ -115,11 +113,17 @@ impl ObjectTask {
                 continue;
             }
             self.run_batch(&mut ctx, &mut instance, &mut batch).await;
+            // Over the live-object cap (an alarm storm over many objects, say): leave memory
+            // now rather than after the idle timeout.
+            if !closing && self.try_evict(&mut ctx, true) {
+                drop(instance);
+                return;
+            }
         }
         self.stats.left_memory();
         drop(instance);
         let live = self.shared.lock_live();
-        let storage = self.park(ctx.storage);
+        let storage = self.park(&mut ctx);
         drop(live);
         drop(storage);
     }
@@ -131,7 +135,7 @@ impl ObjectTask {
         while let Some(env) = next.take() {
             match env {
                 Envelope::Stall { hold } => self.stall_next = Some(hold),
-                fetch @ Envelope::Fetch { .. } => {
+                turn => {
                     if batch.is_empty() {
                         // The first turn waits for the clock; later ones only join if the
                         // clock already allows them.
@@ -140,7 +144,7 @@ impl ObjectTask {
                         }
                     }
                     self.clock.book(Instant::now());
-                    batch.push(fetch);
+                    batch.push(turn);
                 }
             }
             if batch.len() >= self.shared.config.max_batch || self.stall_next.is_some() {
@@ -162,64 +166,58 @@ impl ObjectTask {
         if let Some(hold) = self.stall_next.take() {
             tokio::time::sleep(hold).await;
         }
-        let mut pending: Vec<Pending> = Vec::with_capacity(batch.len());
         if let Err(e) = ctx.storage.begin() {
             return self.fail_batch(batch.drain(..), &e.to_string());
         }
-        let mut crashed = false;
+        ctx.alarm_effect = None;
         if instance.is_none() {
-            match catch_unwind(AssertUnwindSafe(|| (self.ctor)(ctx))) {
-                Ok(Ok(obj)) => *instance = Some(obj),
-                Ok(Err(e)) => {
+            let built = match catch_unwind(AssertUnwindSafe(|| (self.ctor)(ctx))) {
+                Ok(Ok(obj)) => Ok(obj),
+                Ok(Err(e)) => Err(format!("constructor failed: {e}")),
+                Err(_) => Err("constructor panicked".to_string()),
+            };
+            match built {
+                Ok(obj) => *instance = Some(obj),
+                Err(why) => {
                     ctx.storage.rollback();
-                    return self.fail_batch(batch.drain(..), &format!("constructor failed: {e}"));
-                }
-                Err(_) => {
-                    ctx.storage.rollback();
-                    return self.fail_batch(batch.drain(..), "constructor panicked");
+                    return self.fail_batch(batch.drain(..), &why);
                 }
             }
         }
         let Some(obj) = instance.as_mut() else { return };
+        let mut out = Outbox::default();
         for env in batch.drain(..) {
-            let Envelope::Fetch { req, reply } = env else {
-                continue;
-            };
-            self.stats.turns.fetch_add(1, Relaxed);
-            if crashed {
-                pending.push((reply, Err(Error::ObjectReset("an earlier turn crashed".into()))));
-                continue;
-            }
-            let outcome = catch_unwind(AssertUnwindSafe(|| obj.fetch(ctx, req)));
-            match outcome {
-                Ok(result) => pending.push((reply, result)),
-                Err(_) => {
-                    crashed = true;
-                    pending.push((reply, Err(Error::Handler("the handler panicked".into()))));
+            match env {
+                Envelope::Fetch { req, reply } => {
+                    self.stats.turns.fetch_add(1, Relaxed);
+                    if out.crashed {
+                        let e = Error::ObjectReset("an earlier turn crashed".into());
+                        out.replies.push((reply, Err(e)));
+                        continue;
+                    }
+                    match catch_unwind(AssertUnwindSafe(|| obj.fetch(ctx, req))) {
+                        Ok(result) => out.replies.push((reply, result)),
+                        Err(_) => {
+                            out.crashed = true;
+                            let e = Error::Handler("the handler panicked".into());
+                            out.replies.push((reply, Err(e)));
+                        }
+                    }
                 }
-            }
-        }
-        match ctx.storage.commit() {
-            Ok(()) => {
-                let commits = self.stats.commits.fetch_add(1, Relaxed) + 1;
-                if commits % SIZE_EVERY_COMMITS == 1 {
-                    self.stats
-                        .storage_bytes
-                        .store(ctx.storage.size_bytes(), Relaxed);
+                Envelope::Alarm {
+                    scheduled_ms,
+                    retry_count,
+                    permit,
+                } => {
+                    out.permits.extend(permit);
+                    if !out.crashed {
+                        self.alarm_turn(ctx, obj.as_mut(), scheduled_ms, retry_count, &mut out);
+                    }
                 }
-                for (reply, result) in pending {
-                    let _ = reply.send(result);
-                }
-            }
-            Err(e) => {
-                crashed = true;
-                let msg = format!("commit failed, nothing of this batch was stored: {e}");
-                for (reply, _) in pending {
-                    let _ = reply.send(Err(Error::ObjectReset(msg.clone())));
-                }
+                Envelope::Stall { .. } => {}
             }
         }
-        if crashed {
+        if self.commit(ctx, out) {
             // The instance may hold state that no longer matches storage: rebuild it from
             // storage on the next turn, as production does after an exception resets it.
             self.stats.resets.fetch_add(1, Relaxed);
@@ -227,18 +225,202 @@ impl ObjectTask {
         }
     }
 
+    /// Runs the alarm handler if the alarm is still the one stored, and decides what comes
+    /// next: done, the handler's new alarm, a retry with backoff, or giving up.
+    fn alarm_turn(
+        &self,
+        ctx: &mut Context,
+        obj: &mut dyn Object,
+        scheduled_ms: i64,
+        retry_count: u32,
+        out: &mut Outbox,
+    ) {
+        match ctx.storage.alarm() {
+            // Replaced or deleted since it was scheduled: the scheduler holds the new one.
+            Ok(stored) if stored != Some(scheduled_ms) => return,
+            Ok(_) => {}
+            Err(_) => {
+                // Could not read storage: retry as if the handler failed.
+                out.crashed = true;
+                return;
+            }
+        }
+        self.stats.turns.fetch_add(1, Relaxed);
+        self.stats.alarm_runs.fetch_add(1, Relaxed);
+        self.shared.alarms.counters.fired.fetch_add(1, Relaxed);
+        // While the handler runs there is no alarm, unless it sets a new one.
+        let cleared = ctx.storage.delete_alarm();
+        ctx.alarm_effect = None;
+        let info = AlarmInfo {
+            retry_count,
+            is_retry: retry_count > 0,
+            scheduled_ms,
+        };
+        let ok = match catch_unwind(AssertUnwindSafe(|| obj.alarm(ctx, info))) {
+            Ok(Ok(())) => cleared.is_ok(),
+            Ok(Err(e)) => {
+                tracing::debug!(object = %self.object.id(), "alarm handler failed: {e}");
+                false
+            }
+            Err(_) => {
+                out.crashed = true;
+                false
+            }
+        };
+        if ctx.alarm_effect.is_some() {
+            // The handler set (or deleted) an alarm: that stands instead of any retry.
+            return;
+        }
+        if ok {
+            ctx.alarm_effect = Some(AlarmEffect::Clear);
+        } else if retry_count < MAX_RETRIES {
+            let backoff = retry_delay(retry_count + 1, self.shared.config.alarm_time_scale);
+            let jitter = backoff.mul_f64(rand::random::<f64>() * RETRY_JITTER);
+            let at_ms = epoch_ms() + (backoff + jitter).as_millis() as i64;
+            // Stored, so a crash before the retry still fires it (with retry_count 0, as the
+            // count is not persisted).
+            if ctx.storage.set_alarm(at_ms).is_ok() {
+                ctx.alarm_effect = Some(AlarmEffect::Set {
+                    at_ms,
+                    retry_count: retry_count + 1,
+                });
+                self.stats.alarm_retries.fetch_add(1, Relaxed);
+                self.shared.alarms.counters.retried.fetch_add(1, Relaxed);
+            }
+        } else {
+            ctx.alarm_effect = Some(AlarmEffect::Clear);
+            self.stats.alarms_given_up.fetch_add(1, Relaxed);
+            self.shared.alarms.counters.given_up.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Commits the batch, then releases its replies and applies its alarm change; or, if the
+    /// commit fails, fails every reply. True if the instance must be reset.
+    fn commit(&self, ctx: &mut Context, mut out: Outbox) -> bool {
+        let effect = ctx.alarm_effect.take();
+        // Write-ahead into the runtime-wide index: it may briefly list an alarm the object
+        // does not hold (skipped at fire time), but never misses one the object committed.
+        let indexed = match (effect, &self.shared.alarms.index) {
+            (Some(AlarmEffect::Set { at_ms, .. }), Some(index)) => {
+                index.upsert(&self.object, at_ms)
+            }
+            _ => Ok(()),
+        };
+        let committed = indexed.and_then(|()| ctx.storage.commit());
+        match committed {
+            Ok(()) => {
+                let commits = self.stats.commits.fetch_add(1, Relaxed) + 1;
+                if commits % SIZE_EVERY_COMMITS == 1 {
+                    self.stats
+                        .storage_bytes
+                        .store(ctx.storage.size_bytes(), Relaxed);
+                }
+                for (reply, result) in out.replies.drain(..) {
+                    let _ = reply.send(result);
+                }
+                self.apply_alarm(effect);
+            }
+            Err(e) => {
+                ctx.storage.rollback();
+                out.crashed = true;
+                let msg = format!("commit failed, nothing of this batch was stored: {e}");
+                for (reply, _) in out.replies.drain(..) {
+                    let _ = reply.send(Err(Error::ObjectReset(msg.clone())));
+                }
+                // The alarm row rolled back with the batch, so a pending alarm still stands:
+                // reschedule what storage holds.
+                if let Ok(Some(at_ms)) = ctx.storage.alarm() {
+                    self.apply_alarm(Some(AlarmEffect::Set {
+                        at_ms,
+                        retry_count: 0,
+                    }));
+                }
+            }
+        }
+        out.crashed
+    }
+
+    fn apply_alarm(&self, effect: Option<AlarmEffect>) {
+        let alarms = &self.shared.alarms;
+        match effect {
+            Some(AlarmEffect::Set { at_ms, retry_count }) => {
+                if retry_count == 0 {
+                    self.stats.alarms_set.fetch_add(1, Relaxed);
+                    alarms.counters.set.fetch_add(1, Relaxed);
+                }
+                alarms.schedule(Due {
+                    object: self.object.clone(),
+                    scheduled_ms: at_ms,
+                    fire_at_ms: at_ms,
+                    retry_count,
+                });
+            }
+            Some(AlarmEffect::Clear) => {
+                alarms.cancel(&self.object.id());
+                if let Some(index) = &alarms.index {
+                    if let Err(e) = index.delete(&self.object.id()) {
+                        // A stale index row only costs a skipped fire after a restart.
+                        tracing::warn!("alarm index delete failed: {e}");
+                    }
+                }
+            }
+            None => {}
+        }
+    }
+
     fn fail_batch(&self, batch: impl Iterator<Item = Envelope>, why: &str) {
         self.stats.resets.fetch_add(1, Relaxed);
         for env in batch {
-            if let Envelope::Fetch { reply, .. } = env {
-                let _ = reply.send(Err(Error::ObjectReset(why.to_string())));
+            match env {
+                Envelope::Fetch { reply, .. } => {
+                    let _ = reply.send(Err(Error::ObjectReset(why.to_string())));
+                }
+                Envelope::Alarm {
+                    scheduled_ms,
+                    retry_count,
+                    ..
+                } => {
+                    // Not run: put it back so it is not lost.
+                    self.shared.alarms.defer(Due {
+                        object: self.object.clone(),
+                        scheduled_ms,
+                        fire_at_ms: scheduled_ms,
+                        retry_count,
+                    });
+                }
+                Envelope::Stall { .. } => {}
             }
         }
     }
 
+    /// Leaves memory if nothing is waiting (and, with `only_over_cap`, only while more
+    /// objects are live than the cap allows). Under the directory lock: remove the entry,
+    /// close the mailbox and park RAM-only storage, so no sender reaches this task afterwards
+    /// and the next request starts a fresh task that finds the parked database.
+    fn try_evict(&mut self, ctx: &mut Context, only_over_cap: bool) -> bool {
+        let mut live = self.shared.lock_live();
+        if !self.rx.is_empty() {
+            return false;
+        }
+        if only_over_cap && live.len() <= self.shared.config.max_live_objects {
+            return false;
+        }
+        live.remove(&self.object.id());
+        self.rx.close();
+        self.stats.left_memory();
+        self.stats.evictions.fetch_add(1, Relaxed);
+        let storage = self.park(ctx);
+        drop(live);
+        // A file-backed database closes outside the lock (closing may checkpoint the WAL).
+        drop(storage);
+        true
+    }
+
     /// Hands a RAM-only database to the runtime so the next instance finds it (call under
-    /// the directory lock); gives a file-backed one back to be closed.
-    fn park(&self, storage: crate::storage::Storage) -> Option<crate::storage::Storage> {
+    /// the directory lock); hands a file-backed one back to be closed.
+    fn park(&self, ctx: &mut Context) -> Option<Storage> {
+        let placeholder = Storage::open_in_memory().ok()?;
+        let storage = std::mem::replace(&mut ctx.storage, placeholder);
         if self.shared.config.data != DataDir::Memory {
             return Some(storage);
         }
@@ -258,10 +440,10 @@ impl ObjectTask {
             live.remove(&self.object.id());
             self.rx.close();
         }
+        let mut batch = Vec::new();
         while let Some(env) = self.rx.recv().await {
-            if let Envelope::Fetch { reply, .. } = env {
-                let _ = reply.send(Err(Error::ObjectReset(why.clone())));
-            }
+            batch.push(env);
         }
+        self.fail_batch(batch.into_iter(), &why);
     }
 }

@@ -13,6 +13,7 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::alarm::{AlarmIndex, AlarmScheduler, Due};
 use crate::config::{Config, DataDir};
 use crate::error::{Error, Result};
 use crate::id::{IdSpace, ObjectId};
@@ -20,7 +21,7 @@ use crate::mailbox::{Envelope, Mailbox, PostError};
 use crate::object::{Request, Response};
 use crate::object_task::ObjectTask;
 use crate::registry::Registry;
-use crate::stats::{ObjectStats, StatsReport};
+use crate::stats::{AlarmTotals, ObjectStats, StatsReport};
 use crate::storage::Storage;
 
 /// Names one object of one class: what the router needs to reach it.
@@ -32,6 +33,10 @@ pub struct ObjectRef {
 }
 
 impl ObjectRef {
+    pub(crate) fn new(class: Arc<str>, id: ObjectId, name: Option<Arc<str>>) -> Self {
+        Self { class, id, name }
+    }
+
     /// The class name.
     pub fn class(&self) -> &str {
         &self.class
@@ -67,6 +72,8 @@ pub(crate) struct Shared {
     stats: Mutex<HashMap<ObjectId, Arc<ObjectStats>>>,
     /// RAM-only databases parked while their object is evicted (`DataDir::Memory`).
     pub(crate) parked: Mutex<HashMap<ObjectId, Storage>>,
+    /// Every pending alarm of every object.
+    pub(crate) alarms: AlarmScheduler,
     pub(crate) shutdown: CancellationToken,
     pub(crate) tracker: TaskTracker,
     started: Instant,
@@ -105,6 +112,40 @@ pub struct Runtime {
 }
 
 const SECRET_FILE: &str = "namespace.key";
+const ALARM_INDEX_FILE: &str = "alarms.sqlite";
+
+/// The scheduler's firing loop: posts due alarms in time order, a bounded number in flight.
+async fn fire_alarms(rt: Runtime) {
+    let shared = rt.shared.clone();
+    let alarms = &shared.alarms;
+    loop {
+        match alarms.take_due() {
+            Ok(due) => {
+                for d in due {
+                    let permit = tokio::select! {
+                        p = alarms.permit() => p,
+                        _ = shared.shutdown.cancelled() => return,
+                    };
+                    let env = Envelope::Alarm {
+                        scheduled_ms: d.scheduled_ms,
+                        retry_count: d.retry_count,
+                        permit,
+                    };
+                    match rt.post(&d.object, env) {
+                        Ok(()) => {}
+                        Err(Error::ShuttingDown) => return,
+                        // Mailbox full: the alarm waits its turn, it is not lost.
+                        Err(_) => alarms.defer(d),
+                    }
+                }
+            }
+            Err(next) => tokio::select! {
+                _ = alarms.wait(next) => {}
+                _ = shared.shutdown.cancelled() => return,
+            },
+        }
+    }
+}
 
 impl Runtime {
     /// Starts a runtime (no listener: see [`crate::serve`]). Creates the data directory and
@@ -115,11 +156,33 @@ impl Runtime {
             DataDir::Memory => IdSpace::random(),
             DataDir::Path(dir) => IdSpace::new(load_or_create_secret(dir)?),
         };
-        let classes = registry
+        let classes: HashMap<String, Arc<str>> = registry
             .classes()
             .map(|c| (c.to_string(), Arc::<str>::from(c)))
             .collect();
-        Ok(Self {
+        let index = match &config.data {
+            DataDir::Memory => None,
+            DataDir::Path(dir) => Some(AlarmIndex::open(&dir.join(ALARM_INDEX_FILE))?),
+        };
+        let pending = match &index {
+            Some(index) => index.load()?,
+            None => Vec::new(),
+        };
+        let alarms = AlarmScheduler::new(index);
+        for a in pending {
+            let Some(class) = classes.get(&a.class) else {
+                tracing::warn!("alarm for unknown class `{}` skipped", a.class);
+                continue;
+            };
+            // Overdue alarms fire at once; the retry count starts over (it is not persisted).
+            alarms.schedule(Due {
+                object: ObjectRef::new(class.clone(), a.id, a.name.map(Arc::from)),
+                scheduled_ms: a.at_ms,
+                fire_at_ms: a.at_ms,
+                retry_count: 0,
+            });
+        }
+        let runtime = Self {
             shared: Arc::new(Shared {
                 config,
                 registry,
@@ -128,11 +191,14 @@ impl Runtime {
                 live: Mutex::new(HashMap::new()),
                 stats: Mutex::new(HashMap::new()),
                 parked: Mutex::new(HashMap::new()),
+                alarms,
                 shutdown: CancellationToken::new(),
                 tracker: TaskTracker::new(),
                 started: Instant::now(),
             }),
-        })
+        };
+        runtime.shared.tracker.spawn(fire_alarms(runtime.clone()));
+        Ok(runtime)
     }
 
     /// The configuration it runs with.
@@ -203,11 +269,7 @@ impl Runtime {
     }
 
     fn stats_for(&self, object: &ObjectRef) -> Arc<ObjectStats> {
-        let mut all = self
-            .shared
-            .stats
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut all = self.shared.stats.lock().unwrap_or_else(|e| e.into_inner());
         all.entry(object.id)
             .or_insert_with(|| Arc::new(ObjectStats::new(object.class.clone(), object.id)))
             .clone()
@@ -225,9 +287,7 @@ impl Runtime {
         // behind; the second round replaces it with a fresh task.
         for _ in 0..2 {
             let back = {
-                let entry = live
-                    .entry(object.id)
-                    .or_insert_with(|| self.spawn(object));
+                let entry = live.entry(object.id).or_insert_with(|| self.spawn(object));
                 match entry.mailbox.post(env) {
                     Ok(()) => {
                         if is_request {
@@ -236,8 +296,10 @@ impl Runtime {
                         return Ok(());
                     }
                     Err(PostError::Full) => {
-                        entry.stats.requests.fetch_add(1, Relaxed);
-                        entry.stats.overloaded.fetch_add(1, Relaxed);
+                        if is_request {
+                            entry.stats.requests.fetch_add(1, Relaxed);
+                            entry.stats.overloaded.fetch_add(1, Relaxed);
+                        }
                         return Err(Error::Overloaded {
                             capacity: entry.mailbox.bound(),
                         });
@@ -266,13 +328,7 @@ impl Runtime {
             .get(&object.class)
             .cloned()
             .expect("ObjectRef classes come from the registry");
-        let task = ObjectTask::new(
-            self.shared.clone(),
-            object.clone(),
-            ctor,
-            stats.clone(),
-            rx,
-        );
+        let task = ObjectTask::new(self.shared.clone(), object.clone(), ctor, stats.clone(), rx);
         self.shared.tracker.spawn(task.run());
         LiveEntry { mailbox, stats }
     }
@@ -304,6 +360,16 @@ impl Runtime {
             ceiling_rps: self.shared.config.ceiling.rate(),
             mailbox: self.shared.config.mailbox,
             live_objects: depths.len() as u64,
+            alarms: {
+                let c = &self.shared.alarms.counters;
+                AlarmTotals {
+                    pending: self.shared.alarms.pending() as u64,
+                    set: c.set.load(Relaxed),
+                    fired: c.fired.load(Relaxed),
+                    retried: c.retried.load(Relaxed),
+                    given_up: c.given_up.load(Relaxed),
+                }
+            },
             objects,
         }
     }

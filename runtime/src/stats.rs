@@ -24,6 +24,10 @@ pub struct ObjectStats {
     pub(crate) commits: AtomicU64,
     pub(crate) resets: AtomicU64,
     pub(crate) storage_bytes: AtomicU64,
+    pub(crate) alarms_set: AtomicU64,
+    pub(crate) alarm_runs: AtomicU64,
+    pub(crate) alarm_retries: AtomicU64,
+    pub(crate) alarms_given_up: AtomicU64,
     /// Microseconds in memory, over finished residencies.
     pub(crate) active_us_done: AtomicU64,
     /// When the current residency began (None while evicted).
@@ -45,6 +49,10 @@ impl ObjectStats {
             commits: AtomicU64::new(0),
             resets: AtomicU64::new(0),
             storage_bytes: AtomicU64::new(0),
+            alarms_set: AtomicU64::new(0),
+            alarm_runs: AtomicU64::new(0),
+            alarm_retries: AtomicU64::new(0),
+            alarms_given_up: AtomicU64::new(0),
             active_us_done: AtomicU64::new(0),
             resident_since: Mutex::new(None),
             live: AtomicBool::new(false),
@@ -63,7 +71,10 @@ impl ObjectStats {
     }
 
     pub(crate) fn became_resident(&self) {
-        *self.resident_since.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        *self
+            .resident_since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
         self.live.store(true, Relaxed);
         self.constructions.fetch_add(1, Relaxed);
     }
@@ -107,6 +118,10 @@ impl ObjectStats {
             commits: self.commits.load(Relaxed),
             resets: self.resets.load(Relaxed),
             storage_bytes: self.storage_bytes.load(Relaxed),
+            alarms_set: self.alarms_set.load(Relaxed),
+            alarms_fired: self.alarm_runs.load(Relaxed),
+            alarms_retried: self.alarm_retries.load(Relaxed),
+            alarms_given_up: self.alarms_given_up.load(Relaxed),
         }
     }
 }
@@ -139,6 +154,14 @@ pub struct ObjectStatsView {
     pub resets: u64,
     /// Size of its database.
     pub storage_bytes: u64,
+    /// Alarms set (retries not counted).
+    pub alarms_set: u64,
+    /// Alarm handler runs (every attempt).
+    pub alarms_fired: u64,
+    /// Retries scheduled after failing handlers.
+    pub alarms_retried: u64,
+    /// Alarms given up after the last retry failed.
+    pub alarms_given_up: u64,
 }
 
 /// The runtime's stats document.
@@ -154,6 +177,20 @@ pub struct StatsReport {
     pub mailbox: usize,
     /// Objects in memory now.
     pub live_objects: u64,
+    /// Runtime-wide alarm counters.
+    pub alarms: AlarmTotals,
     /// Every object seen since start, hottest (most requests) first.
     pub objects: Vec<ObjectStatsView>,
+}
+
+/// Alarm counters over the whole runtime.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct AlarmTotals {
+    /// Alarms waiting to fire now.
+    pub pending: u64,
+    pub set: u64,
+    /// Handler runs (every attempt).
+    pub fired: u64,
+    pub retried: u64,
+    pub given_up: u64,
 }

@@ -57,7 +57,8 @@ impl std::fmt::Debug for Storage {
     }
 }
 
-const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS _dobench_kv (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;";
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS _dobench_kv (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS _dobench_alarm (slot INTEGER PRIMARY KEY CHECK (slot = 0), at_ms INTEGER NOT NULL);";
 
 impl Storage {
     /// Opens (creating if needed) the database file at `path` in WAL mode.
@@ -238,6 +239,30 @@ impl Storage {
         }
     }
 
+    /// The object's stored alarm time (epoch ms).
+    pub(crate) fn alarm(&mut self) -> Result<Option<i64>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT at_ms FROM _dobench_alarm WHERE slot = 0")?;
+        Ok(stmt.query_row([], |r| r.get(0)).optional()?)
+    }
+
+    /// Stores the object's one alarm (replacing any earlier one).
+    pub(crate) fn set_alarm(&mut self, at_ms: i64) -> Result<()> {
+        self.conn
+            .prepare_cached("INSERT OR REPLACE INTO _dobench_alarm (slot, at_ms) VALUES (0, ?1)")?
+            .execute(params![at_ms])?;
+        Ok(())
+    }
+
+    /// Removes the object's alarm.
+    pub(crate) fn delete_alarm(&mut self) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM _dobench_alarm")?
+            .execute([])?;
+        Ok(())
+    }
+
     /// Bytes the database occupies (pages × page size).
     pub fn size_bytes(&self) -> u64 {
         let q = |p: &str| -> u64 {
@@ -268,7 +293,14 @@ fn refuse_unsafe_sql(sql: &str) -> Result<()> {
         .unwrap_or("")
         .to_ascii_uppercase();
     const TXN: [&str; 8] = [
-        "BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "ATTACH", "DETACH",
+        "BEGIN",
+        "COMMIT",
+        "END",
+        "ROLLBACK",
+        "SAVEPOINT",
+        "RELEASE",
+        "ATTACH",
+        "DETACH",
     ];
     if TXN.contains(&first.as_str()) {
         return Err(Error::SqlRefused(format!(
@@ -276,7 +308,9 @@ fn refuse_unsafe_sql(sql: &str) -> Result<()> {
         )));
     }
     if first == "PRAGMA" || first == "VACUUM" {
-        return Err(Error::SqlRefused(format!("{first} is not allowed in object SQL")));
+        return Err(Error::SqlRefused(format!(
+            "{first} is not allowed in object SQL"
+        )));
     }
     if sql.to_ascii_lowercase().contains("_dobench_") {
         return Err(Error::SqlRefused(
@@ -305,7 +339,10 @@ mod tests {
         assert!(!s.delete("a").unwrap());
         assert_eq!(s.get("a").unwrap(), None);
         let big_key = "k".repeat(MAX_KEY_BYTES + 1);
-        assert!(matches!(s.put(&big_key, b""), Err(Error::KeyTooLarge { .. })));
+        assert!(matches!(
+            s.put(&big_key, b""),
+            Err(Error::KeyTooLarge { .. })
+        ));
         let big_val = vec![0u8; MAX_VALUE_BYTES + 1];
         let err = s.put("v", &big_val).unwrap_err();
         assert!(err.to_string().contains("131072"), "{err}");
@@ -355,8 +392,16 @@ mod tests {
             r.rows,
             vec![vec![SqlValue::Text("x".into()), SqlValue::Integer(5)]]
         );
-        for bad in ["COMMIT", "begin transaction", "PRAGMA x", "select * from _dobench_kv"] {
-            assert!(matches!(s.sql(bad, &[]), Err(Error::SqlRefused(_))), "{bad}");
+        for bad in [
+            "COMMIT",
+            "begin transaction",
+            "PRAGMA x",
+            "select * from _dobench_kv",
+        ] {
+            assert!(
+                matches!(s.sql(bad, &[]), Err(Error::SqlRefused(_))),
+                "{bad}"
+            );
         }
     }
 

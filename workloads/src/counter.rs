@@ -49,7 +49,10 @@ impl Object for Counter {
                 Ok(Response::json(200, &json!({ "value": next })))
             }
             (&Method::GET, "/") => Ok(Response::json(200, &json!({ "value": self.value }))),
-            _ => Ok(params::no_route(&req, &[("POST", "/increment"), ("GET", "/")])),
+            _ => Ok(params::no_route(
+                &req,
+                &[("POST", "/increment"), ("GET", "/")],
+            )),
         }
     }
 }

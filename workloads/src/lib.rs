@@ -2,9 +2,11 @@
 //!
 //! Each workload family has an object class written only against `dobench-runtime`'s public
 //! API: [`counter::Counter`] (`/counter/{object}`), [`ratelimit::RateLimiter`]
-//! (`/ratelimit/{object}`). [`register_all`] puts them in a registry under the class names
+//! (`/ratelimit/{object}`),
+//! [`alarm::AlarmRecorder`] (`/alarm/{object}`). [`register_all`] puts them in a registry under the class names
 //! the workload protocol uses.
 
+pub mod alarm;
 pub mod counter;
 mod params;
 pub mod ratelimit;
@@ -16,6 +18,7 @@ pub fn register_all(registry: &mut Registry) -> &mut Registry {
     registry
         .register(counter::CLASS, counter::Counter::construct)
         .register(ratelimit::CLASS, ratelimit::RateLimiter::construct)
+        .register(alarm::CLASS, alarm::AlarmRecorder::construct)
 }
 
 /// A registry holding every workload class.

@@ -18,9 +18,9 @@ pub(crate) fn uint(
         )
     };
     match req.query(name) {
-        None => default.ok_or_else(|| {
-            Response::error(400, format!("missing query parameter `{name}`"))
-        }),
+        None => {
+            default.ok_or_else(|| Response::error(400, format!("missing query parameter `{name}`")))
+        }
         Some(v) => v
             .parse::<u64>()
             .ok()
@@ -38,7 +38,10 @@ pub(crate) fn text<'r>(req: &'r Request, name: &str, max_len: usize) -> Result<&
         )),
         Some(v) if v.len() > max_len => Err(Response::error(
             400,
-            format!("query parameter `{name}` is {} bytes; the limit is {max_len}", v.len()),
+            format!(
+                "query parameter `{name}` is {} bytes; the limit is {max_len}",
+                v.len()
+            ),
         )),
         Some(v) => Ok(v),
     }
@@ -54,7 +57,12 @@ pub(crate) fn no_route(req: &Request, allowed: &[(&str, &str)]) -> Response {
             .collect();
         Response::error(
             405,
-            format!("{} {} is not allowed; use {}", req.method, req.path, methods.join(" or ")),
+            format!(
+                "{} {} is not allowed; use {}",
+                req.method,
+                req.path,
+                methods.join(" or ")
+            ),
         )
     } else {
         Response::error(404, format!("no route for {} {}", req.method, req.path))

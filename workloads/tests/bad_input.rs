@@ -10,46 +10,137 @@ async fn every_bad_input_gets_a_clear_error() {
     let s = Server::start(config(dir.path())).await;
     let c = client();
     let cases: Vec<(&str, &str, u16, &str)> = vec![
-        ("POST", "/nosuchclass/x/increment", 404, "unknown object class `nosuchclass`"),
-        ("GET", "/counter/x/nosuchroute", 404, "no route for GET /nosuchroute"),
+        (
+            "POST",
+            "/nosuchclass/x/increment",
+            404,
+            "unknown object class `nosuchclass`",
+        ),
+        (
+            "GET",
+            "/counter/x/nosuchroute",
+            404,
+            "no route for GET /nosuchroute",
+        ),
         ("GET", "/", 404, "no route"),
         ("DELETE", "/counter/x/increment", 405, "use POST"),
         ("POST", "/counter/x/increment?by=abc", 400, "`by`"),
         ("POST", "/counter/x/increment?by=0", 400, "`by`"),
         ("POST", "/counter/x/increment?by=-3", 400, "`by`"),
-        ("POST", "/counter/x/increment?by=99999999999999999999", 400, "`by`"),
-        ("POST", "/ratelimit/x/check?key=k&limit=zz&window_ms=10", 400, "`limit`"),
-        ("POST", "/ratelimit/x/check?key=k&limit=0&window_ms=10", 400, "`limit`"),
-        ("POST", "/ratelimit/x/check?key=k&limit=5&window_ms=-1", 400, "`window_ms`"),
-        ("POST", "/ratelimit/x/check?key=k&limit=5", 400, "`window_ms`"),
-        ("POST", "/ratelimit/x/check?limit=5&window_ms=10", 400, "`key`"),
+        (
+            "POST",
+            "/counter/x/increment?by=99999999999999999999",
+            400,
+            "`by`",
+        ),
+        (
+            "POST",
+            "/ratelimit/x/check?key=k&limit=zz&window_ms=10",
+            400,
+            "`limit`",
+        ),
+        (
+            "POST",
+            "/ratelimit/x/check?key=k&limit=0&window_ms=10",
+            400,
+            "`limit`",
+        ),
+        (
+            "POST",
+            "/ratelimit/x/check?key=k&limit=5&window_ms=-1",
+            400,
+            "`window_ms`",
+        ),
+        (
+            "POST",
+            "/ratelimit/x/check?key=k&limit=5",
+            400,
+            "`window_ms`",
+        ),
+        (
+            "POST",
+            "/ratelimit/x/check?limit=5&window_ms=10",
+            400,
+            "`key`",
+        ),
         ("GET", "/counter/id:1234", 400, "64 hex"),
-        ("GET", &*Box::leak(format!("/counter/id:{}", "z".repeat(64)).into_boxed_str()), 400, "not a hex digit"),
-        ("GET", &*Box::leak(format!("/counter/id:{}", "ab".repeat(32)).into_boxed_str()), 400, "not made for class `counter`"),
-        ("POST", "/_dobench/stall?class=counter&object=x&ms=soon", 400, "`ms`"),
-        ("POST", "/_dobench/stall?class=counter&ms=5", 400, "`object`"),
+        (
+            "GET",
+            &*Box::leak(format!("/counter/id:{}", "z".repeat(64)).into_boxed_str()),
+            400,
+            "not a hex digit",
+        ),
+        (
+            "GET",
+            &*Box::leak(format!("/counter/id:{}", "ab".repeat(32)).into_boxed_str()),
+            400,
+            "not made for class `counter`",
+        ),
+        (
+            "POST",
+            "/_dobench/stall?class=counter&object=x&ms=soon",
+            400,
+            "`ms`",
+        ),
+        (
+            "POST",
+            "/_dobench/stall?class=counter&ms=5",
+            400,
+            "`object`",
+        ),
     ];
     for (method, path, status, needle) in cases {
         let req = c.request(method.parse().unwrap(), s.url(path));
         let (got, v) = json(req.send().await.unwrap()).await;
         assert_eq!(got, status, "{method} {path}: {v}");
-        let msg = v["error"].as_str().unwrap_or_else(|| panic!("{method} {path}: {v}"));
-        assert!(msg.contains(needle), "{method} {path}: {msg:?} lacks {needle:?}");
+        let msg = v["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{method} {path}: {v}"));
+        assert!(
+            msg.contains(needle),
+            "{method} {path}: {msg:?} lacks {needle:?}"
+        );
     }
     // An oversized body is refused with 413 before it reaches the object.
     let big = vec![b'x'; dobench_runtime::Config::DEFAULT_MAX_BODY + 1];
-    let (got, v) = json(c.post(s.url("/counter/x/increment")).body(big).send().await.unwrap()).await;
+    let (got, v) = json(
+        c.post(s.url("/counter/x/increment"))
+            .body(big)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(got, 413, "{v}");
     assert!(v["error"].as_str().unwrap().contains("limit"), "{v}");
     // A valid id string reaches the same object as its name.
     let id = s.runtime.object_by_name("counter", "named").unwrap().id();
-    c.post(s.url("/counter/named/increment?by=7")).send().await.unwrap();
-    let (got, v) = json(c.get(s.url(&format!("/counter/id:{}", id.to_hex().to_uppercase()))).send().await.unwrap()).await;
+    c.post(s.url("/counter/named/increment?by=7"))
+        .send()
+        .await
+        .unwrap();
+    let (got, v) = json(
+        c.get(s.url(&format!("/counter/id:{}", id.to_hex().to_uppercase())))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!((got, v["value"].as_u64()), (200, Some(7)));
     // The server is still healthy after all that.
     let (got, v) = json(c.get(s.url("/_dobench/health")).send().await.unwrap()).await;
     assert_eq!((got, v["ok"].as_bool()), (200, Some(true)));
-    let metrics = c.get(s.url("/_dobench/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("dobench_object_requests_total{class=\"counter\""), "{metrics}");
+    let metrics = c
+        .get(s.url("/_dobench/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("dobench_object_requests_total{class=\"counter\""),
+        "{metrics}"
+    );
     s.stop().await;
 }

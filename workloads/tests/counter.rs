@@ -81,7 +81,11 @@ async fn a_200_means_the_write_is_already_in_the_file() {
     let c = client();
     let mut tasks = Vec::new();
     for _ in 0..8 {
-        let (c, url, file) = (c.clone(), s.url("/counter/gated/increment?by=3"), file.clone());
+        let (c, url, file) = (
+            c.clone(),
+            s.url("/counter/gated/increment?by=3"),
+            file.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             for _ in 0..50 {
                 let (status, v) = json(c.post(&url).send().await.unwrap()).await;
@@ -89,10 +93,17 @@ async fn a_200_means_the_write_is_already_in_the_file() {
                 let acked = v["value"].as_u64().unwrap();
                 let conn = rusqlite::Connection::open(&file).unwrap();
                 let stored: Vec<u8> = conn
-                    .query_row("SELECT value FROM _dobench_kv WHERE key = x'76616c7565'", [], |r| r.get(0))
+                    .query_row(
+                        "SELECT value FROM _dobench_kv WHERE key = x'76616c7565'",
+                        [],
+                        |r| r.get(0),
+                    )
                     .unwrap();
                 let stored = u64::from_le_bytes(stored.try_into().unwrap());
-                assert!(stored >= acked, "acknowledged {acked} but the file holds {stored}");
+                assert!(
+                    stored >= acked,
+                    "acknowledged {acked} but the file holds {stored}"
+                );
             }
         }));
     }
@@ -103,7 +114,10 @@ async fn a_200_means_the_write_is_already_in_the_file() {
     // Group commit happened: fewer commits than turns under concurrency.
     let st = stats(&c, &s).await;
     let o = object_stats(&st, "counter", "gated");
-    assert!(o["commits"].as_u64().unwrap() <= o["turns"].as_u64().unwrap(), "{o}");
+    assert!(
+        o["commits"].as_u64().unwrap() <= o["turns"].as_u64().unwrap(),
+        "{o}"
+    );
     s.stop().await;
 }
 
@@ -120,7 +134,11 @@ async fn burst_past_the_mailbox_is_refused_and_nothing_else_fails() {
     let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(1000));
     let mut tasks = Vec::new();
     for _ in 0..1000 {
-        let (c, url, b) = (c.clone(), s.url("/counter/pinned/increment"), barrier.clone());
+        let (c, url, b) = (
+            c.clone(),
+            s.url("/counter/pinned/increment"),
+            barrier.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             b.wait().await;
             json(c.post(&url).send().await.unwrap()).await
@@ -144,7 +162,10 @@ async fn burst_past_the_mailbox_is_refused_and_nothing_else_fails() {
     assert_eq!(ok + overloaded, 1000);
     assert_eq!(counter_value(&c, &s, "pinned").await, ok);
     let st = stats(&c, &s).await;
-    assert_eq!(object_stats(&st, "counter", "pinned")["overloaded"], overloaded);
+    assert_eq!(
+        object_stats(&st, "counter", "pinned")["overloaded"],
+        overloaded
+    );
     s.stop().await;
 }
 
@@ -180,7 +201,10 @@ async fn idle_objects_are_evicted_and_rebuilt_from_storage() {
         cfg.idle_timeout = Duration::from_millis(200);
         let s = Server::start(cfg).await;
         let c = client();
-        c.post(s.url("/counter/sleepy/increment?by=5")).send().await.unwrap();
+        c.post(s.url("/counter/sleepy/increment?by=5"))
+            .send()
+            .await
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(700)).await;
         let st = stats(&c, &s).await;
         let o = object_stats(&st, "counter", "sleepy");
@@ -189,7 +213,11 @@ async fn idle_objects_are_evicted_and_rebuilt_from_storage() {
         assert_eq!(st["live_objects"], 0);
         assert_eq!(counter_value(&c, &s, "sleepy").await, 5, "{data}");
         let st = stats(&c, &s).await;
-        assert_eq!(object_stats(&st, "counter", "sleepy")["constructions"], 2, "{data}");
+        assert_eq!(
+            object_stats(&st, "counter", "sleepy")["constructions"],
+            2,
+            "{data}"
+        );
         s.stop().await;
     }
 }
@@ -211,7 +239,9 @@ async fn graceful_shutdown_finishes_queued_turns() {
     let mut tasks = Vec::new();
     for _ in 0..20 {
         let (c, url) = (c.clone(), s.url("/counter/draining/increment"));
-        tasks.push(tokio::spawn(async move { c.post(&url).send().await.unwrap().status() }));
+        tasks.push(tokio::spawn(async move {
+            c.post(&url).send().await.unwrap().status()
+        }));
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
     s.stop().await;
@@ -233,12 +263,19 @@ async fn stall_holds_the_next_turn() {
         .await
         .unwrap();
     let t0 = std::time::Instant::now();
-    let r = c.post(s.url("/counter/slow/increment")).send().await.unwrap();
+    let r = c
+        .post(s.url("/counter/slow/increment"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert!(t0.elapsed() >= Duration::from_millis(250));
     // Only the next turn: the one after is not held.
     let t1 = std::time::Instant::now();
-    c.post(s.url("/counter/slow/increment")).send().await.unwrap();
+    c.post(s.url("/counter/slow/increment"))
+        .send()
+        .await
+        .unwrap();
     assert!(t1.elapsed() < Duration::from_millis(250));
     s.stop().await;
 }

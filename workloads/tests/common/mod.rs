@@ -24,9 +24,11 @@ impl Server {
         let runtime = Runtime::new(config, dobench_workloads::registry()).unwrap();
         let stop = CancellationToken::new();
         let s = stop.clone();
-        let task = tokio::spawn(dobench_runtime::serve(listener, runtime.clone(), async move {
-            s.cancelled().await
-        }));
+        let task = tokio::spawn(dobench_runtime::serve(
+            listener,
+            runtime.clone(),
+            async move { s.cancelled().await },
+        ));
         Server {
             base: format!("http://{addr}"),
             addr,
@@ -61,23 +63,39 @@ pub fn client() -> reqwest::Client {
 pub async fn json(resp: reqwest::Response) -> (u16, serde_json::Value) {
     let status = resp.status().as_u16();
     let body = resp.bytes().await.unwrap();
-    let v = serde_json::from_slice(&body)
-        .unwrap_or_else(|_| panic!("status {status}: body is not JSON: {:?}", String::from_utf8_lossy(&body)));
+    let v = serde_json::from_slice(&body).unwrap_or_else(|_| {
+        panic!(
+            "status {status}: body is not JSON: {:?}",
+            String::from_utf8_lossy(&body)
+        )
+    });
     (status, v)
 }
 
 pub async fn counter_value(c: &reqwest::Client, s: &Server, name: &str) -> u64 {
-    let (status, v) = json(c.get(s.url(&format!("/counter/{name}"))).send().await.unwrap()).await;
+    let (status, v) = json(
+        c.get(s.url(&format!("/counter/{name}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 200, "{v}");
     v["value"].as_u64().unwrap()
 }
 
 pub async fn stats(c: &reqwest::Client, s: &Server) -> serde_json::Value {
-    json(c.get(s.url("/_dobench/stats")).send().await.unwrap()).await.1
+    json(c.get(s.url("/_dobench/stats")).send().await.unwrap())
+        .await
+        .1
 }
 
 /// The stats entry of the object `name` of `class`.
-pub fn object_stats<'a>(stats: &'a serde_json::Value, class: &str, name: &str) -> &'a serde_json::Value {
+pub fn object_stats<'a>(
+    stats: &'a serde_json::Value,
+    class: &str,
+    name: &str,
+) -> &'a serde_json::Value {
     stats["objects"]
         .as_array()
         .unwrap()
