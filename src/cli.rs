@@ -44,6 +44,34 @@ pub struct ServeArgs {
 /// Arguments of `dobench http` (owned by src/http.rs).
 #[derive(Debug, Args)]
 pub struct HttpArgs {
-    /// Target URL (loopback only).
+    /// Target URL (loopback only: 127.0.0.1, ::1 or localhost).
     pub url: String,
+    /// Open model: requests per second, sent on schedule whatever the target does. Without
+    /// it: closed model, `--connections` users sending as fast as answers come back.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// How long to run (e.g. 10s, 500ms, 2m).
+    #[arg(short, long, default_value = "10s")]
+    pub duration: String,
+    /// Connections: the closed model's users, or the open model's max requests in flight.
+    #[arg(short, long, default_value_t = 64)]
+    pub connections: usize,
+    /// HTTP method.
+    #[arg(short, long, default_value = "GET")]
+    pub method: String,
+    /// Extra header `name: value` (repeatable).
+    #[arg(short = 'H', long = "header")]
+    pub headers: Vec<String>,
+    /// Request body.
+    #[arg(short, long)]
+    pub body: Option<String>,
+    /// Print one run summary JSON object instead of the human summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Speak HTTP/2 with prior knowledge (h2c) instead of HTTP/1.1.
+    #[arg(long)]
+    pub http2: bool,
+    /// Per-request timeout (e.g. 10s, 500ms).
+    #[arg(long, default_value = "10s")]
+    pub timeout: String,
 }

@@ -120,13 +120,23 @@ impl Aggregate {
         }
         // Drop ticks older than one second, reusing a dropped slot's histogram.
         let mut reuse = None;
-        while self.window.front().is_some_and(|d| d.start_s < now_s - 1.0 - 1e-6) {
+        while self
+            .window
+            .front()
+            .is_some_and(|d| d.start_s < now_s - 1.0 - 1e-6)
+        {
             reuse = self.window.pop_front().map(|d| d.latency);
         }
         let mut latency = reuse.unwrap_or_else(new_histogram);
         latency.reset();
         let _ = latency.add(&delta.latency);
-        self.window.push_back(TickDelta { start_s, requests: delta.requests, errors: delta.errors.total, latency, objects });
+        self.window.push_back(TickDelta {
+            start_s,
+            requests: delta.requests,
+            errors: delta.errors.total,
+            latency,
+            objects,
+        });
     }
 
     fn close_second(&mut self) {
@@ -163,8 +173,17 @@ impl Aggregate {
     /// Renders the current state.
     pub fn snapshot(&self, live: &Live) -> Snapshot {
         let elapsed_s = live.elapsed.as_secs_f64();
-        let per_s = |n: u64| if elapsed_s > 0.0 { n as f64 / elapsed_s } else { 0.0 };
-        let span = self.window.front().map_or(0.0, |d| (self.last_push_s - d.start_s).clamp(0.0, 1.0));
+        let per_s = |n: u64| {
+            if elapsed_s > 0.0 {
+                n as f64 / elapsed_s
+            } else {
+                0.0
+            }
+        };
+        let span = self
+            .window
+            .front()
+            .map_or(0.0, |d| (self.last_push_s - d.start_s).clamp(0.0, 1.0));
         let per_span = |n: u64| if span > 0.0 { n as f64 / span } else { 0.0 };
         let mut last = new_histogram();
         let (mut last_req, mut last_err) = (0, 0);
@@ -182,7 +201,14 @@ impl Aggregate {
             .ops
             .iter()
             .map(|(k, st)| {
-                (k.to_string(), OpSnapshot { requests: st.requests, errors: st.errors, latency_ms: Percentiles::of(&st.latency) })
+                (
+                    k.to_string(),
+                    OpSnapshot {
+                        requests: st.requests,
+                        errors: st.errors,
+                        latency_ms: Percentiles::of(&st.latency),
+                    },
+                )
             })
             .collect();
         let mut objects: Vec<ObjectSnapshot> = t
@@ -198,12 +224,20 @@ impl Aggregate {
                     errors: st.errors,
                     rps: per_s(st.requests),
                     rps_last_s,
-                    peak_rps: if full_window { peak.max(rps_last_s) } else { peak },
+                    peak_rps: if full_window {
+                        peak.max(rps_last_s)
+                    } else {
+                        peak
+                    },
                     latency_ms: Percentiles::of(&st.latency),
                 }
             })
             .collect();
-        objects.sort_by(|a, b| b.rps_last_s.total_cmp(&a.rps_last_s).then(b.requests.cmp(&a.requests)));
+        objects.sort_by(|a, b| {
+            b.rps_last_s
+                .total_cmp(&a.rps_last_s)
+                .then(b.requests.cmp(&a.requests))
+        });
         let lateness_ms = Percentiles::of(&t.lateness);
         Snapshot {
             elapsed_s,
@@ -223,7 +257,11 @@ impl Aggregate {
             lateness_ms,
             errors: t.errors.clone(),
             errors_last_s: last_err,
-            statuses: t.statuses.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            statuses: t
+                .statuses
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
             ops,
             objects,
             generator_cpu_pct: live.cpu_pct,

@@ -7,12 +7,17 @@ use crate::error::{Error, Result};
 
 /// Parses `<number><unit>` with unit one of `us`, `ms`, `s`, `m`, `h`. A bare `0` is allowed.
 pub fn parse(input: &str) -> Result<Duration> {
-    let err = |reason| Error::InvalidDuration { input: input.to_string(), reason };
+    let err = |reason| Error::InvalidDuration {
+        input: input.to_string(),
+        reason,
+    };
     let s = input.trim();
     if s == "0" {
         return Ok(Duration::ZERO);
     }
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(|| err("missing unit"))?;
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| err("missing unit"))?;
     let (num, unit) = s.split_at(split);
     if num.is_empty() {
         return Err(err("missing number"));

@@ -18,12 +18,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::aggregate::{Aggregate, Live};
 use crate::client::http::{ClientConfig, HttpConn, RequestError};
+use crate::cpu;
 use crate::error::{Error, Result};
+use crate::pacer::Pacer;
 use crate::recorder::{ErrorKind, Outcome, Recorder, Sample};
 use crate::request::RequestSource;
 use crate::schedule::{ClosedModel, OpenPlan, Schedule, Segment};
 use crate::snapshot::Snapshot;
-use crate::cpu;
 
 /// Everything the executor needs besides the request source.
 #[derive(Debug, Clone)]
@@ -37,8 +38,8 @@ pub struct RunConfig {
     /// Per-request bound (connect + send + whole response).
     pub timeout: Duration,
     pub client: ClientConfig,
-    /// A planned send is *missed* when no worker took it within this long after its
-    /// intended time.
+    /// A planned send is *missed* when it could not start within this long after its
+    /// intended time (no free worker, or the worker woke too late). Closed model: unused.
     pub miss_grace: Duration,
     /// Snapshot period.
     pub tick: Duration,
@@ -81,7 +82,9 @@ pub struct RunHandle {
 impl RunHandle {
     /// Waits for the run to end (by plan, hard time bound, or cancellation).
     pub async fn wait(self) -> Result<RunOutcome> {
-        self.task.await.map_err(|e| Error::InvalidPlan(format!("executor task failed: {e}")))?
+        self.task
+            .await
+            .map_err(|e| Error::InvalidPlan(format!("executor task failed: {e}")))?
     }
 }
 
@@ -103,7 +106,10 @@ pub struct RunOutcome {
 
 enum Plan {
     Open(OpenPlan),
-    Closed { model: ClosedModel, segment: Segment },
+    Closed {
+        model: ClosedModel,
+        segment: Segment,
+    },
 }
 
 struct Ticket {
@@ -126,6 +132,8 @@ struct Shared {
     source: Arc<dyn RequestSource>,
     shards: Vec<Mutex<Recorder>>,
     stop: CancellationToken,
+    /// Precise wake-ups (open model only; `None` if the thread could not start).
+    pacer: Option<Pacer>,
 }
 
 impl Shared {
@@ -145,13 +153,24 @@ impl Shared {
                 if now > t + self.miss_grace {
                     // Nobody was free when these were due: skip them all at once, as missed.
                     let first_ok = plan.count_before(now - self.miss_grace).clamp(i + 1, total);
-                    if self.next.compare_exchange(i, first_ok, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                    if self
+                        .next
+                        .compare_exchange(i, first_ok, Ordering::AcqRel, Ordering::Acquire)
+                        .is_ok()
+                    {
                         self.missed.fetch_add(first_ok - i, Ordering::Relaxed);
                     }
                     continue;
                 }
-                if self.next.compare_exchange(i, i + 1, Ordering::AcqRel, Ordering::Acquire).is_ok() {
-                    return Some(Ticket { global: plan.global(i), intended: self.start + t });
+                if self
+                    .next
+                    .compare_exchange(i, i + 1, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    return Some(Ticket {
+                        global: plan.global(i),
+                        intended: self.start + t,
+                    });
                 }
             },
             Plan::Closed { model, segment } => {
@@ -164,20 +183,28 @@ impl Shared {
                 }
                 *own_iterations += 1;
                 let i = self.next.fetch_add(1, Ordering::Relaxed);
-                Some(Ticket { global: segment.global(i), intended: now.max(self.start) })
+                Some(Ticket {
+                    global: segment.global(i),
+                    intended: now.max(self.start),
+                })
             }
         }
     }
 
     fn lock_shard(&self, id: usize) -> std::sync::MutexGuard<'_, Recorder> {
-        self.shards[id % self.shards.len()].lock().unwrap_or_else(PoisonError::into_inner)
+        self.shards[id % self.shards.len()]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Moves every shard's contents into `delta` (which is reset first).
     fn collect(&self, delta: &mut Recorder, spare: &mut Recorder) {
         delta.reset();
         for shard in &self.shards {
-            std::mem::swap(&mut *shard.lock().unwrap_or_else(PoisonError::into_inner), spare);
+            std::mem::swap(
+                &mut *shard.lock().unwrap_or_else(PoisonError::into_inner),
+                spare,
+            );
             delta.add(spare);
             spare.reset();
         }
@@ -185,17 +212,31 @@ impl Shared {
 }
 
 async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
-    let think = match &sh.plan {
-        Plan::Closed { model, .. } => model.think,
-        Plan::Open(_) => Duration::ZERO,
+    let (think, is_open) = match &sh.plan {
+        Plan::Closed { model, .. } => (model.think, false),
+        Plan::Open(_) => (Duration::ZERO, true),
     };
     let mut iterations = 0;
+    let wake = Arc::new(tokio::sync::Notify::new());
     while let Some(ticket) = sh.claim(&mut iterations) {
-        if ticket.intended > Instant::now() {
+        let wait = ticket.intended.saturating_duration_since(Instant::now());
+        if wait > Duration::from_micros(20) {
+            // Open model: the pacer thread wakes us on time (tokio's timer is 1 ms coarse).
+            let paced = sh
+                .pacer
+                .as_ref()
+                .is_some_and(|p| p.wake_at(ticket.intended.into_std(), wake.clone()));
             tokio::select! {
-                _ = sleep_until(ticket.intended) => {}
+                _ = wake.notified(), if paced => {}
+                _ = sleep_until(ticket.intended), if !paced => {}
                 _ = sh.stop.cancelled() => return,
             }
+        }
+        if is_open && Instant::now() > ticket.intended + sh.miss_grace {
+            // Claimed in time but woke too late (an overloaded generator): the send did not
+            // happen within the grace, so it is missed, never sent late in silence.
+            sh.missed.fetch_add(1, Ordering::Relaxed);
+            continue;
         }
         let spec = sh.source.request(ticket.global);
         let sent = Instant::now();
@@ -242,7 +283,11 @@ async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
 
 /// Starts a run on the current tokio runtime. Returns at once; the run stops by itself when
 /// its plan is done, at its hard time bound, or when `cancel` fires.
-pub fn start(config: RunConfig, source: Arc<dyn RequestSource>, cancel: CancellationToken) -> Result<RunHandle> {
+pub fn start(
+    config: RunConfig,
+    source: Arc<dyn RequestSource>,
+    cancel: CancellationToken,
+) -> Result<RunHandle> {
     let plan = match &config.schedule {
         Schedule::Open(s) => {
             s.validate()?;
@@ -250,15 +295,23 @@ pub fn start(config: RunConfig, source: Arc<dyn RequestSource>, cancel: Cancella
         }
         Schedule::Closed(m) => {
             m.validate()?;
-            Plan::Closed { model: m.clone(), segment: config.segment }
+            Plan::Closed {
+                model: m.clone(),
+                segment: config.segment,
+            }
         }
     };
     if config.max_in_flight == 0 {
-        return Err(Error::InvalidPlan("max in-flight must be at least 1".into()));
+        return Err(Error::InvalidPlan(
+            "max in-flight must be at least 1".into(),
+        ));
     }
     let (tx, rx) = watch::channel(Snapshot::default());
     let task = tokio::spawn(run(config, plan, source, cancel, tx));
-    Ok(RunHandle { snapshots: rx, task })
+    Ok(RunHandle {
+        snapshots: rx,
+        task,
+    })
 }
 
 async fn run(
@@ -281,6 +334,12 @@ async fn run(
     let stop = cancel.child_token();
     let start = Instant::now() + Duration::from_millis(20);
     let started_at = SystemTime::now() + Duration::from_millis(20);
+    let pacer = match &plan {
+        Plan::Open(_) => Pacer::start(workers)
+            .map_err(|e| tracing::warn!("no pacer thread ({e}); using tokio timers"))
+            .ok(),
+        Plan::Closed { .. } => None,
+    };
     let shard_count = workers.clamp(1, 2 * cpu::cores());
     let shared = Arc::new(Shared {
         plan,
@@ -292,15 +351,20 @@ async fn run(
         miss_grace: config.miss_grace,
         timeout: config.timeout,
         source,
-        shards: (0..shard_count).map(|_| Mutex::new(Recorder::new())).collect(),
+        shards: (0..shard_count)
+            .map(|_| Mutex::new(Recorder::new()))
+            .collect(),
         stop: stop.clone(),
+        pacer,
     });
     let mut set = JoinSet::new();
     for (id, conn) in conns.into_iter().enumerate() {
         set.spawn(worker(id, shared.clone(), conn));
     }
     // Hard bound: the plan, plus one timeout for the last requests, plus a second of slack.
-    let hard_bound = config.planned_duration().map(|d| d + config.timeout + Duration::from_secs(1));
+    let hard_bound = config
+        .planned_duration()
+        .map(|d| d + config.timeout + Duration::from_secs(1));
     let deadline = hard_bound.map(|b| start + b);
 
     let cpu0 = cpu::process_cpu_time();
@@ -319,7 +383,8 @@ async fn run(
         let cpu_pct = match (cpu0, cpu::process_cpu_time()) {
             (Some(a), Some(b)) => {
                 let wall = now.saturating_duration_since(wall0).as_secs_f64().max(1e-3);
-                ((b.saturating_sub(a)).as_secs_f64() / wall / cpu::cores() as f64 * 100.0).min(100.0)
+                ((b.saturating_sub(a)).as_secs_f64() / wall / cpu::cores() as f64 * 100.0)
+                    .min(100.0)
             }
             _ => 0.0,
         };
@@ -368,31 +433,46 @@ async fn run(
         Plan::Open(p) if !planned.is_zero() => p.len() as f64 / planned.as_secs_f64(),
         _ => snapshot.offered_rps,
     };
-    Ok(RunOutcome { snapshot, aggregate: agg, started_at, elapsed, offered_rps, stopped_early })
+    Ok(RunOutcome {
+        snapshot,
+        aggregate: agg,
+        started_at,
+        elapsed,
+        offered_rps,
+        stopped_early,
+    })
 }
 
 /// One connection per worker; connected up front when `preconnect` is set. Fails with
 /// `Error::Unreachable` only when *every* attempt failed (one clear error, not a flood).
-async fn open_connections(config: &RunConfig, source: &dyn RequestSource, workers: usize) -> Result<Vec<HttpConn>> {
+async fn open_connections(
+    config: &RunConfig,
+    source: &dyn RequestSource,
+    workers: usize,
+) -> Result<Vec<HttpConn>> {
     let fresh = (0..workers).map(|_| HttpConn::new(config.client.clone()));
     if !config.preconnect || workers == 0 {
         return Ok(fresh.collect());
     }
     let url = source.request(0).url;
     // At most 64 handshakes at once: a listener's accept backlog is finite.
-    let results: Vec<(HttpConn, std::result::Result<(), RequestError>)> = futures_util::stream::iter(fresh.map(|mut c| {
-        let url = url.clone();
-        async move {
-            let r = c.connect(&url).await;
-            (c, r)
-        }
-    }))
-    .buffer_unordered(64)
-    .collect()
-    .await;
+    let results: Vec<(HttpConn, std::result::Result<(), RequestError>)> =
+        futures_util::stream::iter(fresh.map(|mut c| {
+            let url = url.clone();
+            async move {
+                let r = c.connect(&url).await;
+                (c, r)
+            }
+        }))
+        .buffer_unordered(64)
+        .collect()
+        .await;
     if results.iter().all(|(_, r)| r.is_err()) {
         if let Some((_, Err(e))) = results.first() {
-            return Err(Error::Unreachable { target: url.to_string(), reason: e.message.clone() });
+            return Err(Error::Unreachable {
+                target: url.to_string(),
+                reason: e.message.clone(),
+            });
         }
     }
     Ok(results.into_iter().map(|(c, _)| c).collect())

@@ -55,14 +55,18 @@ impl Percentiles {
 /// Serializes in the HdrHistogram V2 format (uncompressed).
 pub fn to_v2(h: &Histogram<u64>) -> Result<Vec<u8>> {
     let mut out = Vec::new();
-    V2Serializer::new().serialize(h, &mut out).map_err(|e| Error::Histogram(format!("{e:?}")))?;
+    V2Serializer::new()
+        .serialize(h, &mut out)
+        .map_err(|e| Error::Histogram(format!("{e:?}")))?;
     Ok(out)
 }
 
 /// Reads a V2 (or V2-deflate) histogram back.
 pub fn from_v2(bytes: &[u8]) -> Result<Histogram<u64>> {
     let mut cursor = std::io::Cursor::new(bytes);
-    Deserializer::new().deserialize(&mut cursor).map_err(|e| Error::Histogram(format!("{e:?}")))
+    Deserializer::new()
+        .deserialize(&mut cursor)
+        .map_err(|e| Error::Histogram(format!("{e:?}")))
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@ pub mod duration;
 pub mod error;
 pub mod executor;
 pub mod hist;
+pub mod pacer;
 pub mod recorder;
 pub mod request;
 pub mod schedule;

@@ -29,7 +29,10 @@ pub enum ErrorKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// A response arrived; `overloaded` marks a 503 whose body says `overloaded`.
-    Status { code: u16, overloaded: bool },
+    Status {
+        code: u16,
+        overloaded: bool,
+    },
     /// A WebSocket frame round trip (or connect) completed; has a latency, no status.
     Frame,
     Failed(ErrorKind),
@@ -50,7 +53,10 @@ fn is_overloaded_body(body: &[u8]) -> bool {
         return false;
     }
     match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(v) => v.get("overloaded") == Some(&serde_json::Value::Bool(true)) || v.get("error").and_then(|e| e.as_str()) == Some("overloaded"),
+        Ok(v) => {
+            v.get("overloaded") == Some(&serde_json::Value::Bool(true))
+                || v.get("error").and_then(|e| e.as_str()) == Some("overloaded")
+        }
         Err(_) => false,
     }
 }
@@ -93,7 +99,11 @@ pub struct Stat {
 
 impl Stat {
     fn new() -> Self {
-        Stat { requests: 0, errors: 0, latency: new_histogram() }
+        Stat {
+            requests: 0,
+            errors: 0,
+            latency: new_histogram(),
+        }
     }
 }
 
@@ -205,7 +215,10 @@ impl Recorder {
         let _ = self.latency.add(&other.latency);
         let _ = self.service.add(&other.service);
         let _ = self.lateness.add(&other.lateness);
-        for (dst, src) in [(&mut self.ops, &other.ops), (&mut self.objects, &other.objects)] {
+        for (dst, src) in [
+            (&mut self.ops, &other.ops),
+            (&mut self.objects, &other.objects),
+        ] {
             for (k, st) in src.iter().filter(|(_, st)| st.requests > 0) {
                 let d = dst.entry(k.clone()).or_insert_with(Stat::new);
                 d.requests += st.requests;
@@ -241,9 +254,21 @@ impl Recorder {
 mod tests {
     use super::*;
 
-    fn sample<'a>(op: &'a Arc<str>, obj: Option<&'a Arc<str>>, ms: u64, outcome: Outcome) -> Sample<'a> {
+    fn sample<'a>(
+        op: &'a Arc<str>,
+        obj: Option<&'a Arc<str>>,
+        ms: u64,
+        outcome: Outcome,
+    ) -> Sample<'a> {
         let d = Duration::from_millis(ms);
-        Sample { op, object: obj, lateness: Duration::ZERO, service: d, latency: d, outcome }
+        Sample {
+            op,
+            object: obj,
+            lateness: Duration::ZERO,
+            service: d,
+            latency: d,
+            outcome,
+        }
     }
 
     #[test]
@@ -251,8 +276,18 @@ mod tests {
         let op: Arc<str> = "get".into();
         let obj: Arc<str> = "room-1".into();
         let mut r = Recorder::new();
-        r.record(&sample(&op, Some(&obj), 5, Outcome::from_response(200, b"{}")));
-        r.record(&sample(&op, Some(&obj), 5, Outcome::from_response(503, br#"{"error":"overloaded","overloaded":true}"#)));
+        r.record(&sample(
+            &op,
+            Some(&obj),
+            5,
+            Outcome::from_response(200, b"{}"),
+        ));
+        r.record(&sample(
+            &op,
+            Some(&obj),
+            5,
+            Outcome::from_response(503, br#"{"error":"overloaded","overloaded":true}"#),
+        ));
         r.record(&sample(&op, None, 5, Outcome::from_response(503, b"busy")));
         r.record(&sample(&op, None, 5, Outcome::from_response(404, b"")));
         r.record(&sample(&op, None, 5, Outcome::Failed(ErrorKind::Connect)));
@@ -274,7 +309,12 @@ mod tests {
         let (mut a, mut b) = (Recorder::new(), Recorder::new());
         for i in 0..100 {
             a.record(&sample(&op, None, i, Outcome::from_response(200, b"")));
-            b.record(&sample(&op, None, i + 100, Outcome::from_response(500, b"")));
+            b.record(&sample(
+                &op,
+                None,
+                i + 100,
+                Outcome::from_response(500, b""),
+            ));
         }
         a.add(&b);
         assert_eq!(a.requests, 200);

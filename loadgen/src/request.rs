@@ -28,18 +28,30 @@ impl RequestSpec {
     pub fn new(op: impl Into<Arc<str>>, method: Method, url: &str) -> Result<Self> {
         let uri: Uri = url
             .parse()
-            .map_err(|e: http::uri::InvalidUri| Error::InvalidUrl { url: url.to_string(), reason: e.to_string() })?;
+            .map_err(|e: http::uri::InvalidUri| Error::InvalidUrl {
+                url: url.to_string(),
+                reason: e.to_string(),
+            })?;
         crate::target::check_url(&uri)?;
-        Ok(RequestSpec { op: op.into(), object: None, method, url: uri, headers: HeaderMap::new(), body: Bytes::new() })
+        Ok(RequestSpec {
+            op: op.into(),
+            object: None,
+            method,
+            url: uri,
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+        })
     }
 
     /// Adds a header from `name: value` text (the curl/wrk `-H` form).
     pub fn with_header_line(mut self, line: &str) -> Result<Self> {
-        let (name, value) =
-            line.split_once(':').ok_or_else(|| Error::InvalidRequest(format!("header {line:?} is not `name: value`")))?;
-        let name = HeaderName::try_from(name.trim()).map_err(|e| Error::InvalidRequest(format!("{name:?}: {e}")))?;
-        let value =
-            HeaderValue::try_from(value.trim()).map_err(|e| Error::InvalidRequest(format!("{value:?}: {e}")))?;
+        let (name, value) = line.split_once(':').ok_or_else(|| {
+            Error::InvalidRequest(format!("header {line:?} is not `name: value`"))
+        })?;
+        let name = HeaderName::try_from(name.trim())
+            .map_err(|e| Error::InvalidRequest(format!("{name:?}: {e}")))?;
+        let value = HeaderValue::try_from(value.trim())
+            .map_err(|e| Error::InvalidRequest(format!("{value:?}: {e}")))?;
         self.headers.append(name, value);
         Ok(self)
     }

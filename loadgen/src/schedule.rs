@@ -63,7 +63,9 @@ impl Segment {
     /// Segment `index` of `count`; `index < count`.
     pub fn new(index: u32, count: u32) -> Result<Self> {
         if count == 0 || index >= count {
-            return Err(Error::InvalidPlan(format!("segment {index} of {count} does not exist")));
+            return Err(Error::InvalidPlan(format!(
+                "segment {index} of {count} does not exist"
+            )));
         }
         Ok(Segment { index, count })
     }
@@ -165,7 +167,9 @@ impl OpenSchedule {
     pub fn len(&self) -> u64 {
         match self {
             OpenSchedule::Burst { count, .. } => *count,
-            _ => (self.cumulative(self.planned_duration()) - EPS).ceil().max(0.0) as u64,
+            _ => (self.cumulative(self.planned_duration()) - EPS)
+                .ceil()
+                .max(0.0) as u64,
         }
     }
 
@@ -195,7 +199,13 @@ impl OpenSchedule {
                         let x = c - acc;
                         let a = (s.target - from) / (2.0 * d);
                         let denom = from + (from * from + 4.0 * a * x).max(0.0).sqrt();
-                        let tau = if x <= 0.0 { 0.0 } else if denom > 0.0 { 2.0 * x / denom } else { d };
+                        let tau = if x <= 0.0 {
+                            0.0
+                        } else if denom > 0.0 {
+                            2.0 * x / denom
+                        } else {
+                            d
+                        };
                         found = Some(t0 + tau.min(d));
                         break;
                     }
@@ -241,7 +251,10 @@ impl OpenSchedule {
 
     /// This schedule cut to one interleaved segment.
     pub fn segment(self, segment: Segment) -> OpenPlan {
-        OpenPlan { schedule: self, segment }
+        OpenPlan {
+            schedule: self,
+            segment,
+        }
     }
 }
 
@@ -283,10 +296,14 @@ impl ClosedModel {
     /// Checks the model is bounded (by iterations or duration) and has users.
     pub fn validate(&self) -> Result<()> {
         if self.users == 0 {
-            return Err(Error::InvalidPlan("a closed model needs at least one user".into()));
+            return Err(Error::InvalidPlan(
+                "a closed model needs at least one user".into(),
+            ));
         }
         if self.iterations.is_none() && self.duration.is_none() {
-            return Err(Error::InvalidPlan("a closed model needs iterations or a duration".into()));
+            return Err(Error::InvalidPlan(
+                "a closed model needs iterations or a duration".into(),
+            ));
         }
         Ok(())
     }
@@ -308,7 +325,10 @@ mod tests {
 
     #[test]
     fn constant_rate_is_evenly_spaced() {
-        let s = OpenSchedule::Constant { rate: 2000.0, duration: Duration::from_secs(5) };
+        let s = OpenSchedule::Constant {
+            rate: 2000.0,
+            duration: Duration::from_secs(5),
+        };
         assert_eq!(s.len(), 10_000);
         assert_eq!(s.send_time(0), Some(Duration::ZERO));
         assert_eq!(s.send_time(1), Some(Duration::from_micros(500)));
@@ -324,8 +344,14 @@ mod tests {
         let s = OpenSchedule::Ramping {
             start_rate: 0.0,
             stages: vec![
-                Stage { duration: Duration::from_secs(10), target: 100.0 },
-                Stage { duration: Duration::from_secs(10), target: 100.0 },
+                Stage {
+                    duration: Duration::from_secs(10),
+                    target: 100.0,
+                },
+                Stage {
+                    duration: Duration::from_secs(10),
+                    target: 100.0,
+                },
             ],
         };
         assert_eq!(s.len(), 1500);
@@ -338,7 +364,10 @@ mod tests {
 
     #[test]
     fn burst_is_one_instant() {
-        let s = OpenSchedule::Burst { count: 1000, at: ms(5) };
+        let s = OpenSchedule::Burst {
+            count: 1000,
+            at: ms(5),
+        };
         assert_eq!(s.len(), 1000);
         assert!(s.iter().all(|t| t == ms(5)));
         assert_eq!(s.count_before(ms(5)), 0);
@@ -347,32 +376,70 @@ mod tests {
 
     #[test]
     fn bad_plans_are_refused() {
-        assert!(OpenSchedule::Constant { rate: 0.0, duration: ms(1) }.validate().is_err());
-        assert!(OpenSchedule::Constant { rate: f64::NAN, duration: ms(1) }.validate().is_err());
-        assert!(OpenSchedule::Ramping { start_rate: 1.0, stages: vec![] }.validate().is_err());
-        let unbounded = ClosedModel { users: 4, think: ms(0), iterations: None, duration: None };
+        assert!(OpenSchedule::Constant {
+            rate: 0.0,
+            duration: ms(1)
+        }
+        .validate()
+        .is_err());
+        assert!(OpenSchedule::Constant {
+            rate: f64::NAN,
+            duration: ms(1)
+        }
+        .validate()
+        .is_err());
+        assert!(OpenSchedule::Ramping {
+            start_rate: 1.0,
+            stages: vec![]
+        }
+        .validate()
+        .is_err());
+        let unbounded = ClosedModel {
+            users: 4,
+            think: ms(0),
+            iterations: None,
+            duration: None,
+        };
         assert!(unbounded.validate().is_err());
         assert!(Segment::new(3, 3).is_err());
     }
 
     #[test]
     fn closed_users_split_across_segments() {
-        let m = ClosedModel { users: 10, think: ms(0), iterations: Some(1), duration: None };
-        let total: u32 = (0..3).map(|k| m.users_in(Segment::new(k, 3).unwrap())).sum();
+        let m = ClosedModel {
+            users: 10,
+            think: ms(0),
+            iterations: Some(1),
+            duration: None,
+        };
+        let total: u32 = (0..3)
+            .map(|k| m.users_in(Segment::new(k, 3).unwrap()))
+            .sum();
         assert_eq!(total, 10);
     }
 
     fn open_schedule() -> impl Strategy<Value = OpenSchedule> {
         prop_oneof![
-            (1.0f64..5000.0, 1u64..3000)
-                .prop_map(|(rate, d)| OpenSchedule::Constant { rate, duration: ms(d) }),
-            (prop_oneof![Just(0.0f64), 1.0f64..2000.0], proptest::collection::vec((1u64..2000, 1.0f64..2000.0), 1..4)).prop_map(
-                |(start_rate, st)| OpenSchedule::Ramping {
+            (1.0f64..5000.0, 1u64..3000).prop_map(|(rate, d)| OpenSchedule::Constant {
+                rate,
+                duration: ms(d)
+            }),
+            (
+                prop_oneof![Just(0.0f64), 1.0f64..2000.0],
+                proptest::collection::vec((1u64..2000, 1.0f64..2000.0), 1..4)
+            )
+                .prop_map(|(start_rate, st)| OpenSchedule::Ramping {
                     start_rate,
-                    stages: st.into_iter().map(|(d, target)| Stage { duration: ms(d), target }).collect(),
-                }
-            ),
-            (1u64..500, 0u64..100).prop_map(|(count, at)| OpenSchedule::Burst { count, at: ms(at) }),
+                    stages: st
+                        .into_iter()
+                        .map(|(d, target)| Stage {
+                            duration: ms(d),
+                            target
+                        })
+                        .collect(),
+                }),
+            (1u64..500, 0u64..100)
+                .prop_map(|(count, at)| OpenSchedule::Burst { count, at: ms(at) }),
         ]
     }
 

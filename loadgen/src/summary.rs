@@ -87,7 +87,10 @@ pub struct Thresholds {
 
 impl Default for Thresholds {
     fn default() -> Self {
-        Thresholds { passed: true, results: Vec::new() }
+        Thresholds {
+            passed: true,
+            results: Vec::new(),
+        }
     }
 }
 
@@ -167,29 +170,50 @@ impl RunSummary {
         let s = &outcome.snapshot;
         let total = &outcome.aggregate.total;
         let duration_s = outcome.elapsed.as_secs_f64();
-        let started_at_ms = outcome.started_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        let started_at_ms = outcome
+            .started_at
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
         let ops = total
             .ops
             .iter()
-            .map(|(k, st)| (k.to_string(), OpSummary { requests: st.requests, latency_ms: Percentiles::of(&st.latency) }))
+            .map(|(k, st)| {
+                (
+                    k.to_string(),
+                    OpSummary {
+                        requests: st.requests,
+                        latency_ms: Percentiles::of(&st.latency),
+                    },
+                )
+            })
             .collect();
         let objects = (!total.objects.is_empty()).then(|| {
             let mut v: Vec<ObjectSummary> = total
                 .objects
                 .iter()
                 .map(|(k, st)| {
-                    let seconds = outcome.aggregate.object_seconds.get(k).map(Vec::as_slice).unwrap_or(&[]);
+                    let seconds = outcome
+                        .aggregate
+                        .object_seconds
+                        .get(k)
+                        .map(Vec::as_slice)
+                        .unwrap_or(&[]);
                     let peak = seconds.iter().copied().max().unwrap_or(0) as f64;
                     let (ceiling_pct, secs_over_90pct) = match meta.ceiling_rps {
-                        Some(c) if c > 0.0 => {
-                            (peak / c * 100.0, seconds.iter().filter(|&&n| n as f64 > 0.9 * c).count() as u64)
-                        }
+                        Some(c) if c > 0.0 => (
+                            peak / c * 100.0,
+                            seconds.iter().filter(|&&n| n as f64 > 0.9 * c).count() as u64,
+                        ),
                         _ => (0.0, 0),
                     };
                     ObjectSummary {
                         name: k.to_string(),
                         id: String::new(),
-                        rps: if duration_s > 0.0 { st.requests as f64 / duration_s } else { 0.0 },
+                        rps: if duration_s > 0.0 {
+                            st.requests as f64 / duration_s
+                        } else {
+                            0.0
+                        },
                         peak_rps: peak,
                         ceiling_pct,
                         secs_over_90pct,
@@ -210,7 +234,11 @@ impl RunSummary {
             strategy: meta.strategy,
             duration_s,
             offered_rps: outcome.offered_rps,
-            achieved_rps: if duration_s > 0.0 { s.requests as f64 / duration_s } else { 0.0 },
+            achieved_rps: if duration_s > 0.0 {
+                s.requests as f64 / duration_s
+            } else {
+                0.0
+            },
             requests: s.requests,
             missed: s.missed,
             latency_ms: s.latency_ms,

@@ -32,7 +32,10 @@ pub struct ClientConfig {
 
 impl Default for ClientConfig {
     fn default() -> Self {
-        ClientConfig { http2: false, connect_timeout: Duration::from_secs(5) }
+        ClientConfig {
+            http2: false,
+            connect_timeout: Duration::from_secs(5),
+        }
     }
 }
 
@@ -46,10 +49,16 @@ pub struct RequestError {
 
 impl RequestError {
     fn connect(e: impl std::fmt::Display) -> Self {
-        RequestError { kind: ErrorKind::Connect, message: e.to_string() }
+        RequestError {
+            kind: ErrorKind::Connect,
+            message: e.to_string(),
+        }
     }
     fn other(e: impl std::fmt::Display) -> Self {
-        RequestError { kind: ErrorKind::Other, message: e.to_string() }
+        RequestError {
+            kind: ErrorKind::Other,
+            message: e.to_string(),
+        }
     }
 }
 
@@ -86,7 +95,9 @@ impl HttpConn {
 
     /// Opens (or reuses) the connection to `url`'s authority.
     pub async fn connect(&mut self, url: &Uri) -> Result<(), RequestError> {
-        let authority = url.authority().ok_or_else(|| RequestError::connect("URL has no host"))?;
+        let authority = url
+            .authority()
+            .ok_or_else(|| RequestError::connect("URL has no host"))?;
         if let Some(c) = &self.conn {
             if &c.authority == authority && !c.sender.is_closed() {
                 return Ok(());
@@ -97,13 +108,17 @@ impl HttpConn {
         let addr = format!("{}:{port}", authority.host());
         let http2 = self.config.http2;
         let handshake = async move {
-            let tcp = TcpStream::connect(&addr).await.map_err(RequestError::connect)?;
+            let tcp = TcpStream::connect(&addr)
+                .await
+                .map_err(RequestError::connect)?;
             tcp.set_nodelay(true).map_err(RequestError::connect)?;
             let io = TokioIo::new(tcp);
             // The connection futures are driven by their own tasks and end when the sender
             // (owned here) is dropped or the peer closes.
             let sender = if http2 {
-                let (s, conn) = http2::handshake(TokioExecutor::new(), io).await.map_err(RequestError::connect)?;
+                let (s, conn) = http2::handshake(TokioExecutor::new(), io)
+                    .await
+                    .map_err(RequestError::connect)?;
                 tokio::spawn(conn);
                 Sender::H2(s)
             } else {
@@ -117,7 +132,11 @@ impl HttpConn {
             .await
             .map_err(|_| RequestError::connect("connect timed out"))??;
         let host = HeaderValue::from_str(authority.as_str()).map_err(RequestError::connect)?;
-        self.conn = Some(Conn { authority: authority.clone(), host, sender });
+        self.conn = Some(Conn {
+            authority: authority.clone(),
+            host,
+            sender,
+        });
         Ok(())
     }
 
@@ -137,14 +156,21 @@ impl HttpConn {
     }
 
     async fn exchange(&mut self, spec: &RequestSpec) -> Result<Response, RequestError> {
-        let conn = self.conn.as_mut().ok_or_else(|| RequestError::connect("not connected"))?;
+        let conn = self
+            .conn
+            .as_mut()
+            .ok_or_else(|| RequestError::connect("not connected"))?;
         let mut req = Request::new(Full::new(spec.body.clone()));
         *req.method_mut() = spec.method.clone();
         *req.headers_mut() = spec.headers.clone();
         let resp = match &mut conn.sender {
             Sender::H1(s) => {
                 // HTTP/1.1 wants origin-form plus a Host header.
-                let pq = spec.url.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
+                let pq = spec
+                    .url
+                    .path_and_query()
+                    .cloned()
+                    .unwrap_or_else(|| PathAndQuery::from_static("/"));
                 *req.uri_mut() = Uri::from(pq);
                 if !req.headers().contains_key(HOST) {
                     req.headers_mut().insert(HOST, conn.host.clone());
@@ -159,7 +185,12 @@ impl HttpConn {
             }
         };
         let status = resp.status().as_u16();
-        let body = resp.into_body().collect().await.map_err(RequestError::other)?.to_bytes();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(RequestError::other)?
+            .to_bytes();
         Ok(Response { status, body })
     }
 }

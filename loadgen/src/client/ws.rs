@@ -27,8 +27,12 @@ pub struct WsReceiver(SplitStream<Stream>);
 /// Connects to a loopback `ws://` URL; returns both halves and the connect latency
 /// (TCP + upgrade handshake).
 pub async fn connect(url: &str, timeout: Duration) -> Result<(WsSender, WsReceiver, Duration)> {
-    let uri: http::Uri =
-        url.parse().map_err(|e: http::uri::InvalidUri| Error::InvalidUrl { url: url.into(), reason: e.to_string() })?;
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| Error::InvalidUrl {
+            url: url.into(),
+            reason: e.to_string(),
+        })?;
     crate::target::check_url(&uri)?;
     let t0 = Instant::now();
     let (stream, _resp) = tokio::time::timeout(timeout, tokio_tungstenite::connect_async(url))
@@ -44,13 +48,19 @@ impl WsSender {
     /// Sends one text frame; returns the instant it was handed to the socket.
     pub async fn send_text(&mut self, text: String) -> Result<Instant> {
         let at = Instant::now();
-        self.0.send(Message::text(text)).await.map_err(|e| Error::WebSocket(e.to_string()))?;
+        self.0
+            .send(Message::text(text))
+            .await
+            .map_err(|e| Error::WebSocket(e.to_string()))?;
         Ok(at)
     }
 
     /// Sends a close frame and flushes.
     pub async fn close(&mut self) -> Result<()> {
-        self.0.close().await.map_err(|e| Error::WebSocket(e.to_string()))
+        self.0
+            .close()
+            .await
+            .map_err(|e| Error::WebSocket(e.to_string()))
     }
 }
 
@@ -115,7 +125,11 @@ pub async fn run_echo(plan: EchoPlan, cancel: CancellationToken) -> Result<EchoR
             return Err(e);
         }
     }
-    Ok(EchoReport { recorder, frames_sent: sent, frames_received: received })
+    Ok(EchoReport {
+        recorder,
+        frames_sent: sent,
+        frames_received: received,
+    })
 }
 
 async fn echo_session(
@@ -126,13 +140,26 @@ async fn echo_session(
 ) -> Result<(u64, u64)> {
     let (op_connect, op_rtt): (Arc<str>, Arc<str>) = ("ws_connect".into(), "ws_rtt".into());
     let record = |op: &Arc<str>, d: Duration, outcome: Outcome| {
-        let sample = Sample { op, object: None, lateness: Duration::ZERO, service: d, latency: d, outcome };
-        rec.lock().unwrap_or_else(PoisonError::into_inner).record(&sample);
+        let sample = Sample {
+            op,
+            object: None,
+            lateness: Duration::ZERO,
+            service: d,
+            latency: d,
+            outcome,
+        };
+        rec.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .record(&sample);
     };
     let (mut tx, mut rx, took) = match connect(&plan.url, plan.timeout).await {
         Ok(x) => x,
         Err(e) => {
-            record(&op_connect, Duration::ZERO, Outcome::Failed(ErrorKind::Connect));
+            record(
+                &op_connect,
+                Duration::ZERO,
+                Outcome::Failed(ErrorKind::Connect),
+            );
             return Err(e);
         }
     };
@@ -154,10 +181,18 @@ async fn echo_session(
     let receiver = async {
         let mut received = 0u64;
         while received < u64::from(frames) {
-            let Some(Ok((at, text))) = rx.recv_text().await else { break };
-            let seq = text.split_once(':').and_then(|(s, i)| (s == session.to_string()).then_some(i));
+            let Some(Ok((at, text))) = rx.recv_text().await else {
+                break;
+            };
+            let seq = text
+                .split_once(':')
+                .and_then(|(s, i)| (s == session.to_string()).then_some(i));
             if let Some(i) = seq.and_then(|i| i.parse::<u32>().ok()) {
-                record(&op_rtt, at.saturating_duration_since(intended(i)), Outcome::Frame);
+                record(
+                    &op_rtt,
+                    at.saturating_duration_since(intended(i)),
+                    Outcome::Frame,
+                );
                 received += 1;
             }
         }

@@ -1,0 +1,238 @@
+//! `dobench http`: ad-hoc load against one loopback URL, like wrk/oha. Turns flags into a
+//! typed plan, runs the load generator, shows progress (indicatif on a terminal, plain lines
+//! on stderr otherwise) from the live `Snapshot` bus, and prints a human summary or one
+//! `RunSummary` JSON object. Never measures anything itself: all numbers come from loadgen.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use dobench_loadgen::http::Method;
+use dobench_loadgen::{
+    duration, executor, ClosedModel, FixedRequest, OpenSchedule, RequestSpec, RunConfig,
+    RunSummary, Schedule, Snapshot, SummaryMeta,
+};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::HttpArgs;
+
+/// The typed plan built from the flags.
+struct Plan {
+    config: RunConfig,
+    spec: RequestSpec,
+    json: bool,
+}
+
+impl TryFrom<HttpArgs> for Plan {
+    type Error = anyhow::Error;
+
+    fn try_from(a: HttpArgs) -> anyhow::Result<Plan> {
+        let run_for = duration::parse(&a.duration).context("--duration")?;
+        let timeout = duration::parse(&a.timeout).context("--timeout")?;
+        if run_for.is_zero() {
+            bail!("--duration must be positive");
+        }
+        if a.connections == 0 {
+            bail!("--connections must be at least 1");
+        }
+        let method = Method::from_bytes(a.method.to_ascii_uppercase().as_bytes())
+            .with_context(|| format!("invalid --method {:?}", a.method))?;
+        let mut spec = RequestSpec::new(method.to_string(), method, &a.url)?;
+        for h in &a.headers {
+            spec = spec.with_header_line(h)?;
+        }
+        if let Some(b) = a.body {
+            spec = spec.with_body(b);
+        }
+        let schedule = match a.rate {
+            Some(rate) => Schedule::Open(OpenSchedule::Constant {
+                rate,
+                duration: run_for,
+            }),
+            None => Schedule::Closed(ClosedModel {
+                users: u32::try_from(a.connections).context("--connections too large")?,
+                think: Duration::ZERO,
+                iterations: None,
+                duration: Some(run_for),
+            }),
+        };
+        let mut config = RunConfig::new(schedule);
+        config.max_in_flight = a.connections;
+        config.timeout = timeout;
+        config.client.http2 = a.http2;
+        Ok(Plan {
+            config,
+            spec,
+            json: a.json,
+        })
+    }
+}
+
+pub async fn run(args: HttpArgs) -> anyhow::Result<ExitCode> {
+    let url = args.url.clone();
+    let plan = Plan::try_from(args)?;
+    let describe = match &plan.config.schedule {
+        Schedule::Open(OpenSchedule::Constant { rate, duration }) => {
+            format!(
+                "open model, {rate} req/s for {duration:?}, up to {} in flight",
+                plan.config.max_in_flight
+            )
+        }
+        Schedule::Closed(m) => format!(
+            "closed model, {} connections for {:?}",
+            m.users,
+            m.duration.unwrap_or_default()
+        ),
+        other => format!("{other:?}"),
+    };
+    let cancel = CancellationToken::new();
+    let on_signal = cancel.clone();
+    tokio::spawn(async move {
+        crate::shutdown_signal().await;
+        on_signal.cancel();
+    });
+    let source = Arc::new(FixedRequest(plan.spec));
+    let handle = executor::start(plan.config, source, cancel.clone())?;
+    let progress = tokio::spawn(show_progress(handle.snapshots.clone()));
+    let outcome = handle.wait().await;
+    progress.abort();
+    let outcome = outcome?;
+    let s = &outcome.snapshot;
+    if s.requests > 0 && s.errors.connect == s.requests {
+        bail!(
+            "cannot connect to {url}: every one of {} requests failed to connect",
+            s.requests
+        );
+    }
+    let summary = RunSummary::from_outcome(
+        &outcome,
+        SummaryMeta {
+            profile: "http".into(),
+            target: url.clone(),
+            ..SummaryMeta::default()
+        },
+    );
+    if plan.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        print!("{}", human_summary(&url, &describe, &summary));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn progress_line(s: &Snapshot) -> String {
+    format!(
+        "{:>5.1}/{:.0}s  {:>8.0} req/s  p50 {:.2} ms  p99 {:.2} ms  errors {}  missed {}  in-flight {}",
+        s.elapsed_s,
+        s.planned_s,
+        s.achieved_rps_last_s,
+        s.latency_ms_last_s.p50,
+        s.latency_ms_last_s.p99,
+        s.errors.total,
+        s.missed,
+        s.in_flight
+    )
+}
+
+/// Renders the live bus: an indicatif spinner line on a terminal, a plain stderr line per
+/// second otherwise. Ends when the bus closes or is aborted.
+async fn show_progress(mut rx: watch::Receiver<Snapshot>) {
+    if std::io::stdout().is_terminal() {
+        let bar = indicatif::ProgressBar::new_spinner();
+        while rx.changed().await.is_ok() {
+            let s = rx.borrow_and_update().clone();
+            bar.set_message(progress_line(&s));
+            bar.tick();
+            if s.done {
+                break;
+            }
+        }
+        bar.finish_and_clear();
+    } else {
+        let mut last_print = -1.0;
+        while rx.changed().await.is_ok() {
+            let s = rx.borrow_and_update().clone();
+            if s.done {
+                break;
+            }
+            if s.elapsed_s - last_print >= 1.0 {
+                last_print = s.elapsed_s;
+                eprintln!("{}", progress_line(&s));
+            }
+        }
+    }
+}
+
+fn fmt_pct(p: &dobench_loadgen::Percentiles) -> String {
+    format!(
+        "p50 {:.3}  p90 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3} ms",
+        p.p50, p.p90, p.p99, p.p999, p.max
+    )
+}
+
+fn human_summary(url: &str, describe: &str, s: &RunSummary) -> String {
+    let mut out = format!("dobench http {url}\n  {describe}\n");
+    let planned = s
+        .planned
+        .map(|p| format!(" of {p} planned"))
+        .unwrap_or_default();
+    out += &format!(
+        "  requests    {} completed, {} sent{planned}, {} missed\n",
+        s.requests, s.sent, s.missed
+    );
+    out += &format!(
+        "  throughput  {:.1} req/s achieved over {:.2} s (offered {:.1} req/s)\n",
+        s.achieved_rps, s.duration_s, s.offered_rps
+    );
+    out += &format!(
+        "  latency     {}  (from intended send)\n",
+        fmt_pct(&s.latency_ms)
+    );
+    out += &format!(
+        "  service     {}  (from actual send)\n",
+        fmt_pct(&s.service_ms)
+    );
+    out += &format!("  lateness    {}\n", fmt_pct(&s.lateness_ms));
+    let statuses: Vec<String> = s
+        .statuses
+        .iter()
+        .map(|(c, n)| format!("{c}: {n}"))
+        .collect();
+    out += &format!(
+        "  status      {}\n",
+        if statuses.is_empty() {
+            "none".into()
+        } else {
+            statuses.join(", ")
+        }
+    );
+    let e = &s.errors;
+    if e.total == 0 {
+        out += "  errors      none\n";
+    } else {
+        let mut parts = vec![
+            format!("connect {}", e.connect),
+            format!("timeout {}", e.timeout),
+        ];
+        parts.push(format!("overloaded {}", e.overloaded));
+        parts.push(format!("other {}", e.other));
+        parts.extend(e.status.iter().map(|(c, n)| format!("{c}: {n}")));
+        out += &format!("  errors      {} ({})\n", e.total, parts.join(", "));
+    }
+    if s.missed > 0 {
+        out += &format!("  note        {} planned sends found no free connection in time (raise --connections)\n", s.missed);
+    }
+    if s.generator_limited {
+        out += &format!(
+            "  WARNING     generator-limited (send lateness p99 {:.3} ms, generator CPU {:.0}%): these numbers show dobench's limit, not the target's\n",
+            s.lateness_ms.p99, s.generator_cpu_pct
+        );
+    }
+    if s.stopped_early {
+        out += "  note        stopped early\n";
+    }
+    out
+}
