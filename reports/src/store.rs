@@ -1,0 +1,431 @@
+//! The results store: one SQLite file (WAL) holding every run, its seconds, object rates,
+//! histograms, server stats and compare groups. Opening migrates the schema and marks runs
+//! whose writer died as `incomplete`. Reads here; live writes go through
+//! [`crate::writer::RunWriter`]. Never deletes runs and never talks to the network.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use dobench_loadgen::hist::from_v2;
+use dobench_loadgen::{RunSummary, Snapshot};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use crate::error::{Error, Result};
+use crate::liveness;
+use crate::migrate::{self, SCHEMA_VERSION};
+use crate::model::{
+    HostFacts, ObjectSecond, RunMeta, RunRow, RunStatus, SecondRow, ServerStats, StoredRun,
+};
+use crate::summary::summary_from_snapshot;
+
+/// Default location of the results store, relative to the working directory.
+pub const DEFAULT_PATH: &str = ".dobench/results.db";
+
+/// (id, pid, pid start token, heartbeat ms) of a run marked running.
+type RunningRow = (String, Option<i64>, Option<String>, Option<i64>);
+
+/// Which runs `dobench runs` lists (newest first).
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    pub limit: Option<usize>,
+    pub profile: Option<String>,
+}
+
+/// An open results store (one connection).
+pub struct Store {
+    pub(crate) conn: Connection,
+    path: String,
+}
+
+pub(crate) const ROW_COLUMNS: &str =
+    "id, started_ms, ended_ms, status, profile, target, strategy, offered_rps, \
+     achieved_rps, p99_ms, passed, compare_group";
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn run_row(r: &Row<'_>) -> rusqlite::Result<RunRow> {
+    Ok(RunRow {
+        id: r.get(0)?,
+        started_ms: r.get::<_, i64>(1)? as u64,
+        ended_ms: r.get::<_, Option<i64>>(2)?.map(|v| v as u64),
+        status: RunStatus::parse(&r.get::<_, String>(3)?),
+        profile: r.get(4)?,
+        target: r.get(5)?,
+        strategy: r.get(6)?,
+        offered_rps: r.get(7)?,
+        achieved_rps: r.get(8)?,
+        p99_ms: r.get(9)?,
+        passed: r.get(10)?,
+        compare_group: r.get(11)?,
+    })
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path`, migrating it to this build's schema
+    /// and marking abandoned runs `incomplete`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        let path = path.as_ref();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let conn = Connection::open(path)?;
+        Self::init(conn, path.display().to_string())
+    }
+
+    /// A store in memory (tests, previews).
+    pub fn open_in_memory() -> Result<Store> {
+        Self::init(Connection::open_in_memory()?, ":memory:".to_string())
+    }
+
+    fn init(mut conn: Connection, path: String) -> Result<Store> {
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrate::migrate_to(&mut conn, &path, SCHEMA_VERSION)?;
+        let store = Store { conn, path };
+        store.mark_abandoned()?;
+        Ok(store)
+    }
+
+    /// The file this store lives in.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Marks every `running` run whose writer process is gone as `incomplete`; returns how many.
+    pub fn mark_abandoned(&self) -> Result<usize> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, pid, pid_start, heartbeat_ms FROM runs WHERE status = 'running'",
+        )?;
+        let running: Vec<RunningRow> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let now = now_ms();
+        let mut n = 0;
+        for (id, pid, token, heartbeat) in running {
+            let alive = liveness::writer_alive(
+                pid.map(|p| p as u32),
+                token.as_deref(),
+                heartbeat.map(|h| h as u64),
+                now,
+            );
+            if !alive {
+                n += self.conn.execute(
+                    "UPDATE runs SET status = 'incomplete' WHERE id = ?1 AND status = 'running'",
+                    [&id],
+                )?;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Past runs, newest first.
+    pub fn list(&self, filter: &RunFilter) -> Result<Vec<RunRow>> {
+        let limit = filter.limit.map_or(-1, |l| l as i64);
+        let sql = format!(
+            "SELECT {ROW_COLUMNS} FROM runs WHERE (?1 IS NULL OR profile = ?1) ORDER BY started_ms DESC, id DESC LIMIT ?2"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt
+            .query_map(params![filter.profile, limit], run_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Run ids named by `spec`: a full id, a unique id prefix, `latest`, or a compare group
+    /// id (all its runs, oldest first).
+    pub fn resolve(&self, spec: &str) -> Result<Vec<String>> {
+        if spec == "latest" {
+            let id: Option<String> = self
+                .conn
+                .query_row(
+                    "SELECT id FROM runs ORDER BY started_ms DESC, id DESC LIMIT 1",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            return id
+                .map(|id| vec![id])
+                .ok_or_else(|| Error::NoSuchRun(spec.to_string()));
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM runs WHERE compare_group = ?1 ORDER BY started_ms, id")?;
+        let group: Vec<String> = stmt
+            .query_map([spec], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        if !group.is_empty() {
+            return Ok(group);
+        }
+        let exact: Option<String> = self
+            .conn
+            .query_row("SELECT id FROM runs WHERE id = ?1", [spec], |r| r.get(0))
+            .optional()?;
+        if let Some(id) = exact {
+            return Ok(vec![id]);
+        }
+        let mut stmt = self.conn.prepare(
+            "SELECT id FROM runs WHERE substr(id, 1, length(?1)) = ?1 ORDER BY id LIMIT 6",
+        )?;
+        let ids: Vec<String> = stmt
+            .query_map([spec], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        match ids.len() {
+            0 => Err(Error::NoSuchRun(spec.to_string())),
+            1 => Ok(ids),
+            _ => Err(Error::AmbiguousRun {
+                prefix: spec.to_string(),
+                candidates: ids.join(", "),
+            }),
+        }
+    }
+
+    /// The listing row of one run.
+    pub fn row(&self, id: &str) -> Result<RunRow> {
+        let sql = format!("SELECT {ROW_COLUMNS} FROM runs WHERE id = ?1");
+        self.conn
+            .query_row(&sql, [id], run_row)
+            .optional()?
+            .ok_or_else(|| Error::NoSuchRun(id.to_string()))
+    }
+
+    /// The run's summary as `run` printed it; for a run that never finished, one rebuilt
+    /// from its last recorded snapshot (`stopped_early` set).
+    pub fn summary(&self, id: &str) -> Result<RunSummary> {
+        let (summary, snapshot, version, started): (Option<String>, Option<String>, String, i64) = self
+            .conn
+            .query_row("SELECT summary, last_snapshot, dobench_version, started_ms FROM runs WHERE id = ?1", [id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()?
+            .ok_or_else(|| Error::NoSuchRun(id.to_string()))?;
+        if let Some(s) = summary {
+            return Ok(serde_json::from_str(&s)?);
+        }
+        let snap: Snapshot = snapshot
+            .map(|s| serde_json::from_str(&s))
+            .transpose()?
+            .unwrap_or_default();
+        let meta = self.meta(id)?;
+        Ok(summary_from_snapshot(
+            id,
+            &meta,
+            &version,
+            started as u64,
+            &snap,
+        ))
+    }
+
+    /// What the run was started with.
+    pub fn meta(&self, id: &str) -> Result<RunMeta> {
+        let cols = "profile, profile_text, workload, target, strategy, runtime_options, thresholds, ceiling_rps, planned_s, compare_group";
+        let sql = format!("SELECT {cols} FROM runs WHERE id = ?1");
+        let raw = self
+            .conn
+            .query_row(&sql, [id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, Option<f64>>(7)?,
+                    r.get::<_, Option<f64>>(8)?,
+                    r.get::<_, Option<String>>(9)?,
+                ))
+            })
+            .optional()?
+            .ok_or_else(|| Error::NoSuchRun(id.to_string()))?;
+        Ok(RunMeta {
+            profile: raw.0,
+            profile_text: raw.1,
+            workload: raw.2,
+            target: raw.3,
+            strategy: raw.4,
+            runtime_options: serde_json::from_str(&raw.5)?,
+            thresholds: serde_json::from_str(&raw.6)?,
+            ceiling_rps: raw.7,
+            planned_s: raw.8,
+            compare_group: raw.9,
+        })
+    }
+
+    /// The run's per-second rows, in order.
+    pub fn seconds(&self, id: &str) -> Result<Vec<SecondRow>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT second, span_s, offered_rps, achieved_rps, requests, missed, errors, overloaded, timeout, connect, \
+             other, status_errors, p50_ms, p90_ms, p99_ms, p999_ms, max_ms FROM seconds WHERE run_id = ?1 ORDER BY second",
+        )?;
+        let rows = stmt.query_map([id], |r| {
+            Ok((
+                SecondRow {
+                    second: r.get::<_, i64>(0)? as u64,
+                    span_s: r.get(1)?,
+                    offered_rps: r.get(2)?,
+                    achieved_rps: r.get(3)?,
+                    requests: r.get::<_, i64>(4)? as u64,
+                    missed: r.get::<_, i64>(5)? as u64,
+                    errors: r.get::<_, i64>(6)? as u64,
+                    overloaded: r.get::<_, i64>(7)? as u64,
+                    timeout: r.get::<_, i64>(8)? as u64,
+                    connect: r.get::<_, i64>(9)? as u64,
+                    other: r.get::<_, i64>(10)? as u64,
+                    status_errors: BTreeMap::new(),
+                    latency_ms: dobench_loadgen::Percentiles {
+                        p50: r.get(12)?,
+                        p90: r.get(13)?,
+                        p99: r.get(14)?,
+                        p999: r.get(15)?,
+                        max: r.get(16)?,
+                    },
+                },
+                r.get::<_, String>(11)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (mut row, status) = row?;
+            row.status_errors = serde_json::from_str(&status)?;
+            out.push(row);
+        }
+        Ok(out)
+    }
+
+    /// The run's per-second object rows (top N per second plus remainder), by second.
+    pub fn object_seconds(&self, id: &str) -> Result<Vec<ObjectSecond>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT second, object, rps, requests, remainder, objects FROM object_seconds WHERE run_id = ?1 \
+             ORDER BY second, remainder, rps DESC",
+        )?;
+        let rows = stmt
+            .query_map([id], |r| {
+                Ok(ObjectSecond {
+                    second: r.get::<_, i64>(0)? as u64,
+                    object: r.get(1)?,
+                    rps: r.get(2)?,
+                    requests: r.get::<_, i64>(3)? as u64,
+                    remainder: r.get(4)?,
+                    objects: r.get::<_, i64>(5)? as u64,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// The run's stored histograms by op (`*` = every op together), decoded.
+    pub fn histograms(&self, id: &str) -> Result<BTreeMap<String, hdrhistogram::Histogram<u64>>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT op, v2 FROM histograms WHERE run_id = ?1 ORDER BY op")?;
+        let raw: Vec<(String, Vec<u8>)> = stmt
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        raw.into_iter()
+            .map(|(op, blob)| Ok((op, from_v2(&blob)?)))
+            .collect()
+    }
+
+    /// The run's per-second latency histogram for `second`, when stored.
+    pub fn second_histogram(
+        &self,
+        id: &str,
+        second: u64,
+    ) -> Result<Option<hdrhistogram::Histogram<u64>>> {
+        let blob: Option<Option<Vec<u8>>> = self
+            .conn
+            .query_row(
+                "SELECT latency_v2 FROM seconds WHERE run_id = ?1 AND second = ?2",
+                params![id, second as i64],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(blob.flatten().map(|b| from_v2(&b)).transpose()?)
+    }
+
+    /// The target's stats snapshots recorded during the run.
+    pub fn server_stats(&self, id: &str) -> Result<Vec<ServerStats>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT elapsed_s, stats FROM server_stats WHERE run_id = ?1 ORDER BY elapsed_s",
+        )?;
+        let raw: Vec<(f64, String)> = stmt
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        raw.into_iter()
+            .map(|(elapsed_s, s)| {
+                Ok(ServerStats {
+                    elapsed_s,
+                    stats: serde_json::from_str(&s)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Everything a report needs about one run.
+    pub fn load(&self, id: &str) -> Result<StoredRun> {
+        let row = self.row(id)?;
+        let (host, version): (String, String) = self.conn.query_row(
+            "SELECT host, dobench_version FROM runs WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(StoredRun {
+            meta: self.meta(id)?,
+            host: serde_json::from_str::<HostFacts>(&host).unwrap_or_default(),
+            dobench_version: version,
+            summary: self.summary(id)?,
+            seconds: self.seconds(id)?,
+            objects: self.object_seconds(id)?,
+            histograms: self.histograms(id)?,
+            server_stats: self.server_stats(id)?,
+            row,
+        })
+    }
+
+    /// Starts a compare group for `profile`; pass its id in each run's
+    /// [`RunMeta::compare_group`].
+    pub fn create_compare_group(&self, profile: &str) -> Result<String> {
+        let now = now_ms();
+        let id = format!("cmp-{}", dobench_loadgen::summary::new_run_id(now));
+        self.conn.execute(
+            "INSERT INTO compare_groups (id, created_ms, profile) VALUES (?1, ?2, ?3)",
+            params![id, now as i64, profile],
+        )?;
+        Ok(id)
+    }
+
+    /// Records which strategy won a compare group.
+    pub fn set_compare_best(&self, group: &str, strategy: &str) -> Result<()> {
+        let n = self.conn.execute(
+            "UPDATE compare_groups SET best = ?2 WHERE id = ?1",
+            params![group, strategy],
+        )?;
+        if n == 0 {
+            return Err(Error::NoSuchRun(group.to_string()));
+        }
+        Ok(())
+    }
+
+    /// The recorded best strategy of a compare group, if any.
+    pub fn compare_best(&self, group: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT best FROM compare_groups WHERE id = ?1",
+                [group],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+}
