@@ -20,6 +20,12 @@ pub enum Command {
     Serve(ServeArgs),
     /// Ad-hoc load against any URL, like wrk/oha (open model with --rate, closed without).
     Http(HttpArgs),
+    /// List past runs from the results store, newest first.
+    Runs(RunsArgs),
+    /// Print a stored run's summary as the run printed it.
+    Show(ShowArgs),
+    /// Write one self-contained HTML report of runs (ids, `latest`, or a compare group id).
+    Report(ReportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -74,4 +80,54 @@ pub struct HttpArgs {
     /// Per-request timeout (e.g. 10s, 500ms).
     #[arg(long, default_value = "10s")]
     pub timeout: String,
+    /// Record the run, second by second, in this results store (SQLite).
+    #[arg(long)]
+    pub db: Option<std::path::PathBuf>,
+}
+
+/// Arguments of `dobench runs` (src/report.rs).
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// Show at most this many runs.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Only runs of this profile.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Results store.
+    #[arg(long, default_value = ".dobench/results.db")]
+    pub db: std::path::PathBuf,
+    /// Print the rows as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `dobench show` (src/report.rs).
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Run id, unique id prefix, `latest`, or a compare group id.
+    pub run: String,
+    /// Print the run summary JSON instead of the human summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Results store.
+    #[arg(long, default_value = ".dobench/results.db")]
+    pub db: std::path::PathBuf,
+}
+
+/// Arguments of `dobench report` (src/report.rs).
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Runs: ids, unique id prefixes, `latest`, or compare group ids (several = compared).
+    #[arg(required = true)]
+    pub runs: Vec<String>,
+    /// Output HTML file.
+    #[arg(short, long, default_value = "report.html")]
+    pub output: std::path::PathBuf,
+    /// Page title.
+    #[arg(long)]
+    pub title: Option<String>,
+    /// Results store.
+    #[arg(long, default_value = ".dobench/results.db")]
+    pub db: std::path::PathBuf,
 }

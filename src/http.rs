@@ -73,6 +73,7 @@ impl TryFrom<HttpArgs> for Plan {
 
 pub async fn run(args: HttpArgs) -> anyhow::Result<ExitCode> {
     let url = args.url.clone();
+    let db = args.db.clone();
     let plan = Plan::try_from(args)?;
     let describe = match &plan.config.schedule {
         Schedule::Open(OpenSchedule::Constant { rate, duration }) => {
@@ -96,6 +97,8 @@ pub async fn run(args: HttpArgs) -> anyhow::Result<ExitCode> {
     });
     let source = Arc::new(FixedRequest(plan.spec));
     let handle = executor::start(plan.config, source, cancel.clone())?;
+    let meta = crate::report::http_meta(&url, &describe);
+    let recording = crate::report::record_start(db.as_deref(), meta, handle.snapshots.clone())?;
     let progress = tokio::spawn(show_progress(handle.snapshots.clone()));
     let outcome = handle.wait().await;
     progress.abort();
@@ -107,7 +110,7 @@ pub async fn run(args: HttpArgs) -> anyhow::Result<ExitCode> {
             s.requests
         );
     }
-    let summary = RunSummary::from_outcome(
+    let mut summary = RunSummary::from_outcome(
         &outcome,
         SummaryMeta {
             profile: "http".into(),
@@ -115,6 +118,7 @@ pub async fn run(args: HttpArgs) -> anyhow::Result<ExitCode> {
             ..SummaryMeta::default()
         },
     );
+    crate::report::record_finish(recording, &mut summary, &outcome).await?;
     if plan.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {

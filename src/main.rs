@@ -3,6 +3,7 @@
 
 mod cli;
 mod http;
+mod report;
 mod serve;
 
 use std::process::ExitCode;
@@ -23,6 +24,9 @@ fn main() -> ExitCode {
         match cli.command {
             cli::Command::Serve(args) => serve::run(args).await,
             cli::Command::Http(args) => http::run(args).await,
+            cli::Command::Runs(args) => report::runs(args),
+            cli::Command::Show(args) => report::show(args),
+            cli::Command::Report(args) => report::report(args),
         }
     });
     match result {

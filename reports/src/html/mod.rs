@@ -456,7 +456,7 @@ pub fn render(runs: &[StoredRun], opts: &ReportOptions) -> Result<String> {
         [r] => format!(
             "run {} · {} · {} UTC",
             r.row.id,
-            r.meta.strategy.as_deref().unwrap_or(&r.meta.target),
+            r.meta.strategy.as_deref().unwrap_or("no sharding strategy"),
             crate::text::utc_time(r.row.started_ms)
         ),
         _ => labels.join(" · "),

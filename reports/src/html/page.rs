@@ -48,6 +48,7 @@ section h3 { font-size:1rem; margin:14px 0 6px; color:var(--muted); }
 .card { border:1px solid var(--line); border-radius:8px; padding:10px 12px; background:#fbfcfe; }
 .card .k { font-size:.8rem; color:var(--muted); text-transform:uppercase; letter-spacing:.04em; }
 .card .v { font-size:1.35rem; font-weight:650; font-variant-numeric:tabular-nums; overflow-wrap:anywhere; }
+.card .v a { color:var(--accent); text-decoration:none; font-size:1.05rem; }
 .pass { color:var(--ok); } .fail { color:var(--bad); } .incomplete { color:var(--warn); }
 .badge { display:inline-block; padding:1px 8px; border-radius:999px; font-size:.8rem; font-weight:600;
          border:1px solid currentColor; }
@@ -114,6 +115,26 @@ pub fn card(key: &str, value: &str, class: &str) -> String {
         esc(class),
         esc(value)
     )
+}
+
+/// A headline card whose value is already HTML (escaped by the caller).
+pub fn card_html(key: &str, value_html: &str, class: &str) -> String {
+    format!(
+        "<div class=\"card\"><div class=\"k\">{}</div><div class=\"v {}\">{value_html}</div></div>",
+        esc(key),
+        esc(class)
+    )
+}
+
+/// A target for display: URLs become a plain link whose text omits the scheme (the report
+/// then mentions `http://` only inside `href`s); anything else is escaped text.
+pub fn target_html(target: &str) -> String {
+    match target.split_once("://") {
+        Some(("http" | "https" | "ws" | "wss", rest)) => {
+            format!("<a href=\"{}\">{}</a>", esc(target), esc(rest))
+        }
+        _ => esc(target),
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::html::page::{card, esc};
+use crate::html::page::{card, card_html, esc, target_html};
 use crate::model::{RunStatus, StoredRun};
 use crate::text::utc_time;
 
@@ -61,7 +61,7 @@ pub fn headline(run: &StoredRun) -> String {
     let mut o = String::from("<div class=\"cards\">");
     o.push_str(&card("result", v, class));
     o.push_str(&card("profile", &s.profile, ""));
-    o.push_str(&card("target", &s.target, ""));
+    o.push_str(&card_html("target", &target_html(&s.target), ""));
     o.push_str(&card("strategy", s.strategy.as_deref().unwrap_or("-"), ""));
     o.push_str(&card("offered", &format!("{:.1}/s", s.offered_rps), ""));
     o.push_str(&card("achieved", &format!("{:.1}/s", s.achieved_rps), ""));
