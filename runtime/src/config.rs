@@ -99,6 +99,13 @@ pub struct Config {
     /// Objects kept in memory before idle ones are evicted early (each holds an open
     /// database: file descriptors and page cache).
     pub max_live_objects: usize,
+    /// An object with sockets and no work for this long hibernates (leaves memory while its
+    /// sockets stay open).
+    pub hibernate_after: Duration,
+    /// Largest WebSocket attachment in bytes.
+    pub attachment_limit: usize,
+    /// Frames queued per socket before its consumer is closed as fallen behind.
+    pub socket_send_buffer: usize,
     /// Multiplies alarm retry backoffs. 1.0 is production's 2, 4, ... 64 s; tests use less.
     pub alarm_time_scale: f64,
 }
@@ -110,6 +117,8 @@ impl Config {
     pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(70);
     /// Default group-commit batch.
     pub const DEFAULT_MAX_BATCH: usize = 128;
+    /// Production and workerd hibernate after 10 s without work.
+    pub const DEFAULT_HIBERNATE_AFTER: Duration = Duration::from_secs(10);
     /// Default cap on objects in memory.
     pub const DEFAULT_MAX_LIVE: usize = 4096;
     /// Default request body limit (1 MiB).
@@ -125,6 +134,9 @@ impl Config {
             max_batch: Self::DEFAULT_MAX_BATCH,
             max_body_bytes: Self::DEFAULT_MAX_BODY,
             max_live_objects: Self::DEFAULT_MAX_LIVE,
+            hibernate_after: Self::DEFAULT_HIBERNATE_AFTER,
+            attachment_limit: crate::limits::DEFAULT_ATTACHMENT_BYTES,
+            socket_send_buffer: crate::limits::DEFAULT_SEND_BUFFER_FRAMES,
             alarm_time_scale: 1.0,
         }
     }
@@ -144,6 +156,14 @@ impl Config {
         }
         if self.max_live_objects == 0 {
             return Err(Error::Config("max_live_objects must be at least 1".into()));
+        }
+        if self.hibernate_after.is_zero() {
+            return Err(Error::Config("hibernate-after must be above zero".into()));
+        }
+        if self.attachment_limit == 0 || self.attachment_limit > 1 << 20 {
+            return Err(Error::Config(
+                "attachment limit must be 1..=1048576 bytes".into(),
+            ));
         }
         if self.idle_timeout.is_zero() {
             return Err(Error::Config("idle timeout must be above zero".into()));

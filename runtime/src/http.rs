@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response as AxumResponse};
@@ -16,6 +18,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::error::Error;
+use crate::limits::MAX_WS_MESSAGE_BYTES;
 use crate::object::{Request, Response};
 use crate::runtime::{ObjectRef, Runtime};
 
@@ -155,12 +158,14 @@ async fn stall(
     Ok(Json(json!({ "stalled_ms": ms })))
 }
 
+#[allow(clippy::too_many_arguments)] // axum extractors, one per part of the request
 async fn object_route(
     State(rt): State<Runtime>,
     Path(params): Path<HashMap<String, String>>,
     method: Method,
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<AxumResponse, ApiError> {
     let class = params.get("class").map(String::as_str).unwrap_or("");
@@ -201,8 +206,26 @@ async fn object_route(
         headers,
         body,
     };
-    let resp = rt.fetch(&target, req).await?;
-    Ok(into_axum(resp))
+    let upgrade = ws.ok();
+    let reply = rt.fetch_turn(&target, req, upgrade.is_some()).await?;
+    match (reply.accepted, upgrade) {
+        (Some(accepted), Some(ws)) => {
+            let (rt2, target2, socket) = (rt.clone(), target.clone(), accepted.socket);
+            let resp = ws
+                .max_message_size(MAX_WS_MESSAGE_BYTES)
+                .on_failed_upgrade(move |_| {
+                    // The client went away mid-handshake: forget the socket.
+                    rt2.sockets().remove(&target2.id(), socket);
+                })
+                .on_upgrade(move |socket| crate::ws_conn::pump(rt, target, accepted, socket));
+            Ok(resp)
+        }
+        (None, _) if reply.response.status == 101 => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the object answered 101 without accepting a WebSocket",
+        )),
+        (_, _) => Ok(into_axum(reply.response)),
+    }
 }
 
 fn into_axum(resp: Response) -> AxumResponse {

@@ -19,15 +19,19 @@ mod config;
 mod error;
 pub mod http;
 mod id;
+pub mod limits;
 mod mailbox;
 pub mod metrics;
 mod object;
 mod object_task;
+pub mod pricing;
 mod registry;
 mod runtime;
 mod server;
+mod sockets;
 mod stats;
 mod storage;
+mod ws_conn;
 
 pub use alarm::{retry_delay, MAX_RETRIES};
 pub use ceiling::ServiceClock;
@@ -39,5 +43,5 @@ pub use object::{AlarmInfo, Context, Method, Object, Request, Response, SocketId
 pub use registry::{Constructor, Registry};
 pub use runtime::{ObjectRef, Runtime};
 pub use server::serve;
-pub use stats::{AlarmTotals, ObjectStatsView, StatsReport};
+pub use stats::{AlarmTotals, HibernationTotals, ObjectStatsView, StatsReport};
 pub use storage::{ListOptions, SqlRows, SqlValue, Storage, MAX_KEY_BYTES, MAX_VALUE_BYTES};

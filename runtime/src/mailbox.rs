@@ -7,7 +7,8 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
 
 use crate::error::Result;
-use crate::object::{Request, Response};
+use crate::object::{Request, Response, SocketId, WsMessage};
+use crate::sockets::Accepted;
 
 /// What can wait in a mailbox.
 #[derive(Debug)]
@@ -15,7 +16,9 @@ pub(crate) enum Envelope {
     /// An HTTP request; the reply leaves after the turn's writes commit.
     Fetch {
         req: Request,
-        reply: oneshot::Sender<Result<Response>>,
+        /// The HTTP front holds a real WebSocket upgrade for this request.
+        upgrade: bool,
+        reply: oneshot::Sender<Result<Reply>>,
     },
     /// The object's alarm is due. `permit` bounds alarm turns in flight runtime-wide.
     Alarm {
@@ -23,15 +26,39 @@ pub(crate) enum Envelope {
         retry_count: u32,
         permit: Option<OwnedSemaphorePermit>,
     },
+    /// Something happened on a socket the object accepted.
+    Socket {
+        socket: SocketId,
+        event: SocketEvent,
+    },
     /// Fault injection: hold the next turn for this long (not a turn itself).
     Stall { hold: Duration },
+}
+
+/// A socket event, delivered as a turn.
+#[derive(Debug)]
+pub(crate) enum SocketEvent {
+    Message(WsMessage),
+    Close {
+        code: u16,
+        reason: String,
+        was_clean: bool,
+    },
+    Error(String),
+}
+
+/// A fetch turn's answer: the response, and the socket it accepted, if any.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub(crate) response: Response,
+    pub(crate) accepted: Option<Accepted>,
 }
 
 /// Why a message could not be posted.
 #[derive(Debug)]
 pub(crate) enum PostError {
-    /// The mailbox is at its bound.
-    Full,
+    /// The mailbox is at its bound; the message is handed back.
+    Full(Envelope),
     /// The object's task has ended (evicted or crashed); the message is handed back.
     Closed(Envelope),
 }
@@ -50,9 +77,12 @@ impl Mailbox {
     }
 
     /// Posts without waiting.
+    // The refused envelope travels back by value so the caller can retry it; boxing it would
+    // allocate on every post to save a copy on the rare refusal.
+    #[allow(clippy::result_large_err)]
     pub(crate) fn post(&self, env: Envelope) -> Result<(), PostError> {
         self.tx.try_send(env).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => PostError::Full,
+            mpsc::error::TrySendError::Full(env) => PostError::Full(env),
             mpsc::error::TrySendError::Closed(env) => PostError::Closed(env),
         })
     }

@@ -37,7 +37,29 @@ pub fn render(report: &StatsReport) -> String {
         let _ = writeln!(out, "# TYPE dobench_{name} {kind}");
         let _ = writeln!(out, "dobench_{name} {value}");
     }
-    let series: [(&str, &str, &str, Field); 13] = [
+    let h = &report.hibernation;
+    for (name, kind, value) in [
+        ("sockets_open", "gauge", h.sockets_open as f64),
+        ("sockets_hibernated", "gauge", h.sockets_hibernated as f64),
+        ("objects_hibernated", "gauge", h.objects_hibernated as f64),
+        ("gb_s_billed_total", "counter", h.gb_s_billed),
+        ("gb_s_avoided_total", "counter", h.gb_s_avoided),
+        ("usd_billed_total", "counter", h.usd_billed),
+        ("usd_avoided_total", "counter", h.usd_avoided),
+        ("billable_requests_total", "counter", h.billable_requests),
+        ("ws_messages_in_total", "counter", h.messages_in as f64),
+        ("ws_messages_out_total", "counter", h.messages_out as f64),
+        (
+            "ws_auto_responses_total",
+            "counter",
+            h.auto_responses as f64,
+        ),
+        ("ws_fell_behind_total", "counter", h.fell_behind as f64),
+    ] {
+        let _ = writeln!(out, "# TYPE dobench_{name} {kind}");
+        let _ = writeln!(out, "dobench_{name} {value}");
+    }
+    let series: [(&str, &str, &str, Field); 18] = [
         (
             "requests_total",
             "counter",
@@ -99,6 +121,30 @@ pub fn render(report: &StatsReport) -> String {
         ("alarms_retried_total", "counter", "Alarm retries.", |o| {
             o.alarms_retried as f64
         }),
+        (
+            "billed_seconds_total",
+            "counter",
+            "Billed duration (work in flight).",
+            |o| o.billed_ms / 1000.0,
+        ),
+        (
+            "hibernated_seconds_total",
+            "counter",
+            "Hibernated with sockets open.",
+            |o| o.hibernated_ms / 1000.0,
+        ),
+        ("sockets_open", "gauge", "Open WebSockets.", |o| {
+            o.sockets_open as f64
+        }),
+        ("hibernations_total", "counter", "Times hibernated.", |o| {
+            o.hibernations as f64
+        }),
+        (
+            "billable_requests_total",
+            "counter",
+            "Billable requests.",
+            |o| o.billable_requests,
+        ),
     ];
     for (name, kind, help, get) in series {
         let _ = writeln!(out, "# HELP dobench_object_{name} {help}");
@@ -154,8 +200,17 @@ mod tests {
                 alarms_fired: 0,
                 alarms_retried: 0,
                 alarms_given_up: 0,
+                billed_ms: 0.0,
+                hibernated_ms: 0.0,
+                avoided_ms: 0.0,
+                sockets_open: 0,
+                socket_open_ms: 0.0,
+                hibernations: 0,
+                ws_messages_in: 0,
+                billable_requests: 7.0,
             }],
             alarms: Default::default(),
+            hibernation: Default::default(),
         };
         let text = render(&report);
         assert!(text.contains("dobench_uptime_seconds 1.5"));

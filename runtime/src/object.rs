@@ -9,7 +9,9 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::id::ObjectId;
+use crate::sockets::{Accepted, SocketTable};
 use crate::storage::Storage;
+use std::sync::Arc;
 
 pub use axum::http::Method;
 
@@ -54,6 +56,12 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
+    /// True if the request asks for a WebSocket upgrade.
+    pub fn is_websocket_upgrade(&self) -> bool {
+        self.header("upgrade")
+            .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+    }
+
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -90,6 +98,15 @@ impl Response {
     /// `{"error": message}` with `status`.
     pub fn error(status: u16, message: impl Into<String>) -> Self {
         Self::json(status, &serde_json::json!({ "error": message.into() }))
+    }
+
+    /// The answer to an accepted WebSocket upgrade.
+    pub fn switching_protocols() -> Self {
+        Self {
+            status: 101,
+            headers: Vec::new(),
+            body: Bytes::new(),
+        }
     }
 
     /// The body parsed as JSON (for tests and clients).
@@ -178,6 +195,21 @@ pub struct Context {
     pub(crate) storage: Storage,
     /// The alarm change this batch of turns made, applied to the scheduler after commit.
     pub(crate) alarm_effect: Option<AlarmEffect>,
+    pub(crate) sockets: Arc<SocketTable>,
+    pub(crate) attachment_limit: usize,
+    /// The current fetch turn carries a real WebSocket upgrade.
+    pub(crate) upgrade: bool,
+    /// The socket the current fetch turn accepted.
+    pub(crate) accepted: Option<Accepted>,
+    /// Frames and closes of this batch, released after its commit (the output gate).
+    pub(crate) outgoing: Vec<OutFrame>,
+}
+
+/// A frame or close a turn produced, waiting for the commit.
+#[derive(Debug)]
+pub(crate) enum OutFrame {
+    Send(Vec<SocketId>, axum::extract::ws::Message),
+    Close(SocketId, u16, String),
 }
 
 /// What a batch did to the object's alarm.
@@ -195,6 +227,8 @@ impl Context {
         class: std::sync::Arc<str>,
         name: Option<std::sync::Arc<str>>,
         storage: Storage,
+        sockets: Arc<SocketTable>,
+        attachment_limit: usize,
     ) -> Self {
         Self {
             id,
@@ -202,7 +236,87 @@ impl Context {
             name,
             storage,
             alarm_effect: None,
+            sockets,
+            attachment_limit,
+            upgrade: false,
+            accepted: None,
+            outgoing: Vec::new(),
         }
+    }
+
+    /// Hands the request's WebSocket to the runtime, which owns it from now on (so the
+    /// object can hibernate while it stays open). Only in a fetch turn whose request is a
+    /// WebSocket upgrade; answer it with [`Response::switching_protocols`]. Tags: at most 10
+    /// distinct, each 1..=256 characters.
+    pub fn accept_websocket(&mut self, tags: &[&str]) -> Result<SocketId> {
+        if !self.upgrade {
+            return Err(Error::Limit(
+                "accept_websocket needs a WebSocket upgrade request".into(),
+            ));
+        }
+        if self.accepted.is_some() {
+            return Err(Error::Limit(
+                "this request's WebSocket was already accepted".into(),
+            ));
+        }
+        let accepted = self.sockets.accept(&self.id, tags)?;
+        let socket = accepted.socket;
+        self.accepted = Some(accepted);
+        Ok(socket)
+    }
+
+    /// The object's open sockets, all or those with `tag`.
+    pub fn get_websockets(&self, tag: Option<&str>) -> Vec<SocketId> {
+        self.sockets.ids(&self.id, tag)
+    }
+
+    /// The tags a socket was accepted with.
+    pub fn get_tags(&self, ws: SocketId) -> Vec<String> {
+        self.sockets.tags(&self.id, ws).unwrap_or_default()
+    }
+
+    /// Stores bytes with the socket; they survive hibernation. At most the attachment limit
+    /// (16,384 bytes by default).
+    pub fn serialize_attachment(&mut self, ws: SocketId, bytes: &[u8]) -> Result<()> {
+        self.sockets
+            .set_attachment(&self.id, ws, bytes, self.attachment_limit)
+    }
+
+    /// The socket's attachment.
+    pub fn deserialize_attachment(&self, ws: SocketId) -> Option<Bytes> {
+        self.sockets.attachment(&self.id, ws)
+    }
+
+    /// Sends a message on one socket once the turn commits.
+    pub fn send(&mut self, ws: SocketId, msg: WsMessage) {
+        self.broadcast(&[ws], msg);
+    }
+
+    /// Sends one message to many sockets once the turn commits; serialized once and shared.
+    pub fn broadcast(&mut self, sockets: &[SocketId], msg: WsMessage) {
+        use axum::extract::ws::Message;
+        let frame = match msg {
+            WsMessage::Text(t) => Message::Text(t.into()),
+            WsMessage::Binary(b) => Message::Binary(b),
+        };
+        self.outgoing.push(OutFrame::Send(sockets.to_vec(), frame));
+    }
+
+    /// Closes a socket once the turn commits.
+    pub fn close(&mut self, ws: SocketId, code: u16, reason: &str) {
+        self.outgoing
+            .push(OutFrame::Close(ws, code, reason.to_string()));
+    }
+
+    /// Sets (or clears) the request/response pair the runtime answers by itself, on an
+    /// exact text match, without waking the object. Each side at most 2,048 bytes.
+    pub fn set_websocket_auto_response(&mut self, pair: Option<(&str, &str)>) -> Result<()> {
+        self.sockets.set_auto_response(&self.id, pair)
+    }
+
+    /// When the runtime last auto-responded on this socket (epoch ms).
+    pub fn get_websocket_auto_response_timestamp(&self, ws: SocketId) -> Option<i64> {
+        self.sockets.last_auto_response_ms(&self.id, ws)
     }
 
     /// This object's id.

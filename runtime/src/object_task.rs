@@ -17,10 +17,11 @@ use crate::ceiling::ServiceClock;
 use crate::clock::epoch_ms;
 use crate::config::DataDir;
 use crate::error::{Error, Result};
-use crate::mailbox::Envelope;
-use crate::object::{AlarmEffect, AlarmInfo, Context, Object, Response};
+use crate::mailbox::{Envelope, Reply, SocketEvent};
+use crate::object::{AlarmEffect, AlarmInfo, Context, Object, OutFrame, SocketId};
 use crate::registry::Constructor;
 use crate::runtime::{ObjectRef, Shared};
+use crate::sockets::Accepted;
 use crate::stats::ObjectStats;
 use crate::storage::Storage;
 
@@ -40,7 +41,7 @@ pub(crate) struct ObjectTask {
 }
 
 /// A reply waiting for the batch's commit.
-type Pending = (oneshot::Sender<Result<Response>>, Result<Response>);
+type Pending = (oneshot::Sender<Result<Reply>>, Result<Reply>);
 
 /// What the batch produced that may leave only after its commit.
 #[derive(Default)]
@@ -81,18 +82,27 @@ impl ObjectTask {
             self.object.class().into(),
             self.object.name().map(Into::into),
             storage,
+            self.shared.sockets.clone(),
+            self.shared.config.attachment_limit,
         );
         self.stats.became_resident();
         let mut instance: Option<Box<dyn Object>> = None;
         let mut batch: Vec<Envelope> = Vec::with_capacity(self.shared.config.max_batch);
         let mut closing = false;
         loop {
+            // With sockets open the object hibernates (its sockets stay with the runtime);
+            // without, it is evicted after the longer idle timeout.
+            let idle = if self.shared.sockets.count(&self.object.id()) > 0 {
+                self.shared.config.hibernate_after
+            } else {
+                self.shared.config.idle_timeout
+            };
             let first = if closing {
                 self.rx.recv().await
             } else {
                 tokio::select! {
                     msg = self.rx.recv() => msg,
-                    _ = tokio::time::sleep(self.shared.config.idle_timeout) => {
+                    _ = tokio::time::sleep(idle) => {
                         if self.try_evict(&mut ctx, false) {
                             drop(instance);
                             return;
@@ -108,11 +118,16 @@ impl ObjectTask {
                 }
             };
             let Some(first) = first else { break };
+            // Billed duration: wall-clock time with work in flight, from the first message
+            // of a batch (clock waits included) until its replies are released.
+            let busy_since = Instant::now();
             self.gather(first, &mut batch).await;
             if batch.is_empty() {
                 continue;
             }
             self.run_batch(&mut ctx, &mut instance, &mut batch).await;
+            let with_sockets = self.shared.sockets.count(&self.object.id()) > 0;
+            self.stats.bill(busy_since.elapsed(), with_sockets);
             // Over the live-object cap (an alarm storm over many objects, say): leave memory
             // now rather than after the idle timeout.
             if !closing && self.try_evict(&mut ctx, true) {
@@ -188,20 +203,38 @@ impl ObjectTask {
         let mut out = Outbox::default();
         for env in batch.drain(..) {
             match env {
-                Envelope::Fetch { req, reply } => {
+                Envelope::Fetch {
+                    req,
+                    upgrade,
+                    reply,
+                } => {
                     self.stats.turns.fetch_add(1, Relaxed);
                     if out.crashed {
                         let e = Error::ObjectReset("an earlier turn crashed".into());
                         out.replies.push((reply, Err(e)));
                         continue;
                     }
-                    match catch_unwind(AssertUnwindSafe(|| obj.fetch(ctx, req))) {
-                        Ok(result) => out.replies.push((reply, result)),
-                        Err(_) => {
-                            out.crashed = true;
-                            let e = Error::Handler("the handler panicked".into());
-                            out.replies.push((reply, Err(e)));
+                    ctx.upgrade = upgrade;
+                    let result = catch_unwind(AssertUnwindSafe(|| obj.fetch(ctx, req)));
+                    ctx.upgrade = false;
+                    let accepted = ctx.accepted.take();
+                    let result = match result {
+                        Ok(Ok(response)) => Ok(Reply { response, accepted }),
+                        Ok(Err(e)) => {
+                            self.drop_accepted(accepted);
+                            Err(e)
                         }
+                        Err(_) => {
+                            self.drop_accepted(accepted);
+                            out.crashed = true;
+                            Err(Error::Handler("the handler panicked".into()))
+                        }
+                    };
+                    out.replies.push((reply, result));
+                }
+                Envelope::Socket { socket, event } => {
+                    if !out.crashed {
+                        self.socket_turn(ctx, obj.as_mut(), socket, event, &mut out);
                     }
                 }
                 Envelope::Alarm {
@@ -222,6 +255,39 @@ impl ObjectTask {
             // storage on the next turn, as production does after an exception resets it.
             self.stats.resets.fetch_add(1, Relaxed);
             *instance = None;
+        }
+    }
+
+    /// Delivers a socket event to its handler.
+    fn socket_turn(
+        &self,
+        ctx: &mut Context,
+        obj: &mut dyn Object,
+        socket: SocketId,
+        event: SocketEvent,
+        out: &mut Outbox,
+    ) {
+        self.stats.turns.fetch_add(1, Relaxed);
+        let result = catch_unwind(AssertUnwindSafe(|| match event {
+            SocketEvent::Message(msg) => obj.websocket_message(ctx, socket, msg),
+            SocketEvent::Close {
+                code,
+                reason,
+                was_clean,
+            } => obj.websocket_close(ctx, socket, code, &reason, was_clean),
+            SocketEvent::Error(e) => obj.websocket_error(ctx, socket, &e),
+        }));
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!(object = %self.object.id(), "socket handler failed: {e}"),
+            Err(_) => out.crashed = true,
+        }
+    }
+
+    /// Forgets a socket accepted by a turn whose answer will not be a 101.
+    fn drop_accepted(&self, accepted: Option<Accepted>) {
+        if let Some(a) = accepted {
+            self.shared.sockets.remove(&self.object.id(), a.socket);
         }
     }
 
@@ -318,13 +384,29 @@ impl ObjectTask {
                 for (reply, result) in out.replies.drain(..) {
                     let _ = reply.send(result);
                 }
+                for frame in ctx.outgoing.drain(..) {
+                    match frame {
+                        OutFrame::Send(to, msg) => {
+                            self.shared.sockets.send(&self.object.id(), &to, &msg)
+                        }
+                        OutFrame::Close(ws, code, reason) => {
+                            self.shared
+                                .sockets
+                                .close(&self.object.id(), ws, code, &reason)
+                        }
+                    }
+                }
                 self.apply_alarm(effect);
             }
             Err(e) => {
                 ctx.storage.rollback();
                 out.crashed = true;
                 let msg = format!("commit failed, nothing of this batch was stored: {e}");
-                for (reply, _) in out.replies.drain(..) {
+                ctx.outgoing.clear();
+                for (reply, result) in out.replies.drain(..) {
+                    if let Ok(r) = result {
+                        self.drop_accepted(r.accepted);
+                    }
                     let _ = reply.send(Err(Error::ObjectReset(msg.clone())));
                 }
                 // The alarm row rolled back with the batch, so a pending alarm still stands:
@@ -375,6 +457,9 @@ impl ObjectTask {
                 Envelope::Fetch { reply, .. } => {
                     let _ = reply.send(Err(Error::ObjectReset(why.to_string())));
                 }
+                // The socket stays open; the event is lost with the reset, as a crashed
+                // handler would lose it.
+                Envelope::Socket { .. } => {}
                 Envelope::Alarm {
                     scheduled_ms,
                     retry_count,
@@ -409,6 +494,9 @@ impl ObjectTask {
         self.rx.close();
         self.stats.left_memory();
         self.stats.evictions.fetch_add(1, Relaxed);
+        if self.shared.sockets.count(&self.object.id()) > 0 {
+            self.stats.hibernated();
+        }
         let storage = self.park(ctx);
         drop(live);
         // A file-backed database closes outside the lock (closing may checkpoint the WAL).

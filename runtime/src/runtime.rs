@@ -17,11 +17,12 @@ use crate::alarm::{AlarmIndex, AlarmScheduler, Due};
 use crate::config::{Config, DataDir};
 use crate::error::{Error, Result};
 use crate::id::{IdSpace, ObjectId};
-use crate::mailbox::{Envelope, Mailbox, PostError};
+use crate::mailbox::{Envelope, Mailbox, PostError, Reply};
 use crate::object::{Request, Response};
 use crate::object_task::ObjectTask;
 use crate::registry::Registry;
-use crate::stats::{AlarmTotals, ObjectStats, StatsReport};
+use crate::sockets::SocketTable;
+use crate::stats::{AlarmTotals, HibernationTotals, ObjectStats, StatsReport};
 use crate::storage::Storage;
 
 /// Names one object of one class: what the router needs to reach it.
@@ -74,6 +75,8 @@ pub(crate) struct Shared {
     pub(crate) parked: Mutex<HashMap<ObjectId, Storage>>,
     /// Every pending alarm of every object.
     pub(crate) alarms: AlarmScheduler,
+    /// Every accepted WebSocket; outlives object instances (hibernation).
+    pub(crate) sockets: Arc<SocketTable>,
     pub(crate) shutdown: CancellationToken,
     pub(crate) tracker: TaskTracker,
     started: Instant,
@@ -169,6 +172,7 @@ impl Runtime {
             None => Vec::new(),
         };
         let alarms = AlarmScheduler::new(index);
+        let config_send_buffer = config.socket_send_buffer;
         for a in pending {
             let Some(class) = classes.get(&a.class) else {
                 tracing::warn!("alarm for unknown class `{}` skipped", a.class);
@@ -192,6 +196,7 @@ impl Runtime {
                 stats: Mutex::new(HashMap::new()),
                 parked: Mutex::new(HashMap::new()),
                 alarms,
+                sockets: Arc::new(SocketTable::new(config_send_buffer)),
                 shutdown: CancellationToken::new(),
                 tracker: TaskTracker::new(),
                 started: Instant::now(),
@@ -256,11 +261,32 @@ impl Runtime {
 
     /// Sends `req` to the object and waits for its committed response.
     pub async fn fetch(&self, object: &ObjectRef, req: Request) -> Result<Response> {
+        Ok(self.fetch_turn(object, req, false).await?.response)
+    }
+
+    /// A fetch turn; with `upgrade`, the object may accept the request's WebSocket.
+    pub(crate) async fn fetch_turn(
+        &self,
+        object: &ObjectRef,
+        req: Request,
+        upgrade: bool,
+    ) -> Result<Reply> {
         let (reply, rx) = oneshot::channel();
-        self.post(object, Envelope::Fetch { req, reply })?;
+        self.post(
+            object,
+            Envelope::Fetch {
+                req,
+                upgrade,
+                reply,
+            },
+        )?;
         rx.await.map_err(|_| {
             Error::ObjectReset("the object's task ended before answering (handler crashed)".into())
         })?
+    }
+
+    pub(crate) fn sockets(&self) -> &SocketTable {
+        &self.shared.sockets
     }
 
     /// Fault injection: the object's next turn holds for `hold` before running.
@@ -268,7 +294,7 @@ impl Runtime {
         self.post(object, Envelope::Stall { hold })
     }
 
-    fn stats_for(&self, object: &ObjectRef) -> Arc<ObjectStats> {
+    pub(crate) fn stats_for(&self, object: &ObjectRef) -> Arc<ObjectStats> {
         let mut all = self.shared.stats.lock().unwrap_or_else(|e| e.into_inner());
         all.entry(object.id)
             .or_insert_with(|| Arc::new(ObjectStats::new(object.class.clone(), object.id)))
@@ -277,8 +303,18 @@ impl Runtime {
 
     /// Posts to the object's mailbox, starting its task if it is not live.
     fn post(&self, object: &ObjectRef, env: Envelope) -> Result<()> {
+        self.try_post(object, env).map_err(|(e, _)| e)
+    }
+
+    /// Like `post`, but hands a refused envelope back when the mailbox was full.
+    #[allow(clippy::result_large_err)] // see `Mailbox::post`
+    pub(crate) fn try_post(
+        &self,
+        object: &ObjectRef,
+        env: Envelope,
+    ) -> std::result::Result<(), (Error, Option<Envelope>)> {
         if self.shared.shutdown.is_cancelled() {
-            return Err(Error::ShuttingDown);
+            return Err((Error::ShuttingDown, None));
         }
         let is_request = matches!(env, Envelope::Fetch { .. });
         let mut env = env;
@@ -295,14 +331,15 @@ impl Runtime {
                         }
                         return Ok(());
                     }
-                    Err(PostError::Full) => {
+                    Err(PostError::Full(back)) => {
                         if is_request {
                             entry.stats.requests.fetch_add(1, Relaxed);
                             entry.stats.overloaded.fetch_add(1, Relaxed);
                         }
-                        return Err(Error::Overloaded {
+                        let e = Error::Overloaded {
                             capacity: entry.mailbox.bound(),
-                        });
+                        };
+                        return Err((e, Some(back)));
                     }
                     Err(PostError::Closed(back)) => back,
                 }
@@ -310,8 +347,9 @@ impl Runtime {
             live.remove(&object.id);
             env = back;
         }
-        Err(Error::ObjectReset(
-            "the object's task could not be started".into(),
+        Err((
+            Error::ObjectReset("the object's task could not be started".into()),
+            None,
         ))
     }
 
@@ -349,9 +387,15 @@ impl Runtime {
             .iter()
             .map(|(id, e)| (*id, e.mailbox.depth()))
             .collect();
+        let usage = self.shared.sockets.usage();
         let mut objects: Vec<_> = all
             .iter()
-            .map(|s| s.view(depths.get(&s.id).copied().unwrap_or(0)))
+            .map(|s| {
+                s.view(
+                    depths.get(&s.id).copied().unwrap_or(0),
+                    usage.get(&s.id).copied().unwrap_or((0, 0)),
+                )
+            })
             .collect();
         objects.sort_by(|a, b| b.requests.cmp(&a.requests).then(a.id.cmp(&b.id)));
         StatsReport {
@@ -360,6 +404,15 @@ impl Runtime {
             ceiling_rps: self.shared.config.ceiling.rate(),
             mailbox: self.shared.config.mailbox,
             live_objects: depths.len() as u64,
+            hibernation: {
+                let c = &self.shared.sockets.counters;
+                let mut h = HibernationTotals::from_objects(&objects);
+                h.messages_in = c.messages_in.load(Relaxed);
+                h.messages_out = c.messages_out.load(Relaxed);
+                h.auto_responses = c.auto_responses.load(Relaxed);
+                h.fell_behind = c.fell_behind.load(Relaxed);
+                h
+            },
             alarms: {
                 let c = &self.shared.alarms.counters;
                 AlarmTotals {
@@ -378,6 +431,7 @@ impl Runtime {
     /// waits for all object tasks to end.
     pub async fn shutdown(&self) {
         self.shared.shutdown.cancel();
+        self.shared.sockets.kill_all();
         self.shared.tracker.close();
         self.shared.tracker.wait().await;
     }

@@ -28,6 +28,14 @@ pub struct ObjectStats {
     pub(crate) alarm_runs: AtomicU64,
     pub(crate) alarm_retries: AtomicU64,
     pub(crate) alarms_given_up: AtomicU64,
+    /// Microseconds with work in flight (billed duration), and the part while sockets were open.
+    pub(crate) billed_us: AtomicU64,
+    pub(crate) billed_with_sockets_us: AtomicU64,
+    pub(crate) hibernations: AtomicU64,
+    pub(crate) hibernated_us_done: AtomicU64,
+    /// When the current hibernation began (None unless hibernated with sockets open).
+    pub(crate) hibernated_since: Mutex<Option<Instant>>,
+    pub(crate) ws_messages_in: AtomicU64,
     /// Microseconds in memory, over finished residencies.
     pub(crate) active_us_done: AtomicU64,
     /// When the current residency began (None while evicted).
@@ -53,6 +61,12 @@ impl ObjectStats {
             alarm_runs: AtomicU64::new(0),
             alarm_retries: AtomicU64::new(0),
             alarms_given_up: AtomicU64::new(0),
+            billed_us: AtomicU64::new(0),
+            billed_with_sockets_us: AtomicU64::new(0),
+            hibernations: AtomicU64::new(0),
+            hibernated_us_done: AtomicU64::new(0),
+            hibernated_since: Mutex::new(None),
+            ws_messages_in: AtomicU64::new(0),
             active_us_done: AtomicU64::new(0),
             resident_since: Mutex::new(None),
             live: AtomicBool::new(false),
@@ -70,7 +84,43 @@ impl ObjectStats {
         self.name.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    pub(crate) fn hibernated(&self) {
+        self.hibernations.fetch_add(1, Relaxed);
+        *self
+            .hibernated_since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+    }
+
+    fn hibernated_us(&self) -> u64 {
+        let running = self
+            .hibernated_since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .map(|s| s.elapsed().as_micros() as u64)
+            .unwrap_or(0);
+        self.hibernated_us_done.load(Relaxed) + running
+    }
+
+    /// Adds one stretch of work in flight to the billed duration.
+    pub(crate) fn bill(&self, busy: std::time::Duration, with_sockets: bool) {
+        let us = busy.as_micros() as u64;
+        self.billed_us.fetch_add(us, Relaxed);
+        if with_sockets {
+            self.billed_with_sockets_us.fetch_add(us, Relaxed);
+        }
+    }
+
     pub(crate) fn became_resident(&self) {
+        if let Some(since) = self
+            .hibernated_since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            self.hibernated_us_done
+                .fetch_add(since.elapsed().as_micros() as u64, Relaxed);
+        }
         *self
             .resident_since
             .lock()
@@ -102,8 +152,22 @@ impl ObjectStats {
         (self.active_us_done.load(Relaxed) + running) as f64 / 1000.0
     }
 
-    pub(crate) fn view(&self, queue_depth: usize) -> ObjectStatsView {
+    pub(crate) fn view(&self, queue_depth: usize, sockets: (usize, u64)) -> ObjectStatsView {
+        let billed_ms = self.billed_us.load(Relaxed) as f64 / 1000.0;
+        let socket_open_ms = sockets.1 as f64 / 1000.0;
+        let billed_with_sockets_ms = self.billed_with_sockets_us.load(Relaxed) as f64 / 1000.0;
+        let requests = self.requests.load(Relaxed);
+        let alarm_runs = self.alarm_runs.load(Relaxed);
+        let ws_in = self.ws_messages_in.load(Relaxed);
         ObjectStatsView {
+            billed_ms,
+            hibernated_ms: self.hibernated_us() as f64 / 1000.0,
+            avoided_ms: (socket_open_ms - billed_with_sockets_ms).max(0.0),
+            sockets_open: sockets.0 as u64,
+            socket_open_ms,
+            hibernations: self.hibernations.load(Relaxed),
+            ws_messages_in: ws_in,
+            billable_requests: crate::pricing::billable_requests(requests, alarm_runs, ws_in),
             class: self.class.to_string(),
             id: self.id.to_hex(),
             name: self.name().map(|n| n.to_string()),
@@ -144,6 +208,22 @@ pub struct ObjectStatsView {
     pub overloaded: u64,
     /// Wall-clock ms in memory.
     pub active_ms: f64,
+    /// Billed duration: wall-clock ms with work in flight (shared by concurrent requests).
+    pub billed_ms: f64,
+    /// ms hibernated (out of memory with sockets open): not billed.
+    pub hibernated_ms: f64,
+    /// ms a non-hibernating object would have been billed for (sockets open) and was not.
+    pub avoided_ms: f64,
+    /// Sockets open now.
+    pub sockets_open: u64,
+    /// ms with at least one socket open.
+    pub socket_open_ms: f64,
+    /// Times it hibernated.
+    pub hibernations: u64,
+    /// Incoming WebSocket messages delivered to it (auto-responses excluded).
+    pub ws_messages_in: u64,
+    /// HTTP requests + alarm runs + incoming WebSocket messages / 20.
+    pub billable_requests: f64,
     /// Times the instance was constructed.
     pub constructions: u64,
     /// Times it was evicted from memory.
@@ -179,6 +259,8 @@ pub struct StatsReport {
     pub live_objects: u64,
     /// Runtime-wide alarm counters.
     pub alarms: AlarmTotals,
+    /// Runtime-wide duration accounting and WebSocket hibernation.
+    pub hibernation: HibernationTotals,
     /// Every object seen since start, hottest (most requests) first.
     pub objects: Vec<ObjectStatsView>,
 }
@@ -193,4 +275,72 @@ pub struct AlarmTotals {
     pub fired: u64,
     pub retried: u64,
     pub given_up: u64,
+}
+
+/// Duration and hibernation over the whole runtime, priced at the published rates.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct HibernationTotals {
+    pub sockets_open: u64,
+    /// Open sockets whose object is out of memory.
+    pub sockets_hibernated: u64,
+    /// Objects with sockets, in memory.
+    pub objects_with_sockets_live: u64,
+    /// Objects with sockets, hibernated.
+    pub objects_hibernated: u64,
+    pub billed_ms: f64,
+    pub hibernated_ms: f64,
+    pub avoided_ms: f64,
+    pub gb_s_billed: f64,
+    pub gb_s_avoided: f64,
+    pub usd_billed: f64,
+    pub usd_avoided: f64,
+    /// avoided / (billed + avoided), in percent.
+    pub saved_pct: f64,
+    pub billable_requests: f64,
+    pub usd_requests: f64,
+    pub messages_in: u64,
+    pub messages_out: u64,
+    pub auto_responses: u64,
+    /// Sockets closed because their consumer fell behind its send buffer.
+    pub fell_behind: u64,
+    /// Date of the rates used.
+    pub rates_as_of: String,
+}
+
+impl HibernationTotals {
+    /// Sums the per-object figures and prices them.
+    pub fn from_objects(objects: &[ObjectStatsView]) -> Self {
+        use crate::pricing::{duration_usd, gb_s, requests_usd, RATES_AS_OF};
+        let mut t = HibernationTotals {
+            rates_as_of: RATES_AS_OF.to_string(),
+            ..Default::default()
+        };
+        for o in objects {
+            t.sockets_open += o.sockets_open;
+            if o.sockets_open > 0 {
+                if o.live {
+                    t.objects_with_sockets_live += 1;
+                } else {
+                    t.objects_hibernated += 1;
+                    t.sockets_hibernated += o.sockets_open;
+                }
+            }
+            t.billed_ms += o.billed_ms;
+            t.hibernated_ms += o.hibernated_ms;
+            t.avoided_ms += o.avoided_ms;
+            t.billable_requests += o.billable_requests;
+        }
+        t.gb_s_billed = gb_s(t.billed_ms / 1000.0);
+        t.gb_s_avoided = gb_s(t.avoided_ms / 1000.0);
+        t.usd_billed = duration_usd(t.gb_s_billed);
+        t.usd_avoided = duration_usd(t.gb_s_avoided);
+        t.usd_requests = requests_usd(t.billable_requests);
+        let total = t.billed_ms + t.avoided_ms;
+        t.saved_pct = if total > 0.0 {
+            t.avoided_ms / total * 100.0
+        } else {
+            0.0
+        };
+        t
+    }
 }

@@ -12,7 +12,6 @@ async fn burst_of_1000_admits_exactly_100_in_the_window() {
     cfg.ceiling = Ceiling::Off;
     cfg.mailbox = 2000;
     let s = Server::start(cfg).await;
-    let c = client();
     // The claim is about one window, so the burst must land inside 1,000 ms. On a loaded
     // machine (debug build, 1,000 fresh connections) it may not: then that attempt proves
     // nothing and is repeated with a fresh key, up to 3 times.

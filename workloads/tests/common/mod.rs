@@ -55,7 +55,7 @@ pub fn config(dir: &std::path::Path) -> Config {
 
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
+        .pool_max_idle_per_host(2000)
         .build()
         .unwrap()
 }

@@ -1,0 +1,122 @@
+//! One accepted WebSocket connection, pumped by the runtime (not by the object): a writer
+//! task drains the socket's bounded queue to the wire, and the reader turns frames into
+//! socket turns for the object — waking (re-constructing) it if it hibernated — except the
+//! auto-response request and protocol pings, which never wake it. Never holds an object.
+
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::error::Error;
+use crate::mailbox::{Envelope, SocketEvent};
+use crate::object::{SocketId, WsMessage};
+use crate::runtime::{ObjectRef, Runtime};
+use crate::sockets::{close_frame, Accepted, Outgoing};
+
+/// How long a reader keeps retrying an event its object's full mailbox refused, before it
+/// gives up on the connection. Meanwhile it reads nothing: TCP pushes back on the client.
+const DELIVERY_PATIENCE: Duration = Duration::from_secs(10);
+
+/// Runs the connection until either side closes it.
+pub(crate) async fn pump(rt: Runtime, object: ObjectRef, accepted: Accepted, ws: WebSocket) {
+    let Accepted {
+        socket,
+        mut rx,
+        kill,
+    } = accepted;
+    let (mut sink, mut stream) = ws.split();
+    let writer_kill = kill.clone();
+    let writer = tokio::spawn(async move {
+        loop {
+            let next = tokio::select! {
+                out = rx.recv() => out,
+                _ = writer_kill.cancelled() => break,
+            };
+            let frame = match next {
+                Some(Outgoing::Frame(m)) => m,
+                Some(Outgoing::Close(code, reason)) => {
+                    let _ = sink.send(close_frame(code, &reason)).await;
+                    break;
+                }
+                None => break,
+            };
+            tokio::select! {
+                r = sink.send(frame) => if r.is_err() { break },
+                // Fallen behind: drop the connection rather than wait on it.
+                _ = writer_kill.cancelled() => break,
+            }
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+    });
+
+    let table = rt.sockets();
+    let stats = rt.stats_for(&object);
+    let (code, reason, was_clean, error) = loop {
+        let frame = tokio::select! {
+            f = stream.next() => f,
+            _ = kill.cancelled() => break (1008, "the socket fell behind its send buffer".to_string(), false, None),
+        };
+        let msg = match frame {
+            Some(Ok(Message::Text(t))) => {
+                if table.auto_respond(&object.id(), socket, t.as_str()) {
+                    continue;
+                }
+                WsMessage::Text(t.to_string())
+            }
+            Some(Ok(Message::Binary(b))) => WsMessage::Binary(b),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(Message::Close(frame))) => {
+                let (code, reason) = frame
+                    .map(|f| (f.code, f.reason.to_string()))
+                    .unwrap_or((1005, String::new()));
+                break (code, reason, true, None);
+            }
+            Some(Err(e)) => break (1006, String::new(), false, Some(e.to_string())),
+            None => break (1006, String::new(), false, None),
+        };
+        table.counters.messages_in.fetch_add(1, Relaxed);
+        stats.ws_messages_in.fetch_add(1, Relaxed);
+        let event = SocketEvent::Message(msg);
+        if !deliver(&rt, &object, socket, event).await {
+            break (
+                1011,
+                "the object could not take the message".to_string(),
+                false,
+                None,
+            );
+        }
+    };
+    kill.cancel();
+    table.remove(&object.id(), socket);
+    let _ = writer.await;
+    if let Some(e) = error {
+        deliver(&rt, &object, socket, SocketEvent::Error(e)).await;
+    }
+    let event = SocketEvent::Close {
+        code,
+        reason,
+        was_clean,
+    };
+    deliver(&rt, &object, socket, event).await;
+}
+
+/// Posts a socket event to the object, waiting (without reading more) while its mailbox is
+/// full. False if it could not be delivered.
+async fn deliver(rt: &Runtime, object: &ObjectRef, socket: SocketId, event: SocketEvent) -> bool {
+    let deadline = tokio::time::Instant::now() + DELIVERY_PATIENCE;
+    let mut env = Envelope::Socket { socket, event };
+    loop {
+        match rt.try_post(object, env) {
+            Ok(()) => return true,
+            Err((Error::Overloaded { .. }, Some(back)))
+                if tokio::time::Instant::now() < deadline =>
+            {
+                env = back;
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            Err(_) => return false,
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! The chat-fanout workload's object: a room. `GET /ws?user=U` accepts a WebSocket through
+//! the runtime (hibernation-friendly: the user lives in the socket's tag and attachment, not
+//! in instance memory); every text frame is stored with the room's next `seq` and broadcast
+//! to every member, sender included. `GET /history?limit=N` returns the last N messages.
+//! `ping` is answered by the runtime's auto-response without waking the room.
+
+use dobench_runtime::{
+    epoch_us, Context, Method, Object, Request, Response, Result, SocketId, SqlValue, WsMessage,
+};
+use serde_json::json;
+
+use crate::params;
+
+/// Protocol name of the class.
+pub const CLASS: &str = "chat";
+const MAX_USER_LEN: usize = 256;
+const MAX_HISTORY: u64 = 1000;
+/// Largest message body stored (production caps values at 2 MB; a chat line needs less).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A chat room.
+#[derive(Debug)]
+pub struct ChatRoom {
+    next_seq: i64,
+}
+
+impl ChatRoom {
+    /// Restores the sequence from storage; sockets and users come back from the runtime.
+    pub fn construct(ctx: &mut Context) -> Result<Box<dyn Object>> {
+        let s = ctx.storage();
+        s.sql(
+            "CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, from_user TEXT NOT NULL, \
+             sent_at_us INTEGER NOT NULL, body TEXT NOT NULL)",
+            &[],
+        )?;
+        let rows = s.sql("SELECT COALESCE(MAX(seq), 0) FROM messages", &[])?;
+        let last = match rows.rows.first().map(Vec::as_slice) {
+            Some([SqlValue::Integer(n)]) => *n,
+            _ => 0,
+        };
+        ctx.set_websocket_auto_response(Some(("ping", "pong")))?;
+        Ok(Box::new(ChatRoom { next_seq: last + 1 }))
+    }
+
+    fn user_of(ctx: &Context, ws: SocketId) -> String {
+        ctx.deserialize_attachment(ws)
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v["user"].as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    fn history(ctx: &mut Context, req: &Request) -> Result<Response> {
+        let limit = match params::uint(req, "limit", Some(100), 1, MAX_HISTORY) {
+            Ok(l) => l as i64,
+            Err(resp) => return Ok(resp),
+        };
+        let rows = ctx.storage().sql(
+            "SELECT seq, from_user, sent_at_us, body FROM \
+             (SELECT * FROM messages ORDER BY seq DESC LIMIT ?1) ORDER BY seq",
+            &[SqlValue::Integer(limit)],
+        )?;
+        let messages: Vec<_> = rows
+            .rows
+            .iter()
+            .filter_map(|r| match r.as_slice() {
+                [SqlValue::Integer(seq), SqlValue::Text(from), SqlValue::Integer(at), SqlValue::Text(body)] => {
+                    Some(json!({ "seq": seq, "from": from, "sent_at_us": at, "body": body }))
+                }
+                _ => None,
+            })
+            .collect();
+        Ok(Response::json(200, &json!({ "messages": messages })))
+    }
+}
+
+impl Object for ChatRoom {
+    fn fetch(&mut self, ctx: &mut Context, req: Request) -> Result<Response> {
+        match (&req.method, req.path.as_str()) {
+            (&Method::GET, "/ws") => {
+                let user = match params::text(&req, "user", MAX_USER_LEN) {
+                    Ok(u) => u.to_string(),
+                    Err(resp) => return Ok(resp),
+                };
+                if !req.is_websocket_upgrade() {
+                    return Ok(Response::error(426, "this route needs a WebSocket upgrade"));
+                }
+                let ws = ctx.accept_websocket(&[&user])?;
+                ctx.serialize_attachment(ws, json!({ "user": user }).to_string().as_bytes())?;
+                Ok(Response::switching_protocols())
+            }
+            (&Method::GET, "/history") => Self::history(ctx, &req),
+            _ => Ok(params::no_route(
+                &req,
+                &[("GET", "/ws"), ("GET", "/history")],
+            )),
+        }
+    }
+
+    fn websocket_message(&mut self, ctx: &mut Context, ws: SocketId, msg: WsMessage) -> Result<()> {
+        let WsMessage::Text(body) = msg else {
+            ctx.send(
+                ws,
+                WsMessage::Text(json!({ "error": "send text frames" }).to_string()),
+            );
+            return Ok(());
+        };
+        if body.len() > MAX_BODY_BYTES {
+            let e = format!(
+                "message is {} bytes; the limit is {MAX_BODY_BYTES}",
+                body.len()
+            );
+            ctx.send(ws, WsMessage::Text(json!({ "error": e }).to_string()));
+            return Ok(());
+        }
+        let from = Self::user_of(ctx, ws);
+        let seq = self.next_seq;
+        let sent_at_us = epoch_us();
+        ctx.storage().sql(
+            "INSERT INTO messages (seq, from_user, sent_at_us, body) VALUES (?1, ?2, ?3, ?4)",
+            &[
+                SqlValue::Integer(seq),
+                SqlValue::Text(from.clone()),
+                SqlValue::Integer(sent_at_us),
+                SqlValue::Text(body.clone()),
+            ],
+        )?;
+        self.next_seq += 1;
+        let frame = json!({ "seq": seq, "from": from, "sent_at_us": sent_at_us, "body": body });
+        let members = ctx.get_websockets(None);
+        ctx.broadcast(&members, WsMessage::Text(frame.to_string()));
+        Ok(())
+    }
+}
