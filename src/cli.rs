@@ -45,6 +45,12 @@ pub struct ServeArgs {
     /// Evict an object without sockets after this long idle (e.g. 70s, 500ms).
     #[arg(long, default_value = "70s")]
     pub idle_timeout: String,
+    /// Hibernate an object whose sockets are all idle after this long (production: 10s).
+    #[arg(long, default_value = "10s")]
+    pub hibernate_after: String,
+    /// Largest WebSocket attachment in bytes (16384 today; 2048 emulates the old limit).
+    #[arg(long, default_value_t = dobench_runtime::limits::DEFAULT_ATTACHMENT_BYTES)]
+    pub attachment_limit: usize,
 }
 
 /// Arguments of `dobench http` (owned by src/http.rs).

@@ -16,6 +16,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.mailbox = args.mailbox;
     config.idle_timeout = dobench_loadgen::duration::parse(&args.idle_timeout)
         .with_context(|| format!("--idle-timeout {}", args.idle_timeout))?;
+    config.hibernate_after = dobench_loadgen::duration::parse(&args.hibernate_after)
+        .with_context(|| format!("--hibernate-after {}", args.hibernate_after))?;
+    config.attachment_limit = args.attachment_limit;
     let runtime = Runtime::new(config, dobench_workloads::registry())?;
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await

@@ -87,3 +87,78 @@ async fn sigkill_mid_stream_loses_no_acknowledged_increment() {
         child.wait().unwrap();
     }
 }
+
+fn epoch_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// SIGKILL with 500 alarms pending, restart: every one fires, once, at once (they came due
+/// while the process was dead), found through the runtime-wide alarm index.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_with_500_alarms_pending_then_restart_fires_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let (mut child, base) = start(dir.path());
+    let mut ats = Vec::new();
+    let mut sets = Vec::new();
+    for i in 0..500 {
+        let at = epoch_ms() + 3_000;
+        ats.push(at);
+        let (client, url) = (client.clone(), format!("{base}/alarm/due{i}/schedule?at_ms={at}"));
+        sets.push(tokio::spawn(async move { client.post(url).send().await.unwrap().status() }));
+    }
+    for s in sets {
+        assert_eq!(s.await.unwrap(), 200);
+    }
+    let stats: serde_json::Value = client
+        .get(format!("{base}/_dobench/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["alarms"]["pending"], 500, "{}", stats["alarms"]);
+    assert_eq!(stats["alarms"]["fired"], 0, "fired before the kill: {}", stats["alarms"]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let latest = *ats.iter().max().unwrap();
+    let wait = (latest - epoch_ms() + 200).max(0) as u64;
+    tokio::time::sleep(Duration::from_millis(wait)).await;
+
+    let (mut child, base) = start(dir.path());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let stats: serde_json::Value = client
+            .get(format!("{base}/_dobench/stats"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if stats["alarms"]["fired"].as_u64().unwrap() >= 500 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", stats["alarms"]);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for i in 0..500 {
+        let v: serde_json::Value = client
+            .get(format!("{base}/alarm/due{i}/fired"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let fired = v["fired"].as_array().unwrap();
+        assert_eq!(fired.len(), 1, "due{i}: {v}");
+        assert_eq!(fired[0]["attempt"], 0);
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
