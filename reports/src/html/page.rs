@@ -48,6 +48,7 @@ section h3 { font-size:1rem; margin:14px 0 6px; color:var(--muted); }
 .card { border:1px solid var(--line); border-radius:8px; padding:10px 12px; background:#fbfcfe; }
 .card .k { font-size:.8rem; color:var(--muted); text-transform:uppercase; letter-spacing:.04em; }
 .card .v { font-size:1.35rem; font-weight:650; font-variant-numeric:tabular-nums; overflow-wrap:anywhere; }
+.card.wide { grid-column:span 2; }
 .card .v a { color:var(--accent); text-decoration:none; font-size:1.05rem; }
 .pass { color:var(--ok); } .fail { color:var(--bad); } .incomplete { color:var(--warn); }
 .badge { display:inline-block; padding:1px 8px; border-radius:999px; font-size:.8rem; font-weight:600;
@@ -66,7 +67,7 @@ figcaption { color:var(--muted); font-size:.9rem; margin-top:6px; }
 table { border-collapse:collapse; width:100%; font-variant-numeric:tabular-nums; font-size:.95rem; }
 th, td { text-align:left; padding:6px 10px; border-bottom:1px solid var(--line); vertical-align:top; }
 th { color:var(--muted); font-weight:600; font-size:.85rem; }
-td.n, th.n { text-align:right; }
+td.n, th.n { text-align:right; white-space:nowrap; }
 tr.best td { background:#eaf6ee; }
 .bar { height:14px; border-radius:3px; background:var(--accent); min-width:2px; }
 .bars td { width:auto; }
@@ -119,8 +120,9 @@ pub fn card(key: &str, value: &str, class: &str) -> String {
 
 /// A headline card whose value is already HTML (escaped by the caller).
 pub fn card_html(key: &str, value_html: &str, class: &str) -> String {
+    let wide = if value_html.len() > 60 { " wide" } else { "" };
     format!(
-        "<div class=\"card\"><div class=\"k\">{}</div><div class=\"v {}\">{value_html}</div></div>",
+        "<div class=\"card{wide}\"><div class=\"k\">{}</div><div class=\"v {}\">{value_html}</div></div>",
         esc(key),
         esc(class)
     )
