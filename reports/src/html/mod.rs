@@ -90,6 +90,7 @@ fn series(label: String, color: &'static str, points: Vec<(f64, f64)>, dashed: b
 
 fn throughput(runs: &[StoredRun], labels: &[String]) -> Result<String> {
     let mut ss = Vec::new();
+    let mut first_offered = None;
     for (i, (r, l)) in runs.iter().zip(labels).enumerate() {
         let achieved = r
             .seconds
@@ -102,20 +103,22 @@ fn throughput(runs: &[StoredRun], labels: &[String]) -> Result<String> {
             .map(|s| (s.second as f64, s.offered_rps))
             .collect();
         if runs.len() == 1 {
-            ss.push(series("offered".into(), OFFERED_COLOR, offered, true));
             ss.push(series("achieved".into(), color(0), achieved, false));
+            ss.push(series("offered".into(), OFFERED_COLOR, offered, true));
         } else {
+            ss.push(series(format!("{l} achieved"), color(i), achieved, false));
             if i == 0 {
-                ss.push(series(
+                first_offered = Some(series(
                     format!("offered ({l})"),
                     OFFERED_COLOR,
                     offered,
                     true,
                 ));
             }
-            ss.push(series(format!("{l} achieved"), color(i), achieved, false));
         }
     }
+    // Offered goes last so its dashes stay visible on top of the achieved lines.
+    ss.extend(first_offered);
     let chart = time_chart(&TimeChart {
         name: "throughput",
         y_desc: "requests per second".into(),
