@@ -266,6 +266,7 @@ impl Aggregate {
             objects,
             generator_cpu_pct: live.cpu_pct,
             generator_limited: generator_limited(&lateness_ms, live.cpu_pct),
+            server: None,
         }
     }
 }

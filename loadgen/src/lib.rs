@@ -34,6 +34,7 @@ pub mod pacer;
 pub mod recorder;
 pub mod request;
 pub mod schedule;
+pub mod server_stats;
 pub mod snapshot;
 pub mod summary;
 pub mod target;
@@ -45,6 +46,7 @@ pub use hist::Percentiles;
 pub use recorder::{ErrorCounts, ErrorKind, Outcome, Recorder};
 pub use request::{FixedRequest, RequestSource, RequestSpec, Response};
 pub use schedule::{ClosedModel, OpenSchedule, Schedule, Segment, Stage};
+pub use server_stats::ServerStats;
 pub use snapshot::{ObjectSnapshot, OpSnapshot, Snapshot};
 pub use summary::{RunSummary, SummaryMeta};
 

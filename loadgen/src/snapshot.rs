@@ -54,6 +54,10 @@ pub struct Snapshot {
     /// Sends ran late (p99 lateness > 1 ms) or the generator's CPU saturated: the numbers
     /// show the generator's limit, not the target's.
     pub generator_limited: bool,
+    /// The target's own stats (reference runtime only), merged in by whoever scrapes them
+    /// (`server_stats::spawn_scraper`); the executor leaves it `None`.
+    #[serde(default)]
+    pub server: Option<crate::server_stats::ServerStats>,
 }
 
 /// One operation's stats.

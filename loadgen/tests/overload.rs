@@ -10,6 +10,9 @@ use dobench_loadgen::http::Method;
 use dobench_loadgen::{executor, FixedRequest, OpenSchedule, RequestSpec, RunConfig, Schedule};
 use tokio_util::sync::CancellationToken;
 
+/// These tests load the CPU; run them one at a time so they do not skew each other.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn source(base: &str) -> Arc<FixedRequest> {
     Arc::new(FixedRequest(
         RequestSpec::new("get", Method::GET, &format!("{base}/")).unwrap(),
@@ -18,6 +21,7 @@ fn source(base: &str) -> Arc<FixedRequest> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn impossible_rate_reports_missed_and_ends_on_time() {
+    let _serial = SERIAL.lock().await;
     let base = common::fast_server().await;
     let mut cfg = RunConfig::new(Schedule::Open(OpenSchedule::Constant {
         rate: 1_000_000.0,
@@ -44,6 +48,7 @@ async fn impossible_rate_reports_missed_and_ends_on_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn burst_is_sent_within_50ms_or_counted_missed() {
+    let _serial = SERIAL.lock().await;
     let base = common::fast_server().await;
     let mut cfg = RunConfig::new(Schedule::Open(OpenSchedule::Burst {
         count: 1000,
@@ -101,6 +106,7 @@ async fn unreachable_target_is_one_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancellation_stops_early() {
+    let _serial = SERIAL.lock().await;
     let base = common::fast_server().await;
     let cfg = RunConfig::new(Schedule::Open(OpenSchedule::Constant {
         rate: 100.0,

@@ -1,0 +1,176 @@
+//! The target's own view of a run: a typed mirror of the fields dobench reads from the
+//! reference runtime's `GET {target}/_dobench/stats`, a one-shot [`fetch`], and a
+//! [`spawn_scraper`] that polls it every ~250 ms and publishes the latest value on a `watch`.
+//! Speaks only HTTP + JSON (this crate never imports the runtime); unknown fields are
+//! ignored and missing ones default, so a newer or older runtime still parses. Never retries
+//! in a tight loop and never outlives its cancellation token.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+use crate::client::http::{ClientConfig, HttpConn};
+use crate::error::{Error, Result};
+use crate::request::RequestSpec;
+
+/// Path of the stats document under the target's base URL.
+pub const STATS_PATH: &str = "/_dobench/stats";
+/// Default polling period.
+pub const DEFAULT_EVERY: Duration = Duration::from_millis(250);
+
+/// One object as the target reports it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerObject {
+    pub class: String,
+    pub id: String,
+    pub name: Option<String>,
+    pub live: bool,
+    pub requests: u64,
+    pub turns: u64,
+    pub queue_depth: u64,
+    pub overloaded: u64,
+    pub billed_ms: f64,
+    pub hibernated_ms: f64,
+    pub avoided_ms: f64,
+    pub sockets_open: u64,
+    pub hibernations: u64,
+    pub constructions: u64,
+    pub alarms_set: u64,
+    pub alarms_fired: u64,
+    pub alarms_retried: u64,
+    pub alarms_given_up: u64,
+}
+
+/// Runtime-wide alarm counters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerAlarms {
+    pub pending: u64,
+    pub set: u64,
+    pub fired: u64,
+    pub retried: u64,
+    pub given_up: u64,
+}
+
+/// Runtime-wide duration accounting and WebSocket hibernation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerHibernation {
+    pub sockets_open: u64,
+    pub sockets_hibernated: u64,
+    pub objects_hibernated: u64,
+    pub billed_ms: f64,
+    pub hibernated_ms: f64,
+    pub avoided_ms: f64,
+    pub gb_s_billed: f64,
+    pub gb_s_avoided: f64,
+    pub usd_avoided: f64,
+    pub saved_pct: f64,
+}
+
+/// One scrape of `/_dobench/stats`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerStats {
+    /// Seconds since the scraper started (0 for a one-shot fetch).
+    pub scraped_at_s: f64,
+    pub uptime_ms: f64,
+    /// The target's per-object ceiling in turns/s (`None`: off or unknown).
+    pub ceiling_rps: Option<u32>,
+    pub live_objects: u64,
+    pub alarms: ServerAlarms,
+    pub hibernation: ServerHibernation,
+    /// Every object seen since the target started, hottest first.
+    pub objects: Vec<ServerObject>,
+}
+
+impl ServerStats {
+    /// The object of `class` named `name`, if the target has seen it.
+    pub fn object(&self, class: &str, name: &str) -> Option<&ServerObject> {
+        self.objects
+            .iter()
+            .find(|o| o.class == class && o.name.as_deref() == Some(name))
+    }
+}
+
+/// A GET of the stats document on a (reusable) connection.
+async fn get(conn: &mut HttpConn, spec: &RequestSpec, timeout: Duration) -> Result<ServerStats> {
+    let url = spec.url.to_string();
+    let resp = tokio::time::timeout(timeout, conn.send(spec))
+        .await
+        .map_err(|_| Error::Unreachable {
+            target: url.clone(),
+            reason: "stats request timed out".into(),
+        })?
+        .map_err(|e| Error::Unreachable {
+            target: url.clone(),
+            reason: e.message,
+        })?;
+    if resp.status != 200 {
+        return Err(Error::Unreachable {
+            target: url,
+            reason: format!("status {} (not the reference runtime?)", resp.status),
+        });
+    }
+    serde_json::from_slice(&resp.body).map_err(|e| Error::Unreachable {
+        target: url,
+        reason: format!("stats are not the reference runtime's JSON: {e}"),
+    })
+}
+
+fn stats_spec(base: &str) -> Result<RequestSpec> {
+    let url = format!("{}{STATS_PATH}", base.trim_end_matches('/'));
+    RequestSpec::new("stats", http::Method::GET, &url)
+}
+
+/// One scrape of `{base}/_dobench/stats` (`base` like `http://127.0.0.1:8787`).
+pub async fn fetch(base: &str, timeout: Duration) -> Result<ServerStats> {
+    let spec = stats_spec(base)?;
+    let mut conn = HttpConn::new(ClientConfig::default());
+    get(&mut conn, &spec, timeout).await
+}
+
+/// Polls `{base}/_dobench/stats` every `every` until `cancel` fires and publishes each good
+/// scrape (`None` until the first). A failed scrape keeps the last value; the first failure
+/// is logged once. The task ends with the token; the receiver then keeps the last value.
+pub fn spawn_scraper(
+    base: &str,
+    every: Duration,
+    cancel: CancellationToken,
+) -> Result<watch::Receiver<Option<ServerStats>>> {
+    let spec = stats_spec(base)?;
+    let (tx, rx) = watch::channel(None);
+    tokio::spawn(async move {
+        let start = Instant::now();
+        let mut conn = HttpConn::new(ClientConfig::default());
+        let mut tick = tokio::time::interval(every.max(Duration::from_millis(50)));
+        tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut warned = false;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = cancel.cancelled() => break,
+            }
+            let scrape = tokio::select! {
+                r = get(&mut conn, &spec, every.max(Duration::from_secs(2))) => r,
+                _ = cancel.cancelled() => break,
+            };
+            match scrape {
+                Ok(mut s) => {
+                    s.scraped_at_s = start.elapsed().as_secs_f64();
+                    tx.send_replace(Some(s));
+                }
+                Err(e) if !warned => {
+                    warned = true;
+                    tracing::warn!("server stats unavailable: {e}");
+                }
+                Err(_) => {}
+            }
+        }
+    });
+    Ok(rx)
+}
