@@ -18,7 +18,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::error::Error;
-use crate::limits::MAX_WS_MESSAGE_BYTES;
+use crate::limits::{MAX_WS_MESSAGE_BYTES, WS_READ_BUFFER_BYTES};
 use crate::object::{Request, Response};
 use crate::runtime::{ObjectRef, Runtime};
 
@@ -195,10 +195,6 @@ async fn object_route(
         Some(rest) => format!("/{rest}"),
         None => "/".to_string(),
     };
-    let headers = headers
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
-        .collect();
     let req = Request {
         method,
         path,
@@ -213,6 +209,9 @@ async fn object_route(
             let (rt2, target2, socket) = (rt.clone(), target.clone(), accepted.socket);
             let resp = ws
                 .max_message_size(MAX_WS_MESSAGE_BYTES)
+                // The default 128 KiB read buffer is allocated (and touched) per socket:
+                // 10,000 idle sockets would cost 1.3 GB. Larger frames still arrive, in chunks.
+                .read_buffer_size(WS_READ_BUFFER_BYTES)
                 .on_failed_upgrade(move |_| {
                     // The client went away mid-handshake: forget the socket.
                     rt2.sockets().remove(&target2.id(), socket);

@@ -39,7 +39,9 @@ pub use clock::{epoch_ms, epoch_us};
 pub use config::{Ceiling, Config, DataDir};
 pub use error::{Error, Result};
 pub use id::{IdSpace, ObjectId};
-pub use object::{AlarmInfo, Context, Method, Object, Request, Response, SocketId, WsMessage};
+pub use object::{
+    AlarmInfo, Context, HeaderMap, Method, Object, Request, Response, SocketId, WsMessage,
+};
 pub use registry::{Constructor, Registry};
 pub use runtime::{ObjectRef, Runtime};
 pub use server::serve;

@@ -19,3 +19,5 @@ pub const MAX_AUTO_RESPONSE_BYTES: usize = 2_048;
 pub const MAX_WS_MESSAGE_BYTES: usize = 1 << 20;
 /// Frames queued for one socket before its consumer counts as fallen behind and is closed.
 pub const DEFAULT_SEND_BUFFER_FRAMES: usize = 1024;
+/// Read buffer per WebSocket connection (bytes); small so idle sockets stay cheap.
+pub const WS_READ_BUFFER_BYTES: usize = 4096;

@@ -13,7 +13,7 @@ use crate::sockets::{Accepted, SocketTable};
 use crate::storage::Storage;
 use std::sync::Arc;
 
-pub use axum::http::Method;
+pub use axum::http::{HeaderMap, Method};
 
 /// What a `fetch` turn receives.
 #[derive(Debug, Clone)]
@@ -24,8 +24,8 @@ pub struct Request {
     pub path: String,
     /// Decoded query pairs, in order.
     pub query: Vec<(String, String)>,
-    /// Request headers (lowercase names).
-    pub headers: Vec<(String, String)>,
+    /// Request headers.
+    pub headers: HeaderMap,
     /// The body.
     pub body: Bytes,
 }
@@ -37,7 +37,7 @@ impl Request {
             method,
             path: path.into(),
             query: Vec::new(),
-            headers: Vec::new(),
+            headers: HeaderMap::new(),
             body: Bytes::new(),
         }
     }
@@ -64,10 +64,7 @@ impl Request {
 
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
 
