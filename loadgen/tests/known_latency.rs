@@ -4,9 +4,10 @@
 //! p99 of 300 samples is the 3rd-worst request, so a few scheduler hiccups caused by *other*
 //! processes on a shared 2-core machine can push it past 23 ms. The test therefore makes up
 //! to three attempts and passes if one meets the bound; every attempt's figures are printed.
-//! The 20–23 ms bound is for optimized builds (`cargo test --release`, measured 20.6/22.3 ms
-//! on a loaded 2-core machine). An unoptimized build adds ~1 ms of its own per request on
-//! both the test server and the client, so debug builds allow 20–26 ms.
+//! The claim is about an optimized build (`cargo test --release`: measured p50 20.6 ms, p99
+//! 22.3 ms on a loaded 2-core machine). In an unoptimized build the *test server itself*
+//! answers with p99 25–30 ms when other processes load the CPU (its service time shows it),
+//! so the test is ignored there, visibly, rather than asserting something looser.
 
 mod common;
 
@@ -49,9 +50,13 @@ async fn attempt(base: &str) -> Snapshot {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "timing claim needs an optimized build: cargo test --release -p dobench-loadgen"
+)]
 async fn known_20ms_latency_reads_as_20ms() {
     let base = common::delay_server(Duration::from_millis(20)).await;
-    let max_ms = if cfg!(debug_assertions) { 26.0 } else { 23.0 };
+    let max_ms = 23.0;
     let within = |s: &Snapshot| {
         [s.latency_ms.p50, s.latency_ms.p99]
             .iter()
