@@ -89,6 +89,9 @@ pub struct HttpArgs {
     /// Record the run, second by second, in this results store (SQLite).
     #[arg(long)]
     pub db: Option<std::path::PathBuf>,
+    /// Show the live dashboard instead of the progress line (`q` stops the run early).
+    #[arg(long)]
+    pub tui: bool,
 }
 
 /// Arguments of `dobench runs` (src/report.rs).

@@ -74,7 +74,15 @@ impl TryFrom<HttpArgs> for Plan {
 pub async fn run(args: HttpArgs) -> anyhow::Result<ExitCode> {
     let url = args.url.clone();
     let db = args.db.clone();
+    let tui = args.tui;
+    if tui {
+        crate::tui::check_terminal()?;
+    }
     let plan = Plan::try_from(args)?;
+    let planned_s = plan
+        .config
+        .planned_duration()
+        .map_or(0.0, |d| d.as_secs_f64());
     let describe = match &plan.config.schedule {
         Schedule::Open(OpenSchedule::Constant { rate, duration }) => {
             format!(
@@ -99,9 +107,36 @@ pub async fn run(args: HttpArgs) -> anyhow::Result<ExitCode> {
     let handle = executor::start(plan.config, source, cancel.clone())?;
     let meta = crate::report::http_meta(&url, &describe);
     let recording = crate::report::record_start(db.as_deref(), meta, handle.snapshots.clone())?;
-    let progress = tokio::spawn(show_progress(handle.snapshots.clone()));
+    let scrape = CancellationToken::new();
+    let (progress, dashboard) = if tui {
+        let info = crate::tui::RunInfo {
+            profile: "http".into(),
+            target: url.clone(),
+            strategy: "-".into(),
+            planned_s,
+            workload: describe.clone(),
+            ..Default::default()
+        };
+        let bus =
+            crate::tui::feed::with_server_stats(&url, handle.snapshots.clone(), scrape.clone())
+                .await;
+        let dashboard = crate::tui::run_dashboard(info, bus, cancel.clone());
+        (None, Some(tokio::spawn(dashboard)))
+    } else {
+        let progress = tokio::spawn(show_progress(handle.snapshots.clone()));
+        (Some(progress), None)
+    };
     let outcome = handle.wait().await;
-    progress.abort();
+    if let Some(progress) = progress {
+        progress.abort();
+    }
+    scrape.cancel();
+    // The dashboard returns at the run's last snapshot (or at `q`, which ended the run).
+    if let Some(d) = dashboard {
+        if let Err(e) = d.await.map_err(anyhow::Error::from).and_then(|r| r) {
+            eprintln!("warning: the dashboard failed: {e:#}");
+        }
+    }
     let outcome = outcome?;
     let s = &outcome.snapshot;
     if s.requests > 0 && s.errors.connect == s.requests {

@@ -5,6 +5,7 @@ mod cli;
 mod http;
 mod report;
 mod serve;
+mod tui;
 
 use std::process::ExitCode;
 

@@ -1,0 +1,157 @@
+//! Live "pass/fail so far" of a profile's thresholds (`p99_ms < 50`, `error_rate < 0.1%`,
+//! `max_object_rps < 900`) against the latest `Snapshot`. Same grammar as the profile's
+//! thresholds (dobench-workloads), but only for metrics a live snapshot carries; the rest
+//! (correctness, alarm lag, ...) stay `Pending` until the run's own end-of-run verdict.
+//! Display only: never decides the run's exit code.
+
+use dobench_loadgen::Snapshot;
+
+/// Where a threshold stands right now.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Pass,
+    Fail,
+    /// Not measurable live (or not parseable): judged at the end of the run.
+    Pending,
+}
+
+/// One threshold's live state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThresholdStatus {
+    pub expr: String,
+    pub actual: Option<f64>,
+    pub verdict: Verdict,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Op {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+}
+
+/// `metric op value`, `value` possibly with `%` (÷ 100) or `ms`.
+fn parse(expr: &str) -> Option<(String, Op, f64)> {
+    const OPS: [(&str, Op); 7] = [
+        ("<=", Op::Le),
+        (">=", Op::Ge),
+        ("==", Op::Eq),
+        ("!=", Op::Ne),
+        ("<", Op::Lt),
+        (">", Op::Gt),
+        ("=", Op::Eq),
+    ];
+    let (metric, op, rhs) = OPS.iter().find_map(|(tok, op)| {
+        expr.split_once(tok)
+            .map(|(l, r)| (l.trim().to_string(), *op, r.trim()))
+    })?;
+    let value = match rhs {
+        "true" => 1.0,
+        "false" => 0.0,
+        r if r.ends_with('%') => r.trim_end_matches('%').trim().parse::<f64>().ok()? / 100.0,
+        r => r.trim_end_matches("ms").trim().parse::<f64>().ok()?,
+    };
+    Some((metric, op, value))
+}
+
+/// The value of a live metric (`None`: not known until the end of the run).
+fn live_metric(s: &Snapshot, ceiling: Option<f64>, metric: &str) -> Option<f64> {
+    let max_peak = || s.objects.iter().map(|o| o.peak_rps).fold(0.0, f64::max);
+    Some(match metric {
+        "p50_ms" => s.latency_ms.p50,
+        "p90_ms" => s.latency_ms.p90,
+        "p99_ms" => s.latency_ms.p99,
+        "p999_ms" => s.latency_ms.p999,
+        "max_ms" => s.latency_ms.max,
+        "error_rate" if s.requests == 0 => 0.0,
+        "error_rate" => s.errors.total as f64 / s.requests as f64,
+        "errors" => s.errors.total as f64,
+        "overloaded" => s.errors.overloaded as f64,
+        "missed" => s.missed as f64,
+        "achieved_rps" => s.achieved_rps,
+        "max_object_rps" => max_peak(),
+        "max_object_ceiling_pct" => max_peak() / ceiling.filter(|c| *c > 0.0)? * 100.0,
+        "hibernation_saved_pct" => s.server.as_ref()?.hibernation.saved_pct,
+        _ => return None,
+    })
+}
+
+/// Every threshold of `exprs` judged against `s`.
+pub fn evaluate(exprs: &[String], s: &Snapshot, ceiling: Option<f64>) -> Vec<ThresholdStatus> {
+    exprs
+        .iter()
+        .map(|expr| {
+            let judged = parse(expr).and_then(|(metric, op, value)| {
+                let actual = live_metric(s, ceiling, &metric)?;
+                let holds = match op {
+                    Op::Lt => actual < value,
+                    Op::Le => actual <= value,
+                    Op::Gt => actual > value,
+                    Op::Ge => actual >= value,
+                    Op::Eq => (actual - value).abs() < 1e-9,
+                    Op::Ne => (actual - value).abs() >= 1e-9,
+                };
+                Some((actual, holds))
+            });
+            match judged {
+                Some((actual, holds)) => ThresholdStatus {
+                    expr: expr.clone(),
+                    actual: Some(actual),
+                    verdict: if holds { Verdict::Pass } else { Verdict::Fail },
+                },
+                None => ThresholdStatus {
+                    expr: expr.clone(),
+                    actual: None,
+                    verdict: Verdict::Pending,
+                },
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dobench_loadgen::ObjectSnapshot;
+
+    #[test]
+    fn judges_live_metrics_and_leaves_the_rest_pending() {
+        let mut s = Snapshot {
+            requests: 1000,
+            ..Snapshot::default()
+        };
+        s.latency_ms.p99 = 12.0;
+        s.errors.total = 5;
+        s.objects.push(ObjectSnapshot {
+            name: "a".into(),
+            peak_rps: 950.0,
+            ..ObjectSnapshot::default()
+        });
+        let exprs: Vec<String> = [
+            "p99_ms < 50",
+            "error_rate < 0.1%",
+            "max_object_rps < 900",
+            "correctness = true",
+            "nonsense",
+        ]
+        .map(String::from)
+        .to_vec();
+        let v: Vec<Verdict> = evaluate(&exprs, &s, Some(1000.0))
+            .into_iter()
+            .map(|t| t.verdict)
+            .collect();
+        assert_eq!(
+            v,
+            [
+                Verdict::Pass,
+                Verdict::Fail,
+                Verdict::Fail,
+                Verdict::Pending,
+                Verdict::Pending
+            ]
+        );
+    }
+}
