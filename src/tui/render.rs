@@ -76,6 +76,8 @@ fn render_header(app: &App, f: &mut Frame, area: Rect) {
         Span::raw(" offered "),
         Span::styled(format!("{:.0}/s", s.offered_rps), Style::new().bold()),
         Span::raw("  achieved "),
+        Span::styled(format!("{:.0}/s", s.achieved_rps), Style::new().bold()),
+        Span::raw(" · now "),
         Span::styled(
             format!("{:.0}/s", s.achieved_rps_last_s),
             Style::new().bold(),
@@ -84,16 +86,17 @@ fn render_header(app: &App, f: &mut Frame, area: Rect) {
         count_span(s.errors.total, Color::Red),
         Span::raw("  missed "),
         count_span(s.missed, Color::Yellow),
-        Span::raw(format!(
-            "  in-flight {}  req {}  avg {:.0}/s",
-            s.in_flight, s.requests, s.achieved_rps
-        )),
+        Span::raw(format!("  in-flight {}  req {}", s.in_flight, s.requests)),
     ];
     if s.generator_limited {
-        line.push(Span::styled(
-            "  GENERATOR-LIMITED",
-            Style::new().fg(Color::Black).bg(Color::Yellow),
-        ));
+        // First, so a narrow terminal cannot cut it off: the numbers are dobench's limit.
+        line.insert(
+            0,
+            Span::styled(
+                " GENERATOR-LIMITED ",
+                Style::new().fg(Color::Black).bg(Color::Yellow),
+            ),
+        );
     }
     f.render_widget(Paragraph::new(Line::from(line)), rates);
 

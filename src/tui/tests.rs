@@ -232,7 +232,7 @@ fn header_shows_run_rates_and_thresholds_so_far() {
             "hash:16",
             "5.0 / 20 s",
             "offered 2100/s",
-            "achieved 2060/s",
+            "achieved 2000/s · now 2060/s",
             "✓ p99_ms < 50 (6.0)",
             "✓ error_rate < 0.1% (0.000",
             "✗ max_object_rps < 900 (99",
@@ -352,8 +352,13 @@ fn latency_view_shows_ops_table() {
             latency_ms: pct(2.0, 9.5),
         },
     );
+    s.generator_limited = true;
     let mut app = App::new(info("chat"));
     app.update(&s);
+    assert_shows(
+        &draw(&app, 80, 24),
+        &["GENERATOR-LIMITED", "offered 2100/s"],
+    );
     app.view = View::Latency;
     let buf = draw(&app, 120, 30);
     assert_shows(&buf, &["Operations", "send", "1234", "9.50"]);

@@ -167,7 +167,7 @@ pub fn compact(app: &App) -> Paragraph<'static> {
     match &app.hibernation {
         Some(h) => {
             lines.push(Line::raw(format!(
-                "sockets {} · hib {} · objs {}/{}",
+                "sockets {} ({} hib) · objs {} live {} hib",
                 h.sockets_open, h.sockets_hibernated, h.objects_live, h.objects_hibernated
             )));
             lines.push(savings_line(h));
