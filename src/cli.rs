@@ -26,6 +26,12 @@ pub enum Command {
     Show(ShowArgs),
     /// Write one self-contained HTML report of runs (ids, `latest`, or a compare group id).
     Report(ReportArgs),
+    /// Run a workload profile (built-in name or TOML path), check it, and summarize.
+    Run(RunArgs),
+    /// Run a profile once per sharding strategy and set the runs side by side.
+    Compare(CompareArgs),
+    /// List the built-in profiles (or print one's TOML).
+    Profiles(ProfilesArgs),
 }
 
 #[derive(Debug, Args)]
@@ -139,4 +145,70 @@ pub struct ReportArgs {
     /// Results store.
     #[arg(long, default_value = ".dobench/results.db")]
     pub db: std::path::PathBuf,
+}
+
+/// Arguments of `dobench run` (src/run.rs).
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Built-in profile name (see `dobench profiles`) or a path to a profile TOML file.
+    pub profile: String,
+    /// Drive this loopback URL instead of starting the reference runtime in-process.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Sharding strategy: single, hash:N, jump:N, random:N or per-key.
+    #[arg(long)]
+    pub strategy: Option<String>,
+    /// Override the profile's load duration (e.g. 5s).
+    #[arg(short, long)]
+    pub duration: Option<String>,
+    /// Override any profile field, e.g. `--set load.rate=2000` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Print one run summary JSON object instead of the human summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Results store the run is recorded in.
+    #[arg(long, default_value = ".dobench/results.db")]
+    pub db: std::path::PathBuf,
+    /// Also write a self-contained HTML report of the run to this file.
+    #[arg(long)]
+    pub html: Option<std::path::PathBuf>,
+    /// Show the live dashboard while running.
+    #[arg(long)]
+    pub tui: bool,
+}
+
+/// Arguments of `dobench compare` (src/compare.rs).
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Built-in profile name or a path to a profile TOML file.
+    pub profile: String,
+    /// Comma-separated strategies, one run each.
+    #[arg(long, default_value = "single,hash:16,jump:16,random:16")]
+    pub strategy: String,
+    /// Drive this loopback URL instead of fresh in-process runtimes.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Override the profile's load duration for every run (e.g. 5s).
+    #[arg(short, long)]
+    pub duration: Option<String>,
+    /// Override any profile field for every run (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Print `{"runs": [...], "best": ...}` instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Results store the runs and their compare group are recorded in.
+    #[arg(long, default_value = ".dobench/results.db")]
+    pub db: std::path::PathBuf,
+    /// Also write one HTML report of the compared runs to this file.
+    #[arg(long)]
+    pub html: Option<std::path::PathBuf>,
+}
+
+/// Arguments of `dobench profiles` (src/profiles.rs).
+#[derive(Debug, Args)]
+pub struct ProfilesArgs {
+    /// Print this built-in profile's TOML instead of the list.
+    pub name: Option<String>,
 }

@@ -2,8 +2,11 @@
 //! The only place that listens for signals or chooses an exit code.
 
 mod cli;
+mod compare;
 mod http;
+mod profiles;
 mod report;
+mod run;
 mod serve;
 mod tui;
 
@@ -28,6 +31,9 @@ fn main() -> ExitCode {
             cli::Command::Runs(args) => report::runs(args),
             cli::Command::Show(args) => report::show(args),
             cli::Command::Report(args) => report::report(args),
+            cli::Command::Run(args) => run::run(args).await,
+            cli::Command::Compare(args) => compare::run(args).await,
+            cli::Command::Profiles(args) => profiles::run(args),
         }
     });
     match result {

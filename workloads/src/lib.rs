@@ -1,16 +1,33 @@
-//! # dobench-workloads: the object classes the workloads drive
+//! # dobench-workloads: the object classes, their traffic, sharding and profiles
 //!
 //! Each workload family has an object class written only against `dobench-runtime`'s public
 //! API: [`counter::Counter`] (`/counter/{object}`), [`ratelimit::RateLimiter`]
-//! (`/ratelimit/{object}`),
-//! [`alarm::AlarmRecorder`] (`/alarm/{object}`), [`chat::ChatRoom`] (`/chat/{object}`). [`register_all`] puts them in a registry under the class names
-//! the workload protocol uses.
+//! (`/ratelimit/{object}`), [`alarm::AlarmRecorder`] (`/alarm/{object}`),
+//! [`chat::ChatRoom`] (`/chat/{object}`). [`register_all`] puts them in a registry under the
+//! class names the workload protocol uses.
+//!
+//! The load side: a [`profile::Profile`] (TOML, built in or from a file) names the workload,
+//! load model, [`keyspace::Keyspace`], [`strategy::Strategy`] and
+//! [`thresholds::Threshold`]s; [`traffic::start`] drives any target that speaks the
+//! protocol through `dobench-loadgen` and ends with a correctness verdict;
+//! [`thresholds::evaluate`] judges the finished `RunSummary`.
 
 pub mod alarm;
 pub mod chat;
 pub mod counter;
+pub mod error;
+pub mod keyspace;
 mod params;
+pub mod profile;
 pub mod ratelimit;
+pub mod strategy;
+pub mod thresholds;
+pub mod traffic;
+
+pub use error::{Error, Result};
+pub use profile::{LoadedProfile, Profile, WorkloadKind};
+pub use strategy::Strategy;
+pub use thresholds::Threshold;
 
 use dobench_runtime::Registry;
 

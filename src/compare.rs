@@ -1,0 +1,229 @@
+//! `dobench compare PROFILE --strategy S1,S2,...`: runs the profile once per strategy (each
+//! against a fresh embedded runtime, or the same `--target` with fresh object names),
+//! records the runs as one compare group, prints one table and names the strategy that
+//! meets the thresholds (and correctness) with the fewest objects. `--json` prints
+//! `{"runs": [...], "best": ...}`. Runs go one after another, never in parallel (they would
+//! measure each other).
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use dobench_reports::Store;
+use dobench_workloads::strategy;
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::CompareArgs;
+use crate::run::{self, RunPlan, RunResult, View};
+
+/// One row of the compare table (also in `--json` under `table`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub strategy: String,
+    pub achieved_rps: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub overloaded: u64,
+    pub hottest_object: String,
+    pub hottest_rps: f64,
+    pub hottest_peak_rps: f64,
+    pub hottest_ok_rps: f64,
+    /// Hottest object's served (ok) rate as a percentage of the ceiling.
+    pub hottest_ceiling_pct: f64,
+    pub objects_used: u64,
+    pub read_fan_in: u64,
+    pub correctness: bool,
+    pub thresholds: bool,
+}
+
+impl Row {
+    fn of(r: &RunResult) -> Row {
+        let s = &r.summary;
+        let hot = s.objects.as_ref().and_then(|o| o.first());
+        let ok = hot
+            .and_then(|h| r.served.get(&h.name).copied())
+            .unwrap_or(0.0);
+        Row {
+            strategy: s.strategy.clone().unwrap_or_default(),
+            achieved_rps: s.achieved_rps,
+            p50_ms: s.latency_ms.p50,
+            p99_ms: s.latency_ms.p99,
+            overloaded: s.errors.overloaded,
+            hottest_object: hot.map(|h| h.name.clone()).unwrap_or_default(),
+            hottest_rps: hot.map_or(0.0, |h| h.rps),
+            hottest_peak_rps: hot.map_or(0.0, |h| h.peak_rps),
+            hottest_ok_rps: ok,
+            hottest_ceiling_pct: s
+                .ceiling_rps
+                .filter(|c| *c > 0.0)
+                .map_or(0.0, |c| ok / c * 100.0),
+            objects_used: r.objects_used,
+            read_fan_in: r.read_fan_in,
+            correctness: s.correctness.as_ref().is_none_or(|c| c.passed),
+            thresholds: s.thresholds.passed,
+        }
+    }
+}
+
+/// The passing strategy with the fewest objects (ties: lower p99).
+pub fn best(rows: &[Row]) -> Option<String> {
+    rows.iter()
+        .filter(|r| r.correctness && r.thresholds)
+        .min_by(|a, b| {
+            a.objects_used
+                .cmp(&b.objects_used)
+                .then(a.p99_ms.total_cmp(&b.p99_ms))
+        })
+        .map(|r| r.strategy.clone())
+}
+
+/// The table as printed.
+pub fn table(rows: &[Row], ceiling: Option<f64>) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{:<12} {:>9} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7} {:>6} {:>11} {:>10}",
+        "strategy",
+        "rate/s",
+        "p50 ms",
+        "p99 ms",
+        "overload",
+        "hot req/s",
+        "hot peak",
+        "hot ok/s",
+        "% ceil",
+        "objects",
+        "fan-in",
+        "correctness",
+        "thresholds"
+    );
+    for r in rows {
+        let _ = writeln!(
+            o,
+            "{:<12} {:>9.1} {:>8.2} {:>8.2} {:>9} {:>9.1} {:>9.0} {:>9.1} {:>7} {:>7} {:>6} {:>11} {:>10}",
+            r.strategy,
+            r.achieved_rps,
+            r.p50_ms,
+            r.p99_ms,
+            r.overloaded,
+            r.hottest_rps,
+            r.hottest_peak_rps,
+            r.hottest_ok_rps,
+            ceiling.map_or("-".into(), |_| format!("{:.0}", r.hottest_ceiling_pct)),
+            r.objects_used,
+            r.read_fan_in,
+            if r.correctness { "pass" } else { "FAIL" },
+            if r.thresholds { "pass" } else { "FAIL" },
+        );
+    }
+    o
+}
+
+/// `dobench compare`.
+pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    let strategies = strategy::parse_list(&args.strategy)?;
+    if strategies.is_empty() {
+        anyhow::bail!("--strategy needs at least one strategy");
+    }
+    // Load every plan first: a typo fails before any load is sent.
+    let mut plans = strategies
+        .iter()
+        .map(|s| {
+            RunPlan::new(
+                &args.profile,
+                args.target.clone(),
+                Some(&s.to_string()),
+                args.duration.as_deref(),
+                &args.set,
+                args.db.clone(),
+            )
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if let Some(parent) = args.db.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let group = Store::open(&args.db)?.create_compare_group(&plans[0].loaded.profile.name)?;
+    let cancel = CancellationToken::new();
+    let on_signal = cancel.clone();
+    tokio::spawn(async move {
+        crate::shutdown_signal().await;
+        on_signal.cancel();
+    });
+    let mut results = Vec::new();
+    for plan in plans.iter_mut() {
+        if cancel.is_cancelled() {
+            break;
+        }
+        plan.compare_group = Some(group.clone());
+        if !args.json {
+            eprintln!(
+                "== {} with strategy {}",
+                plan.loaded.profile.name, plan.loaded.profile.strategy
+            );
+        }
+        let view = if args.json {
+            View::Quiet
+        } else {
+            View::Progress
+        };
+        results.push(run::execute(plan, cancel.clone(), view).await?);
+    }
+    let rows: Vec<Row> = results.iter().map(Row::of).collect();
+    let best = best(&rows);
+    if let Some(b) = &best {
+        Store::open(&args.db)?.set_compare_best(&group, b)?;
+    }
+    if let Some(path) = &args.html {
+        let ids: Vec<String> = results.iter().map(|r| r.summary.run_id.clone()).collect();
+        run::write_html(&args.db, &ids, path, best.clone())?;
+    }
+    let ceiling = results.first().and_then(|r| r.summary.ceiling_rps);
+    if args.json {
+        let runs: Vec<_> = results.iter().map(|r| &r.summary).collect();
+        println!(
+            "{}",
+            serde_json::to_string(&serde_json::json!({
+                "runs": runs, "best": best, "table": rows, "compare_group": group,
+            }))?
+        );
+    } else {
+        let p = &plans[0].loaded.profile;
+        println!(
+            "dobench compare {}  (per-object ceiling {}; compare group {group})",
+            p.name,
+            ceiling.map_or("off".into(), |c| format!("{c:.0}/s"))
+        );
+        print!("{}", table(&rows, ceiling));
+        match &best {
+            Some(b) => {
+                println!("best: {b} (meets the thresholds and correctness with the fewest objects)")
+            }
+            None => println!("best: none of these strategies met the thresholds and correctness"),
+        }
+        for r in &results {
+            if let Some(c) = r.summary.correctness.as_ref().filter(|c| !c.passed) {
+                for ch in c.checks.iter().filter(|c| !c.passed) {
+                    println!(
+                        "  {}: {}: {}",
+                        r.summary.strategy.as_deref().unwrap_or("-"),
+                        ch.name,
+                        ch.detail
+                    );
+                }
+            }
+            for t in r.summary.thresholds.results.iter().filter(|t| !t.passed) {
+                println!(
+                    "  {}: threshold {} broken (actual {:.3})",
+                    r.summary.strategy.as_deref().unwrap_or("-"),
+                    t.expr,
+                    t.actual
+                );
+            }
+        }
+    }
+    Ok(if best.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

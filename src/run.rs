@@ -1,0 +1,470 @@
+//! `dobench run PROFILE`: loads the profile (with `--set`/`--strategy`/`--duration`
+//! overrides), starts the reference runtime in-process on a free loopback port with the
+//! profile's runtime options and a fresh temp data dir (or drives `--target`), runs the
+//! workload, merges the target's scraped stats into the live bus, records the run in the
+//! results store, checks correctness and thresholds, and prints a human summary or one
+//! `RunSummary` JSON. Exit 0 pass, 1 thresholds/correctness failed, 2 could not run.
+//! [`execute`] is shared with `compare`. Never measures anything itself: loadgen does.
+
+mod print;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use dobench_loadgen::server_stats::{self, ServerStats};
+use dobench_loadgen::summary::HibernationSummary;
+use dobench_loadgen::{RequestSpec, RunSummary, Snapshot, SummaryMeta};
+use dobench_reports::{RunMeta, RunWriter, Store};
+use dobench_runtime::{Config, DataDir, Runtime};
+use dobench_workloads::profile::{self, LoadedProfile};
+use dobench_workloads::{thresholds, traffic, WorkloadKind};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::RunArgs;
+
+pub use print::{human_summary, progress};
+
+/// A typed run plan built from flags.
+pub struct RunPlan {
+    pub loaded: LoadedProfile,
+    /// Target base URL; `None` = embedded runtime.
+    pub target: Option<String>,
+    pub db: PathBuf,
+    pub compare_group: Option<String>,
+}
+
+impl RunPlan {
+    /// Loads the profile with the command line's overrides applied.
+    pub fn new(
+        profile: &str,
+        target: Option<String>,
+        strategy: Option<&str>,
+        duration: Option<&str>,
+        set: &[String],
+        db: PathBuf,
+    ) -> anyhow::Result<RunPlan> {
+        let mut overrides = set.to_vec();
+        if let Some(s) = strategy {
+            overrides.push(format!("strategy=\"{s}\""));
+        }
+        if let Some(d) = duration {
+            overrides.push(format!("load.duration=\"{d}\""));
+        }
+        let loaded = profile::load(profile, &overrides)?;
+        if let Some(t) = &target {
+            RequestSpec::new("probe", dobench_loadgen::http::Method::GET, t)
+                .with_context(|| format!("--target {t}"))?;
+        }
+        Ok(RunPlan {
+            loaded,
+            target: target.map(|t| t.trim_end_matches('/').to_string()),
+            db,
+            compare_group: None,
+        })
+    }
+}
+
+/// What one run leaves for printing and comparing.
+pub struct RunResult {
+    pub summary: RunSummary,
+    pub objects_used: u64,
+    pub read_fan_in: u64,
+    /// (object, ok answers/s) for every object.
+    pub served: std::collections::HashMap<String, f64>,
+    pub notes: Vec<String>,
+}
+
+impl RunResult {
+    /// Thresholds and correctness both passed.
+    pub fn passed(&self) -> bool {
+        self.summary.thresholds.passed && self.summary.correctness.as_ref().is_none_or(|c| c.passed)
+    }
+}
+
+/// `dobench run`.
+pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let plan = RunPlan::new(
+        &args.profile,
+        args.target.clone(),
+        args.strategy.as_deref(),
+        args.duration.as_deref(),
+        &args.set,
+        args.db.clone(),
+    )?;
+    if args.tui {
+        crate::tui::check_terminal()?;
+    }
+    let cancel = CancellationToken::new();
+    let on_signal = cancel.clone();
+    tokio::spawn(async move {
+        crate::shutdown_signal().await;
+        on_signal.cancel();
+    });
+    let view = if args.tui {
+        View::Tui
+    } else if args.json {
+        View::Quiet
+    } else {
+        View::Progress
+    };
+    let result = execute(&plan, cancel, view).await?;
+    if let Some(path) = &args.html {
+        write_html(&plan.db, std::slice::from_ref(&result.summary.run_id), path, None)?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&result.summary)?);
+    } else {
+        print!("{}", human_summary(&plan.loaded, &result));
+    }
+    Ok(if result.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// How a run shows itself while it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Quiet,
+    Progress,
+    Tui,
+}
+
+/// The reference runtime running in-process for one run.
+struct Embedded {
+    base: String,
+    stop: CancellationToken,
+    task: JoinHandle<std::io::Result<()>>,
+    _dir: tempfile::TempDir,
+}
+
+async fn start_embedded(p: &dobench_workloads::Profile) -> anyhow::Result<Embedded> {
+    let dir = tempfile::Builder::new()
+        .prefix("dobench-run-")
+        .tempdir()
+        .context("creating a temp data dir")?;
+    let mut config = Config::new(DataDir::Path(dir.path().to_path_buf()));
+    let r = &p.runtime;
+    config.ceiling = r.ceiling.parse()?;
+    config.mailbox = r.mailbox;
+    config.hibernate_after = r.hibernate_after.0;
+    config.idle_timeout = r.idle_timeout.0;
+    config.alarm_time_scale = r.alarm_time_scale;
+    let runtime = Runtime::new(config, dobench_workloads::registry())?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let stop = CancellationToken::new();
+    let s = stop.clone();
+    let task = tokio::spawn(dobench_runtime::serve(listener, runtime, async move {
+        s.cancelled().await
+    }));
+    Ok(Embedded {
+        base,
+        stop,
+        task,
+        _dir: dir,
+    })
+}
+
+impl Embedded {
+    async fn stop(self) {
+        self.stop.cancel();
+        if tokio::time::timeout(Duration::from_secs(15), self.task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the embedded runtime took over 15 s to drain; leaving it");
+        }
+    }
+}
+
+/// Runs one profile end to end (shared by `run` and `compare`).
+pub async fn execute(
+    plan: &RunPlan,
+    cancel: CancellationToken,
+    view: View,
+) -> anyhow::Result<RunResult> {
+    let p = &plan.loaded.profile;
+    let embedded = match &plan.target {
+        None => Some(start_embedded(p).await?),
+        Some(_) => None,
+    };
+    let base = match (&embedded, &plan.target) {
+        (Some(e), _) => e.base.clone(),
+        (None, Some(t)) => t.clone(),
+        (None, None) => unreachable!("either embedded or a target"),
+    };
+    let target_label = plan.target.clone().unwrap_or_else(|| "embedded".into());
+    let result = drive(plan, &base, &target_label, cancel, view).await;
+    if let Some(e) = embedded {
+        e.stop().await;
+    }
+    result
+}
+
+async fn drive(
+    plan: &RunPlan,
+    base: &str,
+    target_label: &str,
+    cancel: CancellationToken,
+    view: View,
+) -> anyhow::Result<RunResult> {
+    let p = &plan.loaded.profile;
+    let first_stats = server_stats::fetch(base, Duration::from_secs(2)).await.ok();
+    let ceiling_rps = match &plan.target {
+        None => p.runtime.ceiling_rps(),
+        Some(_) => first_stats
+            .as_ref()
+            .and_then(|s| s.ceiling_rps.map(f64::from))
+            .or(p.runtime.ceiling_rps()),
+    };
+    let scrape_stop = CancellationToken::new();
+    let scraper = match &first_stats {
+        Some(_) => Some(server_stats::spawn_scraper(
+            base,
+            server_stats::DEFAULT_EVERY,
+            scrape_stop.clone(),
+        )?),
+        None => None,
+    };
+    let nonce = traffic::new_nonce();
+    let running = traffic::start(p, base, &nonce, cancel.clone())?;
+    let (bus_tx, bus) = watch::channel(Snapshot::default());
+    let relay = tokio::spawn(relay(running.snapshots.clone(), scraper, bus_tx));
+    let meta = RunMeta {
+        profile: p.name.clone(),
+        profile_text: plan.loaded.text.clone(),
+        workload: Some(p.workload.class().to_string()),
+        target: target_label.to_string(),
+        strategy: Some(p.strategy.to_string()),
+        runtime_options: runtime_options(p, plan.target.is_none()),
+        thresholds: p.thresholds.iter().map(|t| t.expr.clone()).collect(),
+        ceiling_rps,
+        planned_s: Some(p.load.duration.0.as_secs_f64()),
+        compare_group: plan.compare_group.clone(),
+    };
+    let recording = record_start(&plan.db, &meta, bus.clone())?;
+    let shown = match view {
+        View::Quiet => None,
+        View::Progress => Some(tokio::spawn(progress(bus.clone()))),
+        View::Tui => {
+            let info = crate::tui::RunInfo {
+                profile: p.name.clone(),
+                target: target_label.to_string(),
+                strategy: p.strategy.to_string(),
+                ceiling_rps,
+                planned_s: p.load.duration.0.as_secs_f64(),
+                thresholds: meta.thresholds.clone(),
+                workload: p.workload.class().to_string(),
+            };
+            let (bus, stop) = (bus.clone(), cancel.clone());
+            Some(tokio::spawn(async move {
+                if let Err(e) = crate::tui::run_dashboard(info, bus, stop).await {
+                    eprintln!("tui: {e:#}");
+                }
+            }))
+        }
+    };
+    let finished = running.wait().await;
+    scrape_stop.cancel();
+    let _ = relay.await;
+    if let Some(task) = shown {
+        let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+    }
+    let writer = dobench_reports::join_live(recording).await;
+    let finished = match finished {
+        Ok(f) => f,
+        Err(e) => {
+            if let Ok(w) = writer {
+                let _ = w.abandon();
+            }
+            return Err(e.into());
+        }
+    };
+    let outcome = &finished.outcome;
+    let s = &outcome.snapshot;
+    if s.requests > 0 && s.errors.connect == s.requests {
+        bail!(
+            "cannot connect to {base}: every one of {} requests failed to connect",
+            s.requests
+        );
+    }
+    let mut summary = RunSummary::from_outcome(
+        outcome,
+        SummaryMeta {
+            profile: p.name.clone(),
+            workload: Some(p.workload.class().to_string()),
+            target: target_label.to_string(),
+            strategy: Some(p.strategy.to_string()),
+            ceiling_rps,
+        },
+    );
+    let final_stats = server_stats::fetch(base, Duration::from_secs(5)).await.ok();
+    if let (Some(stats), Some(objects)) = (&final_stats, summary.objects.as_mut()) {
+        for o in objects.iter_mut() {
+            if let Some(so) = stats.object(p.workload.class(), &o.name) {
+                o.id = so.id.clone();
+            }
+        }
+    }
+    if p.workload == WorkloadKind::Chat {
+        summary.hibernation = final_stats.as_ref().map(|st| hibernation(st, &nonce));
+    }
+    summary.alarms = finished.alarms.clone();
+    summary.correctness = Some(finished.correctness.clone());
+    summary.thresholds = thresholds::evaluate(&p.thresholds, &summary);
+    let served = served_rates(outcome);
+    let writer = writer.context("recording the run")?;
+    summary.run_id = writer.id().to_string();
+    writer.finish(&summary, Some(&outcome.aggregate))?;
+    Ok(RunResult {
+        objects_used: finished.objects_used,
+        read_fan_in: finished.read_fan_in,
+        notes: finished.notes.clone(),
+        served,
+        summary,
+    })
+}
+
+/// Forwards the workload's snapshots with the latest scraped server stats attached; ends
+/// after the last (`done`) snapshot or when the workload's bus closes.
+async fn relay(
+    mut from: watch::Receiver<Snapshot>,
+    scraper: Option<watch::Receiver<Option<ServerStats>>>,
+    to: watch::Sender<Snapshot>,
+) {
+    loop {
+        let closed = from.changed().await.is_err();
+        let mut s = from.borrow_and_update().clone();
+        s.server = scraper.as_ref().and_then(|r| r.borrow().clone());
+        let done = s.done || closed;
+        if closed {
+            s.done = true;
+        }
+        to.send_replace(s);
+        if done {
+            break;
+        }
+    }
+}
+
+/// Records the bus into the store on a blocking thread: one transaction per closed second,
+/// server stats at most once a second.
+fn record_start(
+    db: &Path,
+    meta: &RunMeta,
+    mut bus: watch::Receiver<Snapshot>,
+) -> anyhow::Result<JoinHandle<dobench_reports::Result<RunWriter>>> {
+    if let Some(parent) = db.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let store =
+        Store::open(db).with_context(|| format!("opening results store {}", db.display()))?;
+    let mut writer = store.begin_run(meta)?;
+    let rt = tokio::runtime::Handle::current();
+    Ok(tokio::task::spawn_blocking(move || {
+        let mut last_stats_s = -1.0;
+        loop {
+            let closed = rt.block_on(bus.changed()).is_err();
+            let snap = bus.borrow_and_update().clone();
+            if let Some(st) = &snap.server {
+                if snap.elapsed_s - last_stats_s >= 1.0 || snap.done {
+                    last_stats_s = snap.elapsed_s;
+                    writer.push_server_stats(snap.elapsed_s, &serde_json::to_value(st)?)?;
+                }
+            }
+            let done = snap.done || closed;
+            writer.push_snapshot(&Snapshot { done, ..snap })?;
+            if done {
+                break;
+            }
+        }
+        Ok(writer)
+    }))
+}
+
+fn runtime_options(p: &dobench_workloads::Profile, embedded: bool) -> serde_json::Value {
+    let r = &p.runtime;
+    serde_json::json!({
+        "embedded": embedded,
+        "ceiling": r.ceiling,
+        "mailbox": r.mailbox,
+        "hibernate_after_ms": r.hibernate_after.0.as_millis() as u64,
+        "idle_timeout_ms": r.idle_timeout.0.as_millis() as u64,
+        "alarm_time_scale": r.alarm_time_scale,
+        "load": format!("{:?}", traffic::schedule(&p.load)),
+    })
+}
+
+/// Hibernation savings of this run's rooms (names carry the run nonce), priced.
+fn hibernation(stats: &ServerStats, nonce: &str) -> HibernationSummary {
+    use dobench_runtime::pricing::{duration_usd, gb_s};
+    let tag = format!("-{nonce}-");
+    let ours = stats
+        .objects
+        .iter()
+        .filter(|o| o.class == "chat" && o.name.as_deref().is_some_and(|n| n.contains(&tag)));
+    let (mut billed, mut hibernated, mut avoided) = (0.0, 0.0, 0.0);
+    for o in ours {
+        billed += o.billed_ms;
+        hibernated += o.hibernated_ms;
+        avoided += o.avoided_ms;
+    }
+    let (gb_billed, gb_avoided) = (gb_s(billed / 1000.0), gb_s(avoided / 1000.0));
+    HibernationSummary {
+        active_ms: billed,
+        hibernated_ms: hibernated,
+        gb_s_billed: gb_billed,
+        gb_s_avoided: gb_avoided,
+        usd_avoided: duration_usd(gb_avoided),
+        saved_pct: if billed + avoided > 0.0 {
+            avoided / (billed + avoided) * 100.0
+        } else {
+            0.0
+        },
+    }
+}
+
+/// Successful (non-error) answers per second, per object.
+fn served_rates(
+    outcome: &dobench_loadgen::executor::RunOutcome,
+) -> std::collections::HashMap<String, f64> {
+    let secs = outcome.elapsed.as_secs_f64().max(1e-3);
+    outcome
+        .aggregate
+        .total
+        .objects
+        .iter()
+        .map(|(k, st)| (k.to_string(), (st.requests - st.errors) as f64 / secs))
+        .collect()
+}
+
+/// Writes one HTML report of `ids` from the store at `db`.
+pub fn write_html(
+    db: &Path,
+    ids: &[String],
+    path: &Path,
+    best: Option<String>,
+) -> anyhow::Result<()> {
+    let store = Store::open(db)?;
+    let runs = ids
+        .iter()
+        .map(|id| store.load(id))
+        .collect::<Result<Vec<_>, _>>()?;
+    let page = dobench_reports::html::render(
+        &runs,
+        &dobench_reports::html::ReportOptions {
+            title: None,
+            best_strategy: best,
+        },
+    )?;
+    std::fs::write(path, page).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}

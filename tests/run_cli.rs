@@ -1,0 +1,216 @@
+//! `dobench run` through the real binary: every built-in profile runs green against the
+//! embedded runtime with a short duration (rates lowered so a debug build keeps up) and
+//! prints one RunSummary JSON with correctness passed; a threshold broken on purpose exits
+//! 1; a profile with a typo exits 2 naming file, line and field. Runs one at a time: each
+//! starts its own runtime and load generator.
+
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn dobench(args: &[&str], db: &std::path::Path) -> Output {
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    Command::new(env!("CARGO_BIN_EXE_dobench"))
+        .args(args)
+        .arg("--db")
+        .arg(db)
+        .output()
+        .expect("run dobench")
+}
+
+fn run_json(profile: &str, extra: &[&str]) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "run",
+        profile,
+        "--json",
+        "--set",
+        r#"thresholds=["correctness = true"]"#,
+    ];
+    args.extend_from_slice(extra);
+    let out = dobench(&args, &dir.path().join("results.db"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{profile}: stdout {stdout}\nstderr {stderr}"
+    );
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "exactly one JSON document: {stdout}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["profile"], profile);
+    assert_eq!(v["target"], "embedded");
+    assert_eq!(
+        v["correctness"]["passed"], true,
+        "{profile}: {}",
+        v["correctness"]
+    );
+    assert_eq!(v["thresholds"]["passed"], true);
+    assert!(v["requests"].as_u64().unwrap() > 0);
+    for key in [
+        "run_id",
+        "latency_ms",
+        "ops",
+        "errors",
+        "objects",
+        "hibernation",
+        "alarms",
+    ] {
+        assert!(v.get(key).is_some(), "{key} missing from {v}");
+    }
+    v
+}
+
+#[test]
+fn sharded_counter_runs_green() {
+    let v = run_json(
+        "sharded-counter",
+        &["--duration", "3s", "--set", "load.rate=300"],
+    );
+    assert_eq!(v["workload"], "counter");
+    assert_eq!(v["strategy"], "hash:16");
+    assert_eq!(v["errors"]["overloaded"], 0);
+    assert!(v["ops"]["increment"]["requests"].as_u64().unwrap() > 0);
+    let objects = v["objects"].as_array().unwrap();
+    assert!(objects.len() <= 16 && !objects.is_empty());
+    assert!(
+        objects
+            .iter()
+            .all(|o| o["id"].as_str().unwrap().len() == 64),
+        "ids filled in"
+    );
+}
+
+#[test]
+fn ratelimit_burst_runs_green() {
+    let v = run_json(
+        "ratelimit-burst",
+        &["--duration", "3s", "--set", "load.rate=200"],
+    );
+    let checks = v["correctness"]["checks"].as_array().unwrap();
+    let bursts = checks
+        .iter()
+        .find(|c| c["name"].as_str().unwrap().contains("burst"))
+        .unwrap();
+    assert!(
+        bursts["detail"].as_str().unwrap().contains("uncontended"),
+        "{bursts}"
+    );
+    assert!(v["ops"]["burst"]["requests"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn chat_fanout_runs_green_and_hibernates() {
+    let v = run_json(
+        "chat-fanout",
+        &[
+            "--duration",
+            "5s",
+            "--set",
+            "chat.active=1s",
+            "--set",
+            "chat.idle=2s",
+            "--set",
+            "load.rate=40",
+        ],
+    );
+    assert!(v["ops"]["fanout"]["requests"].as_u64().unwrap() > 0);
+    let h = &v["hibernation"];
+    assert!(
+        h["hibernated_ms"].as_f64().unwrap() > 0.0,
+        "rooms hibernated: {h}"
+    );
+    assert!(h["saved_pct"].as_f64().unwrap() > 0.0, "{h}");
+}
+
+#[test]
+fn alarm_storm_runs_green() {
+    let v = run_json(
+        "alarm-storm",
+        &[
+            "--duration",
+            "1s",
+            "--set",
+            "load.rate=100",
+            "--set",
+            "alarm.delay=1s",
+        ],
+    );
+    let a = &v["alarms"];
+    assert!(a["scheduled"].as_u64().unwrap() > 0, "{a}");
+    assert_eq!(a["scheduled"], a["fired"]);
+    assert_eq!(a["missing"], 0);
+    assert!(
+        a["retried"].as_u64().unwrap() > 0,
+        "10 % of handlers fail twice: {a}"
+    );
+}
+
+#[test]
+fn broken_threshold_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dobench(
+        &[
+            "run",
+            "sharded-counter",
+            "--duration",
+            "1s",
+            "--set",
+            "load.rate=100",
+            "--set",
+            r#"thresholds=["p99_ms < 0.0001", "correctness = true"]"#,
+        ],
+        &dir.path().join("r.db"),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("FAIL p99_ms < 0.0001"), "{stdout}");
+    assert!(stdout.contains("verdict     FAIL"), "{stdout}");
+}
+
+#[test]
+fn bad_profile_exits_2_naming_file_line_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("typo.toml");
+    std::fs::write(
+        &path,
+        "name = \"typo\"\nworkload = \"counter\"\n\n[load]\nrate = 10\nduraton = \"1s\"\n",
+    )
+    .unwrap();
+    let out = dobench(&["run", path.to_str().unwrap()], &dir.path().join("r.db"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:6:", path.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("duraton"), "{stderr}");
+}
+
+#[test]
+fn profiles_lists_the_builtins() {
+    let out = Command::new(env!("CARGO_BIN_EXE_dobench"))
+        .arg("profiles")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    for name in [
+        "sharded-counter",
+        "ratelimit-burst",
+        "chat-fanout",
+        "alarm-storm",
+    ] {
+        assert!(stdout.contains(name), "{stdout}");
+    }
+}

@@ -1,0 +1,517 @@
+//! Profiles: the TOML files that describe a run (workload, load model, keyspace, sharding
+//! strategy, embedded-runtime options, thresholds, per-workload knobs), built in under
+//! `workloads/profiles/` or read from a path. Parsing is strict (`deny_unknown_fields`);
+//! errors name the file, line, column and field. `--set key=value` overrides edit the parsed
+//! document before it is typed. Never touches the network or the runtime.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::keyspace::KeyspaceSpec;
+use crate::strategy::Strategy;
+use crate::thresholds::Threshold;
+
+/// The built-in profiles: (name, TOML text).
+pub const BUILTIN: &[(&str, &str)] = &[
+    (
+        "sharded-counter",
+        include_str!("../profiles/sharded-counter.toml"),
+    ),
+    (
+        "ratelimit-burst",
+        include_str!("../profiles/ratelimit-burst.toml"),
+    ),
+    ("chat-fanout", include_str!("../profiles/chat-fanout.toml")),
+    ("alarm-storm", include_str!("../profiles/alarm-storm.toml")),
+];
+
+/// Which workload family a profile drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkloadKind {
+    Counter,
+    Ratelimit,
+    Chat,
+    Alarm,
+}
+
+impl WorkloadKind {
+    /// The protocol's class name.
+    pub fn class(&self) -> &'static str {
+        match self {
+            WorkloadKind::Counter => "counter",
+            WorkloadKind::Ratelimit => "ratelimit",
+            WorkloadKind::Chat => "chat",
+            WorkloadKind::Alarm => "alarm",
+        }
+    }
+}
+
+/// A duration written as text (`500ms`, `10s`, `2m`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Dur(pub Duration);
+
+impl TryFrom<String> for Dur {
+    type Error = dobench_loadgen::Error;
+    fn try_from(s: String) -> std::result::Result<Self, Self::Error> {
+        dobench_loadgen::duration::parse(&s).map(Dur)
+    }
+}
+
+/// A whole profile.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub workload: WorkloadKind,
+    #[serde(default = "default_strategy")]
+    pub strategy: Strategy,
+    #[serde(default)]
+    pub thresholds: Vec<Threshold>,
+    pub load: Load,
+    #[serde(default)]
+    pub keyspace: KeyspaceSpec,
+    #[serde(default)]
+    pub runtime: RuntimeOptions,
+    #[serde(default)]
+    pub counter: CounterOptions,
+    #[serde(default)]
+    pub ratelimit: RatelimitOptions,
+    #[serde(default)]
+    pub chat: ChatOptions,
+    #[serde(default)]
+    pub alarm: AlarmOptions,
+}
+
+fn default_strategy() -> Strategy {
+    Strategy::Single
+}
+
+/// Arrival model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadModel {
+    #[default]
+    Open,
+    Closed,
+}
+
+/// One ramping stage.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageSpec {
+    pub duration: Dur,
+    pub target: f64,
+}
+
+/// `[load]`: the arrival model and its parameters.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Load {
+    #[serde(default)]
+    pub model: LoadModel,
+    /// Open model: requests (chat: messages) per second.
+    pub rate: Option<f64>,
+    pub duration: Dur,
+    /// Ramping: start rate and stages (replace `rate`).
+    pub start_rate: Option<f64>,
+    #[serde(default)]
+    pub stages: Vec<StageSpec>,
+    /// Closed model: virtual users and think time.
+    pub vus: Option<u32>,
+    pub think: Option<Dur>,
+    /// Most requests in flight (open model).
+    #[serde(default = "default_in_flight")]
+    pub max_in_flight: usize,
+    #[serde(default = "default_timeout")]
+    pub timeout: Dur,
+}
+
+fn default_in_flight() -> usize {
+    256
+}
+fn default_timeout() -> Dur {
+    Dur(Duration::from_secs(10))
+}
+
+/// `[runtime]`: options of the embedded reference runtime (ignored with `--target`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeOptions {
+    /// `off` or turns per second per object (a number or a string).
+    #[serde(default = "default_ceiling", deserialize_with = "number_or_text")]
+    pub ceiling: String,
+    #[serde(default = "default_mailbox")]
+    pub mailbox: usize,
+    #[serde(default = "default_hibernate")]
+    pub hibernate_after: Dur,
+    #[serde(default = "default_idle")]
+    pub idle_timeout: Dur,
+    /// Multiplies alarm retry backoffs (1.0 = production's 2, 4, ... 64 s).
+    #[serde(default = "one")]
+    pub alarm_time_scale: f64,
+}
+
+/// Reads `1000` and `"1000"` alike (and `"off"`).
+fn number_or_text<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Number(u64),
+        Text(String),
+    }
+    Ok(match Either::deserialize(d)? {
+        Either::Number(n) => n.to_string(),
+        Either::Text(t) => t,
+    })
+}
+
+fn default_ceiling() -> String {
+    "1000".into()
+}
+fn default_mailbox() -> usize {
+    dobench_runtime::Config::DEFAULT_MAILBOX
+}
+fn default_hibernate() -> Dur {
+    Dur(dobench_runtime::Config::DEFAULT_HIBERNATE_AFTER)
+}
+fn default_idle() -> Dur {
+    Dur(dobench_runtime::Config::DEFAULT_IDLE_TIMEOUT)
+}
+fn one() -> f64 {
+    1.0
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        RuntimeOptions {
+            ceiling: default_ceiling(),
+            mailbox: default_mailbox(),
+            hibernate_after: default_hibernate(),
+            idle_timeout: default_idle(),
+            alarm_time_scale: 1.0,
+        }
+    }
+}
+
+impl RuntimeOptions {
+    /// The ceiling in req/s (`None` when off or unreadable).
+    pub fn ceiling_rps(&self) -> Option<f64> {
+        match self.ceiling.parse::<dobench_runtime::Ceiling>() {
+            Ok(c) => c.rate().map(f64::from),
+            Err(_) => None,
+        }
+    }
+}
+
+/// `[counter]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CounterOptions {
+    /// Share of requests that are shard reads (the rest are increments).
+    pub read_ratio: f64,
+}
+
+impl Default for CounterOptions {
+    fn default() -> Self {
+        CounterOptions { read_ratio: 0.05 }
+    }
+}
+
+/// `[ratelimit]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RatelimitOptions {
+    pub limit: u64,
+    pub window_ms: u64,
+    /// A burst every this long (first one after one interval).
+    pub burst_every: Dur,
+    /// Fresh keys per burst.
+    pub burst_keys: u64,
+    /// Requests per key in a burst.
+    pub burst_size: u64,
+    /// How long a burst's sends are spread over ("one instant").
+    pub burst_spread: Dur,
+}
+
+impl Default for RatelimitOptions {
+    fn default() -> Self {
+        RatelimitOptions {
+            limit: 10,
+            window_ms: 1000,
+            burst_every: Dur(Duration::from_secs(2)),
+            burst_keys: 10,
+            burst_size: 20,
+            burst_spread: Dur(Duration::from_millis(5)),
+        }
+    }
+}
+
+/// `[chat]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChatOptions {
+    pub rooms: u32,
+    pub members: u32,
+    /// Sending phase length.
+    pub active: Dur,
+    /// Silent phase between sending phases (longer than hibernate_after to hibernate).
+    pub idle: Dur,
+    /// Message body size in bytes (padding after the tag).
+    pub body_bytes: usize,
+}
+
+impl Default for ChatOptions {
+    fn default() -> Self {
+        ChatOptions {
+            rooms: 8,
+            members: 8,
+            active: Dur(Duration::from_secs(2)),
+            idle: Dur(Duration::from_secs(3)),
+            body_bytes: 64,
+        }
+    }
+}
+
+/// `[alarm]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlarmOptions {
+    /// Alarms are due this long after scheduling ends.
+    pub delay: Dur,
+    /// Due times spread uniformly over this long (0: one instant).
+    pub spread: Dur,
+    /// Share of objects whose handler fails `fail_times` times first.
+    pub fail_ratio: f64,
+    pub fail_times: u32,
+    /// Extra wait past the last expected fire before giving up on missing alarms.
+    pub grace: Dur,
+}
+
+impl Default for AlarmOptions {
+    fn default() -> Self {
+        AlarmOptions {
+            delay: Dur(Duration::from_secs(2)),
+            spread: Dur(Duration::ZERO),
+            fail_ratio: 0.0,
+            fail_times: 0,
+            grace: Dur(Duration::from_secs(5)),
+        }
+    }
+}
+
+/// A loaded profile with where it came from and its exact text.
+#[derive(Debug, Clone)]
+pub struct LoadedProfile {
+    pub profile: Profile,
+    /// Built-in name or file path.
+    pub source: String,
+    /// The TOML text as written (before overrides).
+    pub text: String,
+}
+
+/// One line per built-in profile: (name, description).
+pub fn builtin_list() -> Vec<(&'static str, String)> {
+    BUILTIN
+        .iter()
+        .map(|(name, text)| {
+            let desc = toml::from_str::<toml::Table>(text)
+                .ok()
+                .and_then(|t| t.get("description")?.as_str().map(str::to_string))
+                .unwrap_or_default();
+            (*name, desc)
+        })
+        .collect()
+}
+
+/// Loads a built-in profile by name, or a TOML file by path, and applies `overrides`
+/// (`key=value`, dotted keys like `load.rate=5000`).
+pub fn load(name_or_path: &str, overrides: &[String]) -> Result<LoadedProfile> {
+    let (source, text) = match BUILTIN.iter().find(|(n, _)| *n == name_or_path) {
+        Some((n, t)) => (format!("{n}.toml (built-in)"), t.to_string()),
+        None => {
+            let path = Path::new(name_or_path);
+            if !path.exists() {
+                return Err(Error::UnknownProfile(name_or_path.to_string()));
+            }
+            let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+                path: name_or_path.to_string(),
+                source,
+            })?;
+            (name_or_path.to_string(), text)
+        }
+    };
+    let profile = parse(&source, &text, overrides)?;
+    Ok(LoadedProfile {
+        profile,
+        source,
+        text,
+    })
+}
+
+/// Parses profile `text` (from `file`, for messages) and applies `overrides`.
+pub fn parse(file: &str, text: &str, overrides: &[String]) -> Result<Profile> {
+    let typed: Profile = toml::from_str(text).map_err(|e| located(file, text, &e))?;
+    let profile = if overrides.is_empty() {
+        typed
+    } else {
+        let mut doc: toml::Table = toml::from_str(text).map_err(|e| located(file, text, &e))?;
+        for o in overrides {
+            apply_override(&mut doc, o)?;
+        }
+        let joined = overrides.join(" --set ");
+        doc.try_into::<Profile>().map_err(|e| Error::Override {
+            assignment: joined,
+            message: e.message().to_string(),
+        })?
+    };
+    validate(&profile).map_err(|message| Error::Profile {
+        file: file.to_string(),
+        line: 1,
+        column: 1,
+        field: None,
+        message,
+    })?;
+    Ok(profile)
+}
+
+/// Sets `a.b.c = value` in `doc`; the value is read as TOML, or as a string if it is not.
+fn apply_override(doc: &mut toml::Table, assignment: &str) -> Result<()> {
+    let bad = |message: &str| Error::Override {
+        assignment: assignment.to_string(),
+        message: message.to_string(),
+    };
+    let (key, raw) = assignment
+        .split_once('=')
+        .ok_or_else(|| bad("expected key=value"))?;
+    let (key, raw) = (key.trim(), raw.trim());
+    let path: Vec<&str> = key.split('.').map(str::trim).collect();
+    if path.iter().any(|p| p.is_empty()) {
+        return Err(bad("empty key"));
+    }
+    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let (last, parents) = path.split_last().ok_or_else(|| bad("empty key"))?;
+    let mut table = doc;
+    for p in parents {
+        table = table
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .ok_or_else(|| bad(&format!("`{p}` is not a table")))?;
+    }
+    table.insert(last.to_string(), value);
+    Ok(())
+}
+
+/// Cross-field checks serde cannot express.
+fn validate(p: &Profile) -> std::result::Result<(), String> {
+    let l = &p.load;
+    if l.duration.0.is_zero() {
+        return Err("load.duration must be positive".into());
+    }
+    if let Some(r) = l.rate {
+        if !(r.is_finite() && r > 0.0) {
+            return Err("load.rate must be a positive number".into());
+        }
+    }
+    match l.model {
+        LoadModel::Open if l.rate.is_none() && l.stages.is_empty() => {
+            return Err("the open model needs load.rate or load.stages".into())
+        }
+        LoadModel::Closed if l.vus.unwrap_or(0) == 0 => {
+            return Err("the closed model needs load.vus ≥ 1".into())
+        }
+        _ => {}
+    }
+    if l.max_in_flight == 0 {
+        return Err("load.max_in_flight must be at least 1".into());
+    }
+    if p.runtime
+        .ceiling
+        .parse::<dobench_runtime::Ceiling>()
+        .is_err()
+    {
+        return Err(format!(
+            "runtime.ceiling `{}` is neither `off` nor a whole number",
+            p.runtime.ceiling
+        ));
+    }
+    match p.workload {
+        WorkloadKind::Counter if !(0.0..1.0).contains(&p.counter.read_ratio) => {
+            Err("counter.read_ratio must be in [0, 1)".into())
+        }
+        WorkloadKind::Ratelimit if p.ratelimit.limit == 0 || p.ratelimit.window_ms == 0 => {
+            Err("ratelimit.limit and ratelimit.window_ms must be at least 1".into())
+        }
+        WorkloadKind::Chat if p.chat.rooms == 0 || p.chat.members == 0 => {
+            Err("chat.rooms and chat.members must be at least 1".into())
+        }
+        WorkloadKind::Chat if p.load.rate.is_none() => Err("chat needs load.rate".into()),
+        WorkloadKind::Alarm if !(0.0..=1.0).contains(&p.alarm.fail_ratio) => {
+            Err("alarm.fail_ratio must be in [0, 1]".into())
+        }
+        WorkloadKind::Alarm if p.load.rate.is_none() => Err("alarm needs load.rate".into()),
+        _ => Ok(()),
+    }
+}
+
+/// Turns a toml error into one naming file, line, column and the field at fault.
+fn located(file: &str, text: &str, e: &toml::de::Error) -> Error {
+    let start = e.span().map_or(0, |s| s.start).min(text.len());
+    let before = &text[..start];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    let message = e.message().trim().to_string();
+    let field = unknown_field(&message).or_else(|| key_at(text, line_start));
+    let table = table_at(before);
+    let field = field.map(|f| match &table {
+        Some(t) if !f.contains('.') => format!("{t}.{f}"),
+        _ => f,
+    });
+    Error::Profile {
+        file: file.to_string(),
+        line,
+        column,
+        field,
+        message,
+    }
+}
+
+/// The field named by an "unknown field `x`" message.
+fn unknown_field(message: &str) -> Option<String> {
+    let rest = message.split("unknown field `").nth(1)?;
+    Some(rest.split('`').next()?.to_string())
+}
+
+/// The key of the `key = value` line starting at `line_start`.
+fn key_at(text: &str, line_start: usize) -> Option<String> {
+    let line = text[line_start..].lines().next()?;
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    (!key.is_empty() && !key.starts_with('[')).then(|| key.to_string())
+}
+
+/// The `[table]` header in force at the end of `before`.
+fn table_at(before: &str) -> Option<String> {
+    before.lines().rev().find_map(|l| {
+        let l = l.trim();
+        (l.starts_with('[') && !l.starts_with("[[")).then(|| {
+            l.trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        })
+    })
+}

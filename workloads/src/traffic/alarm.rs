@@ -1,0 +1,294 @@
+//! alarm-storm traffic: `rate × duration` objects each schedule their one alarm (through the
+//! executor), all due at one instant `delay` after scheduling ends (or spread over `spread`);
+//! a `fail_ratio` share of handlers fails `fail_times` times first. Then it waits (bounded:
+//! the last due time, the whole retry backoff, and `grace`), reads every object's `/fired`
+//! record and checks: every alarm fired at least once and completed after its planned
+//! failures, and retries came after the backoff (2, 4, 8... s × the time scale, +0–25 %).
+//! Reports the first-fire lag distribution. Never polls one object per tick: while waiting
+//! it reads only the runtime's summary counters, when the target has them.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use dobench_loadgen::http::Method;
+use dobench_loadgen::summary::{AlarmSummary, LagMs};
+use dobench_loadgen::{executor, hist, RequestSource, RequestSpec, Response};
+use tokio_util::sync::CancellationToken;
+
+use super::{check, fetch_all, run_config, schedule, verdict, Finished, Running};
+use crate::error::Result;
+use crate::keyspace::unit;
+use crate::profile::Profile;
+use crate::strategy::mix64;
+
+const FAIL_SALT: u64 = 0xa1a2_0000_0000_0003;
+const SPREAD_SALT: u64 = 0xa1a2_0000_0000_0005;
+/// Slack allowed past the jittered backoff before a retry counts as late.
+const RETRY_SLACK_MS: i64 = 1000;
+
+struct AlarmSource {
+    base: String,
+    prefix: String,
+    due_ms: u64,
+    spread_ms: u64,
+    fail_ratio: f64,
+    fail_times: u32,
+    /// Objects whose schedule request was answered 200.
+    scheduled: Mutex<Vec<u64>>,
+}
+
+impl AlarmSource {
+    fn fails(&self, index: u64) -> u32 {
+        if unit(mix64(index ^ FAIL_SALT)) < self.fail_ratio {
+            self.fail_times
+        } else {
+            0
+        }
+    }
+
+    fn at_ms(&self, index: u64) -> u64 {
+        self.due_ms + (unit(mix64(index ^ SPREAD_SALT)) * self.spread_ms as f64) as u64
+    }
+}
+
+impl RequestSource for AlarmSource {
+    fn request(&self, index: u64) -> RequestSpec {
+        let name = format!("{}-{index}", self.prefix);
+        let url = format!(
+            "{}/alarm/{name}/schedule?at_ms={}&fail_times={}",
+            self.base,
+            self.at_ms(index),
+            self.fails(index)
+        );
+        RequestSpec::new("schedule", Method::POST, &url)
+            .unwrap_or_else(|_| {
+                RequestSpec::new("schedule", Method::POST, "http://127.0.0.1/").expect("static URL")
+            })
+            .with_object(name)
+    }
+
+    fn observe(&self, index: u64, _request: &RequestSpec, response: &Response) {
+        if response.status == 200 {
+            self.scheduled
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(index);
+        }
+    }
+}
+
+/// Starts the alarm-storm workload. `alarm_time_scale` (the target's retry scale) comes
+/// from the profile's `[runtime]` table.
+pub fn start(
+    profile: &Profile,
+    base: String,
+    nonce: &str,
+    cancel: CancellationToken,
+) -> Result<Running> {
+    let o = profile.alarm.clone();
+    let due_ms = dobench_runtime::epoch_ms() as u64
+        + (profile.load.duration.0 + o.delay.0).as_millis() as u64;
+    let source = Arc::new(AlarmSource {
+        base: base.clone(),
+        prefix: format!("alm-{nonce}"),
+        due_ms,
+        spread_ms: o.spread.0.as_millis() as u64,
+        fail_ratio: o.fail_ratio,
+        fail_times: o.fail_times,
+        scheduled: Mutex::new(Vec::new()),
+    });
+    let config = run_config(&profile.load, schedule(&profile.load));
+    let timeout = profile.load.timeout.0;
+    let scale = profile.runtime.alarm_time_scale;
+    let handle = executor::start(config, source.clone(), cancel.clone())?;
+    let snapshots = handle.snapshots.clone();
+    let task = tokio::spawn(async move {
+        let outcome = handle.wait().await?;
+        let mut scheduled = source
+            .scheduled
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        scheduled.sort_unstable();
+        let backoff: f64 = (1..=o.fail_times)
+            .map(|r| dobench_runtime::retry_delay(r, scale).as_secs_f64() * 1.25)
+            .sum();
+        let last_due = due_ms + source.spread_ms;
+        let wait_until = last_due as f64 / 1000.0 + backoff + o.grace.0.as_secs_f64();
+        let expected_runs: u64 = scheduled
+            .iter()
+            .map(|&i| 1 + u64::from(source.fails(i)))
+            .sum();
+        wait_for_alarms(&base, wait_until, last_due, expected_runs, &cancel).await;
+        let specs = scheduled
+            .iter()
+            .map(|i| {
+                RequestSpec::new(
+                    "fired",
+                    Method::GET,
+                    &format!("{base}/alarm/{}-{i}/fired", source.prefix),
+                )
+            })
+            .collect::<dobench_loadgen::Result<Vec<_>>>()?;
+        let answers = fetch_all(specs, 32, timeout).await;
+        let mut lag = hist::new_histogram();
+        let (
+            mut fired,
+            mut completed,
+            mut missing,
+            mut retried,
+            mut late_retries,
+            mut early_retries,
+        ) = (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
+        let mut unread = 0u64;
+        let mut example = None;
+        for (&i, answer) in scheduled.iter().zip(&answers) {
+            let Some(v) = answer
+                .as_ref()
+                .filter(|r| r.status == 200)
+                .and_then(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
+            else {
+                unread += 1;
+                continue;
+            };
+            let runs: Vec<(i64, i64, u32)> = v["fired"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|f| {
+                            Some((
+                                f["scheduled_ms"].as_i64()?,
+                                f["fired_ms"].as_i64()?,
+                                f["attempt"].as_u64()? as u32,
+                            ))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let Some(first) = runs.iter().find(|r| r.2 == 0).or(runs.first()) else {
+                missing += 1;
+                continue;
+            };
+            fired += 1;
+            hist::record(
+                &mut lag,
+                Duration::from_millis((first.1 - first.0).max(0) as u64),
+            );
+            if runs.iter().any(|r| r.2 == source.fails(i)) {
+                completed += 1;
+            }
+            for w in runs.windows(2) {
+                let (prev, next) = (w[0], w[1]);
+                if next.2 == 0 {
+                    continue;
+                }
+                retried += 1;
+                let base_ms = dobench_runtime::retry_delay(next.2, scale).as_millis() as i64;
+                let gap = next.1 - prev.1;
+                if gap + 5 < base_ms {
+                    early_retries += 1;
+                    example.get_or_insert_with(|| {
+                        format!(
+                            "{}-{i} retry {} after {gap} ms (backoff {base_ms} ms)",
+                            source.prefix, next.2
+                        )
+                    });
+                } else if gap > base_ms * 5 / 4 + RETRY_SLACK_MS {
+                    late_retries += 1;
+                    example.get_or_insert_with(|| {
+                        format!(
+                            "{}-{i} retry {} after {gap} ms (backoff {base_ms} ms)",
+                            source.prefix, next.2
+                        )
+                    });
+                }
+            }
+        }
+        let pct = hist::Percentiles::of(&lag);
+        let n = scheduled.len() as u64;
+        let checks = vec![
+            check(
+                "every alarm fired at least once",
+                missing == 0 && unread == 0 && n > 0,
+                format!("{fired} of {n} scheduled alarms fired ({missing} missing, {unread} unreadable); first-fire lag p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms", pct.p50, pct.p99, pct.max),
+            ),
+            check(
+                "failing handlers were retried to success",
+                completed == fired,
+                format!("{completed} of {fired} fired alarms reached their successful attempt"),
+            ),
+            check(
+                "retries follow the backoff",
+                early_retries == 0 && late_retries == 0,
+                match example {
+                    Some(e) => format!("{retried} retries: {early_retries} early, {late_retries} late, e.g. {e}"),
+                    None => format!("{retried} retries, each after its backoff (scale {scale})"),
+                },
+            ),
+        ];
+        Ok(Finished {
+            alarms: Some(AlarmSummary {
+                scheduled: n,
+                fired,
+                retried,
+                missing: missing + unread,
+                lag_ms: LagMs {
+                    p50: pct.p50,
+                    p99: pct.p99,
+                    max: pct.max,
+                },
+            }),
+            objects_used: outcome.aggregate.total.objects.len() as u64,
+            outcome,
+            correctness: verdict(checks),
+            read_fan_in: 1,
+            notes: vec![format!(
+                "alarms due at one instant{}",
+                if source.spread_ms > 0 {
+                    format!(" spread over {} ms", source.spread_ms)
+                } else {
+                    String::new()
+                }
+            )],
+        })
+    });
+    Ok(Running { snapshots, task })
+}
+
+/// Waits until the target's summary counters say every expected handler run happened and
+/// nothing is pending (when it has them), or until `until_s` (epoch seconds), or cancel.
+async fn wait_for_alarms(
+    base: &str,
+    until_s: f64,
+    last_due_ms: u64,
+    expected_runs: u64,
+    cancel: &CancellationToken,
+) {
+    let start_runs = dobench_loadgen::server_stats::fetch(base, Duration::from_secs(2))
+        .await
+        .ok()
+        .map(|s| s.alarms.fired);
+    loop {
+        let now_s = dobench_runtime::epoch_ms() as f64 / 1000.0;
+        if now_s >= until_s {
+            return;
+        }
+        if let Some(before) = start_runs {
+            if now_s * 1000.0 > last_due_ms as f64 {
+                if let Ok(s) =
+                    dobench_loadgen::server_stats::fetch(base, Duration::from_secs(2)).await
+                {
+                    if s.alarms.pending == 0
+                        && s.alarms.fired.saturating_sub(before) >= expected_runs
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            _ = cancel.cancelled() => return,
+        }
+    }
+}
