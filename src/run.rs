@@ -113,7 +113,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let result = execute(&plan, cancel, view).await?;
     if let Some(path) = &args.html {
-        write_html(&plan.db, std::slice::from_ref(&result.summary.run_id), path, None)?;
+        write_html(
+            &plan.db,
+            std::slice::from_ref(&result.summary.run_id),
+            path,
+            None,
+        )?;
     }
     if args.json {
         println!("{}", serde_json::to_string(&result.summary)?);
