@@ -119,8 +119,10 @@ impl Config {
     pub const DEFAULT_MAX_BATCH: usize = 128;
     /// Production and workerd hibernate after 10 s without work.
     pub const DEFAULT_HIBERNATE_AFTER: Duration = Duration::from_secs(10);
-    /// Default cap on objects in memory.
-    pub const DEFAULT_MAX_LIVE: usize = 4096;
+    /// Default cap on objects in memory. Each live object holds an open SQLite database, and
+    /// SQLite's unix VFS scans its list of open files on every open: with 4,096 live objects an
+    /// alarm storm opened ~120 objects/s, with 1,024 about 1,100/s (benches/examples/alarm_storm.rs).
+    pub const DEFAULT_MAX_LIVE: usize = 1024;
     /// Default request body limit (1 MiB).
     pub const DEFAULT_MAX_BODY: usize = 1 << 20;
 
