@@ -65,13 +65,14 @@ impl Row {
     }
 }
 
-/// The passing strategy with the fewest objects (ties: lower p99).
+/// The passing strategy with the fewest objects (ties: cheaper reads, then lower p99).
 pub fn best(rows: &[Row]) -> Option<String> {
     rows.iter()
         .filter(|r| r.correctness && r.thresholds)
         .min_by(|a, b| {
             a.objects_used
                 .cmp(&b.objects_used)
+                .then(a.read_fan_in.cmp(&b.read_fan_in))
                 .then(a.p99_ms.total_cmp(&b.p99_ms))
         })
         .map(|r| r.strategy.clone())
