@@ -25,7 +25,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot listen on {}", args.bind))?;
     let addr = listener.local_addr()?;
     if !addr.ip().is_loopback() {
-        tracing::warn!("listening on a non-loopback address {addr}: anyone who can reach it can drive load");
+        tracing::warn!(
+            "listening on a non-loopback address {addr}: anyone who can reach it can drive load"
+        );
     }
     let mut out = std::io::stdout().lock();
     writeln!(out, "listening on http://{addr}")?;

@@ -10,7 +10,14 @@ use std::time::Duration;
 
 fn start(dir: &std::path::Path) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_dobench"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--ceiling", "off", "--data"])
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--ceiling",
+            "off",
+            "--data",
+        ])
         .arg(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -68,7 +75,10 @@ async fn sigkill_mid_stream_loses_no_acknowledged_increment() {
             t.await.unwrap();
         }
         let (sent, acked) = (sent.load(SeqCst), acked.load(SeqCst));
-        assert!(acked > 0, "round {round}: nothing was acknowledged before the kill");
+        assert!(
+            acked > 0,
+            "round {round}: nothing was acknowledged before the kill"
+        );
 
         let (mut child, base) = start(dir.path());
         let v: serde_json::Value = client
@@ -81,8 +91,14 @@ async fn sigkill_mid_stream_loses_no_acknowledged_increment() {
             .unwrap();
         let stored = v["value"].as_u64().unwrap();
         eprintln!("round {round}: sent {sent}, acknowledged {acked}, stored {stored}");
-        assert!(stored >= acked, "round {round}: lost acknowledged writes: {stored} < {acked}");
-        assert!(stored <= sent, "round {round}: stored {stored} > sent {sent}");
+        assert!(
+            stored >= acked,
+            "round {round}: lost acknowledged writes: {stored} < {acked}"
+        );
+        assert!(
+            stored <= sent,
+            "round {round}: stored {stored} > sent {sent}"
+        );
         child.kill().unwrap();
         child.wait().unwrap();
     }
@@ -107,8 +123,13 @@ async fn sigkill_with_500_alarms_pending_then_restart_fires_all() {
     for i in 0..500 {
         let at = epoch_ms() + 3_000;
         ats.push(at);
-        let (client, url) = (client.clone(), format!("{base}/alarm/due{i}/schedule?at_ms={at}"));
-        sets.push(tokio::spawn(async move { client.post(url).send().await.unwrap().status() }));
+        let (client, url) = (
+            client.clone(),
+            format!("{base}/alarm/due{i}/schedule?at_ms={at}"),
+        );
+        sets.push(tokio::spawn(async move {
+            client.post(url).send().await.unwrap().status()
+        }));
     }
     for s in sets {
         assert_eq!(s.await.unwrap(), 200);
@@ -122,7 +143,11 @@ async fn sigkill_with_500_alarms_pending_then_restart_fires_all() {
         .await
         .unwrap();
     assert_eq!(stats["alarms"]["pending"], 500, "{}", stats["alarms"]);
-    assert_eq!(stats["alarms"]["fired"], 0, "fired before the kill: {}", stats["alarms"]);
+    assert_eq!(
+        stats["alarms"]["fired"], 0,
+        "fired before the kill: {}",
+        stats["alarms"]
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     let latest = *ats.iter().max().unwrap();

@@ -38,7 +38,13 @@ fn runtime(rt: &tokio::runtime::Runtime, data: DataDir, max_batch: usize) -> Run
 }
 
 /// Sends `WAVE` fetches (spread over `objects`) concurrently, `iters` times.
-fn waves(rt: &tokio::runtime::Runtime, runtime: &Runtime, objects: &[ObjectRef], req: &Request, iters: u64) -> Duration {
+fn waves(
+    rt: &tokio::runtime::Runtime,
+    runtime: &Runtime,
+    objects: &[ObjectRef],
+    req: &Request,
+    iters: u64,
+) -> Duration {
     rt.block_on(async {
         let start = Instant::now();
         for _ in 0..iters {
@@ -52,7 +58,10 @@ fn waves(rt: &tokio::runtime::Runtime, runtime: &Runtime, objects: &[ObjectRef],
 }
 
 fn noop_dispatch(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let runtime = runtime(&rt, DataDir::Memory, Config::DEFAULT_MAX_BATCH);
     let mut g = c.benchmark_group("noop_turn");
     g.throughput(Throughput::Elements(WAVE as u64));
@@ -69,16 +78,24 @@ fn noop_dispatch(c: &mut Criterion) {
 }
 
 fn counter_commit(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let mut g = c.benchmark_group("counter_increment_one_object");
     g.throughput(Throughput::Elements(WAVE as u64));
     g.sample_size(20);
-    for (label, max_batch) in [("group_commit", Config::DEFAULT_MAX_BATCH), ("commit_per_turn", 1)] {
+    for (label, max_batch) in [
+        ("group_commit", Config::DEFAULT_MAX_BATCH),
+        ("commit_per_turn", 1),
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let runtime = runtime(&rt, DataDir::Path(dir.path().to_path_buf()), max_batch);
         let objects = vec![runtime.object_by_name("counter", "bench").unwrap()];
         let req = Request::new(Method::POST, "/increment");
-        g.bench_function(label, |b| b.iter_custom(|iters| waves(&rt, &runtime, &objects, &req, iters)));
+        g.bench_function(label, |b| {
+            b.iter_custom(|iters| waves(&rt, &runtime, &objects, &req, iters))
+        });
         rt.block_on(runtime.shutdown());
     }
     g.finish();

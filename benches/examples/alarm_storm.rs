@@ -25,7 +25,10 @@ impl Object for Storm {
     fn fetch(&mut self, ctx: &mut Context, req: Request) -> Result<Response> {
         let at: i64 = req.query("at").and_then(|a| a.parse().ok()).unwrap_or(0);
         ctx.set_alarm(at)?;
-        Ok(Response::json(200, &serde_json::json!({ "scheduled_ms": at })))
+        Ok(Response::json(
+            200,
+            &serde_json::json!({ "scheduled_ms": at }),
+        ))
     }
 
     fn alarm(&mut self, ctx: &mut Context, info: AlarmInfo) -> Result<()> {
@@ -41,12 +44,17 @@ fn pct(sorted: &[i64], p: f64) -> i64 {
 
 #[tokio::main]
 async fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100_000);
     let dir = tempfile::tempdir().unwrap();
     let fired: Fired = Arc::new(Mutex::new(Vec::with_capacity(n)));
     let mut reg = Registry::new();
     let f = fired.clone();
-    reg.register("storm", move |_| Ok(Box::new(Storm { fired: f.clone() }) as Box<dyn Object>));
+    reg.register("storm", move |_| {
+        Ok(Box::new(Storm { fired: f.clone() }) as Box<dyn Object>)
+    });
     let mut cfg = Config::new(DataDir::Path(dir.path().to_path_buf()));
     cfg.ceiling = Ceiling::Off;
     if let Some(m) = std::env::var("MAX_LIVE").ok().and_then(|m| m.parse().ok()) {
@@ -77,7 +85,11 @@ async fn main() {
     let per = t.elapsed().as_secs_f64() / sample as f64;
     let lead_ms = (per * n as f64 * 1000.0 * 1.5) as i64 + 3000;
     let due = epoch_ms() + lead_ms;
-    eprintln!("setting {n} alarms (~{:.0} µs each), first due in {:.1} s", per * 1e6, lead_ms as f64 / 1000.0);
+    eprintln!(
+        "setting {n} alarms (~{:.0} µs each), first due in {:.1} s",
+        per * 1e6,
+        lead_ms as f64 / 1000.0
+    );
     let t = Instant::now();
     // Spread over one second: alarm i is due at due + (i mod 1000) ms.
     set(0..n, Arc::new(move |i| due + (i % 1000) as i64)).await;

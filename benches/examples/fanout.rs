@@ -15,7 +15,10 @@ use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let members = args.first().copied().unwrap_or(1000);
     let senders = args.get(1).copied().unwrap_or(10).min(members);
     let per_sender = args.get(2).copied().unwrap_or(50);
@@ -27,16 +30,19 @@ async fn main() {
     let addr = listener.local_addr().unwrap();
     let stop = tokio_util::sync::CancellationToken::new();
     let s = stop.clone();
-    let server = tokio::spawn(dobench_runtime::serve(listener, rt, async move { s.cancelled().await }));
+    let server = tokio::spawn(dobench_runtime::serve(listener, rt, async move {
+        s.cancelled().await
+    }));
 
     let total = (senders * per_sender) as u64;
     let delivered = Arc::new(AtomicU64::new(0));
     let mut writers = Vec::new();
     let mut readers = Vec::new();
     for i in 0..members {
-        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/chat/bench/ws?user=m{i}"))
-            .await
-            .unwrap();
+        let (ws, _) =
+            tokio_tungstenite::connect_async(format!("ws://{addr}/chat/bench/ws?user=m{i}"))
+                .await
+                .unwrap();
         let (w, mut r) = ws.split();
         writers.push(w);
         let delivered = delivered.clone();
@@ -61,7 +67,9 @@ async fn main() {
     for mut w in writers.drain(..senders) {
         send_tasks.push(tokio::spawn(async move {
             for k in 0..per_sender {
-                w.send(Message::Text(format!("message {k}").into())).await.unwrap();
+                w.send(Message::Text(format!("message {k}").into()))
+                    .await
+                    .unwrap();
             }
             w
         }));

@@ -22,20 +22,42 @@ fn rss_kib(pid: u32) -> u64 {
 
 #[tokio::main]
 async fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(10_000);
     let bin = std::env::var("DOBENCH_BIN").unwrap_or_else(|_| "target/release/dobench".into());
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(&bin)
-        .args(["serve", "--bind", "127.0.0.1:0", "--ceiling", "off", "--hibernate-after", "1s", "--data"])
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--ceiling",
+            "off",
+            "--hibernate-after",
+            "1s",
+            "--data",
+        ])
         .arg(dir.path())
         .stdout(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {bin}: {e} (build it with cargo build --release)"));
+        .unwrap_or_else(|e| {
+            panic!("cannot start {bin}: {e} (build it with cargo build --release)")
+        });
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().strip_prefix("listening on http://").unwrap().to_string();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap()
+        .to_string();
     // Warm the server up with one room so allocator arenas and thread stacks exist.
-    let (warm, _) = tokio_tungstenite::connect_async(format!("ws://{base}/chat/warm/ws?user=w")).await.unwrap();
+    let (warm, _) = tokio_tungstenite::connect_async(format!("ws://{base}/chat/warm/ws?user=w"))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let before = rss_kib(child.id());
     let sockets: Vec<_> = stream::iter(0..n)
@@ -50,7 +72,12 @@ async fn main() {
         .collect()
         .await;
     let stats = || async {
-        let v: serde_json::Value = reqwest::get(format!("http://{base}/_dobench/stats")).await.unwrap().json().await.unwrap();
+        let v: serde_json::Value = reqwest::get(format!("http://{base}/_dobench/stats"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         v
     };
     // Wait until every room has hibernated.
