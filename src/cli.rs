@@ -204,6 +204,9 @@ pub struct CompareArgs {
     /// Also write one HTML report of the compared runs to this file.
     #[arg(long)]
     pub html: Option<std::path::PathBuf>,
+    /// Show the live dashboard for each run, one after another (q stops the comparison).
+    #[arg(long)]
+    pub tui: bool,
 }
 
 /// Arguments of `dobench profiles` (src/profiles.rs).

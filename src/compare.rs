@@ -143,6 +143,9 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     if let Some(parent) = args.db.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
+    if args.tui {
+        crate::tui::check_terminal()?;
+    }
     let group = Store::open(&args.db)?.create_compare_group(&plans[0].loaded.profile.name)?;
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();
@@ -162,7 +165,9 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
                 plan.loaded.profile.name, plan.loaded.profile.strategy
             );
         }
-        let view = if args.json {
+        let view = if args.tui {
+            View::Tui
+        } else if args.json {
             View::Quiet
         } else {
             View::Progress
