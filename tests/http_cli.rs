@@ -87,8 +87,12 @@ fn json_summary_follows_the_contract() {
     for e in ["total", "overloaded", "timeout", "connect", "status"] {
         assert!(v["errors"].get(e).is_some(), "errors.{e}");
     }
-    assert_eq!(v["requests"], 200);
-    assert_eq!(v["missed"], 0);
+    // Every planned send is either sent or counted missed; how many were missed depends on
+    // how busy the machine is (timing claims live in loadgen's release-build tests).
+    let count = |k: &str| v[k].as_u64().unwrap_or_else(|| panic!("{k}: {v}"));
+    assert_eq!(count("sent") + count("missed"), 200, "{v}");
+    assert_eq!(count("requests"), count("sent"), "every sent request completed: {v}");
+    assert!(count("requests") > 0, "{v}");
     assert_eq!(v["offered_rps"], 200.0);
     assert_eq!(v["target"], url.as_str());
     assert!(v["hibernation"].is_null());
