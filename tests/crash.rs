@@ -67,7 +67,13 @@ async fn sigkill_mid_stream_loses_no_acknowledged_increment() {
                 }
             }));
         }
-        tokio::time::sleep(Duration::from_millis(300 + 70 * round)).await;
+        // Kill mid-stream: once increments are being acknowledged (bounded wait), after a
+        // round-dependent extra delay so the kill lands at different points of a batch.
+        let waiting_since = std::time::Instant::now();
+        while acked.load(SeqCst) < 50 && waiting_since.elapsed() < Duration::from_secs(20) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(37 * round)).await;
         child.kill().unwrap(); // SIGKILL on Unix
         child.wait().unwrap();
         stop.store(true, SeqCst);
@@ -118,10 +124,25 @@ async fn sigkill_with_500_alarms_pending_then_restart_fires_all() {
     let dir = tempfile::tempdir().unwrap();
     let client = reqwest::Client::new();
     let (mut child, base) = start(dir.path());
+    // Construct the 500 objects first; scheduling a live object is much cheaper, so a lead
+    // of twice the construction time (at least 3 s) keeps every alarm pending until the kill
+    // even on a busy machine.
+    let warm_start = std::time::Instant::now();
+    let mut warm = Vec::new();
+    for i in 0..500 {
+        let (client, url) = (client.clone(), format!("{base}/alarm/due{i}/fired"));
+        warm.push(tokio::spawn(async move {
+            client.get(url).send().await.unwrap().status()
+        }));
+    }
+    for w in warm {
+        assert_eq!(w.await.unwrap(), 200);
+    }
+    let lead = (2 * warm_start.elapsed().as_millis() as i64).max(3_000);
+    let at = epoch_ms() + lead;
     let mut ats = Vec::new();
     let mut sets = Vec::new();
     for i in 0..500 {
-        let at = epoch_ms() + 3_000;
         ats.push(at);
         let (client, url) = (
             client.clone(),
