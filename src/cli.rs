@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Benchmarking and load generation for Durable-Object-style systems.
 #[derive(Debug, Parser)]
@@ -32,6 +32,8 @@ pub enum Command {
     Compare(CompareArgs),
     /// List the built-in profiles (or print one's TOML).
     Profiles(ProfilesArgs),
+    /// Start a real engine serving the workload protocol (`workerd`) until Ctrl-C.
+    Target(TargetArgs),
 }
 
 #[derive(Debug, Args)]
@@ -214,4 +216,21 @@ pub struct CompareArgs {
 pub struct ProfilesArgs {
     /// Print this built-in profile's TOML instead of the list.
     pub name: Option<String>,
+}
+
+/// Arguments of `dobench target` (src/workerd.rs).
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// The engine to start (needs `cd workloads/worker && npm ci` once).
+    pub kind: TargetKind,
+    /// Loopback port to listen on (0 picks a free port).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+}
+
+/// Engines `dobench target` can start.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TargetKind {
+    /// workerd (npm package `workerd`) running `workloads/worker`.
+    Workerd,
 }

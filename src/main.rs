@@ -9,6 +9,7 @@ mod report;
 mod run;
 mod serve;
 mod tui;
+mod workerd;
 
 use std::process::ExitCode;
 
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
             cli::Command::Run(args) => run::run(args).await,
             cli::Command::Compare(args) => compare::run(args).await,
             cli::Command::Profiles(args) => profiles::run(args),
+            cli::Command::Target(args) => workerd::run(args).await,
         }
     });
     match result {
