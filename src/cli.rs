@@ -154,7 +154,8 @@ pub struct ReportArgs {
 pub struct RunArgs {
     /// Built-in profile name (see `dobench profiles`) or a path to a profile TOML file.
     pub profile: String,
-    /// Drive this loopback URL instead of starting the reference runtime in-process.
+    /// Drive this loopback URL instead of starting the reference runtime in-process;
+    /// `workerd` starts workerd (workloads/worker) for the run and stops it afterwards.
     #[arg(long)]
     pub target: Option<String>,
     /// Sharding strategy: single, hash:N, jump:N, random:N or per-key.
@@ -188,7 +189,8 @@ pub struct CompareArgs {
     /// Comma-separated strategies, one run each.
     #[arg(long, default_value = "single,hash:16,jump:16,random:16")]
     pub strategy: String,
-    /// Drive this loopback URL instead of fresh in-process runtimes.
+    /// Drive this loopback URL instead of fresh in-process runtimes; `workerd` starts one
+    /// workerd (workloads/worker) for all the runs and stops it afterwards.
     #[arg(long)]
     pub target: Option<String>,
     /// Override the profile's load duration for every run (e.g. 5s).

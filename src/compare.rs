@@ -126,13 +126,14 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     if strategies.is_empty() {
         anyhow::bail!("--strategy needs at least one strategy");
     }
+    let (wants_workerd, target) = crate::workerd::split_target(args.target.as_deref());
     // Load every plan first: a typo fails before any load is sent.
     let mut plans = strategies
         .iter()
         .map(|s| {
             RunPlan::new(
                 &args.profile,
-                args.target.clone(),
+                target.clone(),
                 Some(&s.to_string()),
                 args.duration.as_deref(),
                 &args.set,
@@ -145,6 +146,13 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     }
     if args.tui {
         crate::tui::check_terminal()?;
+    }
+    // `--target workerd`: one instance for every run (each run uses fresh object names).
+    let workerd = crate::workerd::start_if(wants_workerd).await?;
+    if let Some(w) = &workerd {
+        for plan in plans.iter_mut() {
+            plan.target = Some(w.base.clone());
+        }
     }
     let group = Store::open(&args.db)?.create_compare_group(&plans[0].loaded.profile.name)?;
     let cancel = CancellationToken::new();

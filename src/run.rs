@@ -87,9 +87,10 @@ impl RunResult {
 
 /// `dobench run`.
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let plan = RunPlan::new(
+    let (wants_workerd, target) = crate::workerd::split_target(args.target.as_deref());
+    let mut plan = RunPlan::new(
         &args.profile,
-        args.target.clone(),
+        target,
         args.strategy.as_deref(),
         args.duration.as_deref(),
         &args.set,
@@ -97,6 +98,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     )?;
     if args.tui {
         crate::tui::check_terminal()?;
+    }
+    // `--target workerd`: started after the profile loaded, stopped when this returns.
+    let workerd = crate::workerd::start_if(wants_workerd).await?;
+    if let Some(w) = &workerd {
+        plan.target = Some(w.base.clone());
     }
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();

@@ -21,6 +21,29 @@ pub const INSTALL_HINT: &str = "cd workloads/worker && npm ci";
 /// How long workerd may take to report its port and answer health.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// The `--target` word that means "start workerd for this run".
+pub const TARGET_WORD: &str = "workerd";
+
+/// Splits a `--target` value: `(true, None)` for the word `workerd` (start one), else
+/// `(false, the URL as given)`.
+pub fn split_target(target: Option<&str>) -> (bool, Option<String>) {
+    match target {
+        Some(TARGET_WORD) => (true, None),
+        other => (false, other.map(str::to_string)),
+    }
+}
+
+/// Starts workerd for a run when asked (`wanted`), saying so on stderr; the caller keeps the
+/// guard alive for as long as the run needs the target.
+pub async fn start_if(wanted: bool) -> anyhow::Result<Option<Workerd>> {
+    if !wanted {
+        return Ok(None);
+    }
+    let w = start(0).await?;
+    eprintln!("started workerd at {} (stopped when the run ends)", w.base);
+    Ok(Some(w))
+}
+
 /// A running workerd serving `workloads/worker`; killed and reaped on drop.
 pub struct Workerd {
     /// `http://127.0.0.1:PORT`.
