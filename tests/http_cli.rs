@@ -91,7 +91,11 @@ fn json_summary_follows_the_contract() {
     // how busy the machine is (timing claims live in loadgen's release-build tests).
     let count = |k: &str| v[k].as_u64().unwrap_or_else(|| panic!("{k}: {v}"));
     assert_eq!(count("sent") + count("missed"), 200, "{v}");
-    assert_eq!(count("requests"), count("sent"), "every sent request completed: {v}");
+    assert_eq!(
+        count("requests"),
+        count("sent"),
+        "every sent request completed: {v}"
+    );
     assert!(count("requests") > 0, "{v}");
     assert_eq!(v["offered_rps"], 200.0);
     assert_eq!(v["target"], url.as_str());
