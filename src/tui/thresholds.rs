@@ -1,10 +1,11 @@
 //! Live "pass/fail so far" of a profile's thresholds (`p99_ms < 50`, `error_rate < 0.1%`,
 //! `max_object_rps < 900`) against the latest `Snapshot`. Same grammar as the profile's
-//! thresholds (dobench-workloads), but only for metrics a live snapshot carries; the rest
+//! thresholds (parsed by dobench-workloads), but only for metrics a live snapshot carries; the rest
 //! (correctness, alarm lag, ...) stay `Pending` until the run's own end-of-run verdict.
 //! Display only: never decides the run's exit code.
 
 use dobench_loadgen::Snapshot;
+use dobench_workloads::Threshold;
 
 /// Where a threshold stands right now.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,40 +22,6 @@ pub struct ThresholdStatus {
     pub expr: String,
     pub actual: Option<f64>,
     pub verdict: Verdict,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Op {
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    Eq,
-    Ne,
-}
-
-/// `metric op value`, `value` possibly with `%` (÷ 100) or `ms`.
-fn parse(expr: &str) -> Option<(String, Op, f64)> {
-    const OPS: [(&str, Op); 7] = [
-        ("<=", Op::Le),
-        (">=", Op::Ge),
-        ("==", Op::Eq),
-        ("!=", Op::Ne),
-        ("<", Op::Lt),
-        (">", Op::Gt),
-        ("=", Op::Eq),
-    ];
-    let (metric, op, rhs) = OPS.iter().find_map(|(tok, op)| {
-        expr.split_once(tok)
-            .map(|(l, r)| (l.trim().to_string(), *op, r.trim()))
-    })?;
-    let value = match rhs {
-        "true" => 1.0,
-        "false" => 0.0,
-        r if r.ends_with('%') => r.trim_end_matches('%').trim().parse::<f64>().ok()? / 100.0,
-        r => r.trim_end_matches("ms").trim().parse::<f64>().ok()?,
-    };
-    Some((metric, op, value))
 }
 
 /// The value of a live metric (`None`: not known until the end of the run).
@@ -84,17 +51,9 @@ pub fn evaluate(exprs: &[String], s: &Snapshot, ceiling: Option<f64>) -> Vec<Thr
     exprs
         .iter()
         .map(|expr| {
-            let judged = parse(expr).and_then(|(metric, op, value)| {
-                let actual = live_metric(s, ceiling, &metric)?;
-                let holds = match op {
-                    Op::Lt => actual < value,
-                    Op::Le => actual <= value,
-                    Op::Gt => actual > value,
-                    Op::Ge => actual >= value,
-                    Op::Eq => (actual - value).abs() < 1e-9,
-                    Op::Ne => (actual - value).abs() >= 1e-9,
-                };
-                Some((actual, holds))
+            let judged = expr.parse::<Threshold>().ok().and_then(|t| {
+                let actual = live_metric(s, ceiling, &t.metric)?;
+                Some((actual, t.op.holds(actual, t.value)))
             });
             match judged {
                 Some((actual, holds)) => ThresholdStatus {
