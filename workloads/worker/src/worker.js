@@ -48,11 +48,15 @@ const DIGITS = /^[0-9]+$/;
 // Parses an unsigned decimal integer query parameter. `min` is inclusive.
 function intParam(url, name, { required = false, def = undefined, min = 0, max = Number.MAX_SAFE_INTEGER } = {}) {
   const raw = url.searchParams.get(name);
-  if (raw === null || raw === "") {
+  if (raw === null) {
     if (required || def === undefined) {
       throw badParam(name, "missing (expected an integer)");
     }
     return def;
+  }
+  // Present but empty (`?by=`) is a mistake, not "use the default": 400, as the reference runtime.
+  if (raw === "") {
+    throw badParam(name, "empty (expected an integer)");
   }
   if (!DIGITS.test(raw)) {
     throw badParam(name, `expected ${min >= 1 ? "a positive" : "a non-negative"} integer, got '${raw}'`);
