@@ -79,7 +79,7 @@ pub fn worker_dir() -> anyhow::Result<PathBuf> {
         })
 }
 
-/// The workerd binary: on `PATH`, else `node_modules/.bin/workerd` in the worker folder.
+/// The workerd binary: on `PATH`, else the one `npm ci` put under the worker folder.
 pub fn find_workerd(worker_dir: &Path) -> anyhow::Result<PathBuf> {
     let on_path = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
@@ -87,12 +87,27 @@ pub fn find_workerd(worker_dir: &Path) -> anyhow::Result<PathBuf> {
         .into_iter()
         .map(|d| d.join("workerd"))
         .find(|f| f.is_file());
-    let local = worker_dir.join("node_modules/.bin/workerd");
     on_path
-        .or_else(|| local.is_file().then_some(local))
+        .or_else(|| local_workerd(worker_dir))
         .with_context(|| {
             format!("workerd not found (not on PATH, not in workloads/worker/node_modules/.bin): run `{INSTALL_HINT}`")
         })
+}
+
+/// workerd from `npm ci` in `worker_dir`: the platform package's native binary first (the
+/// `.bin` entry may be a node shim, which would neither pass fd 3 on nor die with its
+/// child), else `node_modules/.bin/workerd`.
+fn local_workerd(worker_dir: &Path) -> Option<PathBuf> {
+    let native = std::fs::read_dir(worker_dir.join("node_modules/@cloudflare"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("workerd-"))
+        .map(|e| e.path().join("bin/workerd"))
+        .filter(|p| p.is_file())
+        .min();
+    let shim = worker_dir.join("node_modules/.bin/workerd");
+    native.or_else(|| shim.is_file().then_some(shim))
 }
 
 /// Starts workerd on `127.0.0.1:port` (0 = a free port) and waits until it answers health.

@@ -39,13 +39,28 @@ fn worker_dir() -> PathBuf {
 
 /// The pinned workerd from `npm ci` first (what CI installs), else one on `PATH`.
 fn find_workerd() -> Option<PathBuf> {
-    let local = worker_dir().join("node_modules/.bin/workerd");
-    if local.is_file() {
+    if let Some(local) = local_workerd(&worker_dir()) {
         return Some(local);
     }
     std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
         .map(|d| d.join("workerd"))
         .find(|f| f.is_file())
+}
+
+/// workerd from `npm ci` in `worker_dir`: the platform package's native binary first (the
+/// `.bin` entry may be a node shim, which would neither pass fd 3 on nor die with its
+/// child), else `node_modules/.bin/workerd`.
+fn local_workerd(worker_dir: &Path) -> Option<PathBuf> {
+    let native = std::fs::read_dir(worker_dir.join("node_modules/@cloudflare"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("workerd-"))
+        .map(|e| e.path().join("bin/workerd"))
+        .filter(|p| p.is_file())
+        .min();
+    let shim = worker_dir.join("node_modules/.bin/workerd");
+    native.or_else(|| shim.is_file().then_some(shim))
 }
 
 async fn start_workerd() -> Workerd {
