@@ -189,8 +189,9 @@ pub struct CompareArgs {
     /// Comma-separated strategies, one run each.
     #[arg(long, default_value = "single,hash:16,jump:16,random:16")]
     pub strategy: String,
-    /// Drive this loopback URL instead of fresh in-process runtimes; `workerd` starts one
-    /// workerd (workloads/worker) for all the runs and stops it afterwards.
+    /// Comma-separated targets, each run with every strategy: `embedded` (the default: a
+    /// fresh in-process runtime per run), `workerd` (one workerd for all its runs, stopped
+    /// afterwards) or loopback URLs (fresh object names per run).
     #[arg(long)]
     pub target: Option<String>,
     /// Override the profile's load duration for every run (e.g. 5s).

@@ -1,6 +1,7 @@
-//! `dobench compare PROFILE --strategy S1,S2,...`: runs the profile once per strategy (each
-//! against a fresh embedded runtime, or the same `--target` with fresh object names),
-//! records the runs as one compare group, prints one table and names the strategy that
+//! `dobench compare PROFILE --strategy S1,S2,... [--target embedded,workerd,URL]`: runs the
+//! profile once per target × strategy (each against a fresh embedded runtime, or the same
+//! target with fresh object names), records the runs as one compare group, prints one table
+//! (with a target column when there are several) and names, per target, the strategy that
 //! meets the thresholds (and correctness) with the fewest objects. `--json` prints
 //! `{"runs": [...], "best": ...}`. Runs go one after another, never in parallel (they would
 //! measure each other).
@@ -19,6 +20,8 @@ use crate::run::{self, RunPlan, RunResult, View};
 /// One row of the compare table (also in `--json` under `table`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
+    /// `embedded`, `workerd` or the target URL.
+    pub target: String,
     pub strategy: String,
     pub achieved_rps: f64,
     pub p50_ms: f64,
@@ -44,6 +47,7 @@ impl Row {
             .and_then(|h| r.served.get(&h.name).copied())
             .unwrap_or(0.0);
         Row {
+            target: s.target.clone(),
             strategy: s.strategy.clone().unwrap_or_default(),
             achieved_rps: s.achieved_rps,
             p50_ms: s.latency_ms.p50,
@@ -81,6 +85,17 @@ pub fn best(rows: &[Row]) -> Option<String> {
 /// The table as printed.
 pub fn table(rows: &[Row], ceiling: Option<f64>) -> String {
     let mut o = String::new();
+    // Several targets: a first column names each row's target.
+    let several = rows.iter().any(|r| r.target != rows[0].target);
+    let width = rows
+        .iter()
+        .map(|r| r.target.len())
+        .max()
+        .unwrap_or(0)
+        .max(6);
+    if several {
+        let _ = write!(o, "{:<width$} ", "target");
+    }
     let _ = writeln!(
         o,
         "{:<12} {:>9} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7} {:>6} {:>11} {:>10}",
@@ -99,6 +114,9 @@ pub fn table(rows: &[Row], ceiling: Option<f64>) -> String {
         "thresholds"
     );
     for r in rows {
+        if several {
+            let _ = write!(o, "{:<width$} ", r.target);
+        }
         let _ = writeln!(
             o,
             "{:<12} {:>9.1} {:>8.2} {:>8.2} {:>9} {:>9.1} {:>9.0} {:>9.1} {:>7} {:>7} {:>6} {:>11} {:>10}",
@@ -126,21 +144,23 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     if strategies.is_empty() {
         anyhow::bail!("--strategy needs at least one strategy");
     }
-    let (wants_workerd, target) = crate::workerd::split_target(args.target.as_deref());
-    // Load every plan first: a typo fails before any load is sent.
-    let mut plans = strategies
-        .iter()
-        .map(|s| {
-            RunPlan::new(
+    let targets = parse_targets(args.target.as_deref())?;
+    // Load every plan first (targets × strategies): a typo fails before any load is sent.
+    let mut plans = Vec::new();
+    for t in &targets {
+        for s in &strategies {
+            let mut plan = RunPlan::new(
                 &args.profile,
-                target.clone(),
+                t.url.clone(),
                 Some(&s.to_string()),
                 args.duration.as_deref(),
                 &args.set,
                 args.db.clone(),
-            )
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+            )?;
+            plan.target_label = Some(t.label.clone());
+            plans.push(plan);
+        }
+    }
     if let Some(parent) = args.db.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
@@ -148,10 +168,13 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
         crate::tui::check_terminal()?;
     }
     // `--target workerd`: one instance for every run (each run uses fresh object names).
+    let wants_workerd = targets.iter().any(|t| t.workerd);
     let workerd = crate::workerd::start_if(wants_workerd).await?;
     if let Some(w) = &workerd {
         for plan in plans.iter_mut() {
-            plan.target = Some(w.base.clone());
+            if plan.target_label.as_deref() == Some(crate::workerd::TARGET_WORD) {
+                plan.target = Some(w.base.clone());
+            }
         }
     }
     let group = Store::open(&args.db)?.create_compare_group(&plans[0].loaded.profile.name)?;
@@ -169,8 +192,10 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
         plan.compare_group = Some(group.clone());
         if !args.json {
             eprintln!(
-                "== {} with strategy {}",
-                plan.loaded.profile.name, plan.loaded.profile.strategy
+                "== {} with strategy {} on {}",
+                plan.loaded.profile.name,
+                plan.loaded.profile.strategy,
+                plan.target_label.as_deref().unwrap_or("embedded")
             );
         }
         let view = if args.tui {
@@ -183,7 +208,20 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
         results.push(run::execute(plan, cancel.clone(), view).await?);
     }
     let rows: Vec<Row> = results.iter().map(Row::of).collect();
-    let best = best(&rows);
+    // The best strategy on each target; `best` is the first target's (as with one target).
+    let best_by_target: Vec<(String, Option<String>)> = targets
+        .iter()
+        .map(|t| {
+            let mine: Vec<Row> = rows
+                .iter()
+                .filter(|r| r.target == t.label)
+                .cloned()
+                .collect();
+            (t.label.clone(), best(&mine))
+        })
+        .collect();
+    let best = best_by_target.first().and_then(|(_, b)| b.clone());
+    let all_have_best = best_by_target.iter().all(|(_, b)| b.is_some());
     if let Some(b) = &best {
         Store::open(&args.db)?.set_compare_best(&group, b)?;
     }
@@ -198,6 +236,10 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
             "{}",
             serde_json::to_string(&serde_json::json!({
                 "runs": runs, "best": best, "table": rows, "compare_group": group,
+                "best_by_target": best_by_target
+                    .iter()
+                    .map(|(t, b)| (t.clone(), serde_json::json!(b)))
+                    .collect::<serde_json::Map<_, _>>(),
             }))?
         );
     } else {
@@ -208,18 +250,30 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
             ceiling.map_or("off".into(), |c| format!("{c:.0}/s"))
         );
         print!("{}", table(&rows, ceiling));
-        match &best {
-            Some(b) => {
-                println!("best: {b} (meets the thresholds and correctness with the fewest objects)")
+        for (t, b) in &best_by_target {
+            let on = if targets.len() > 1 {
+                format!(" on {t}")
+            } else {
+                String::new()
+            };
+            match b {
+                Some(b) => println!(
+                    "best{on}: {b} (meets the thresholds and correctness with the fewest objects)"
+                ),
+                None => {
+                    println!(
+                        "best{on}: none of these strategies met the thresholds and correctness"
+                    )
+                }
             }
-            None => println!("best: none of these strategies met the thresholds and correctness"),
         }
         for r in &results {
             if let Some(c) = r.summary.correctness.as_ref().filter(|c| !c.passed) {
                 for ch in c.checks.iter().filter(|c| !c.passed) {
                     println!(
-                        "  {}: {}: {}",
+                        "  {} on {}: {}: {}",
                         r.summary.strategy.as_deref().unwrap_or("-"),
+                        r.summary.target,
                         ch.name,
                         ch.detail
                     );
@@ -227,17 +281,76 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
             }
             for t in r.summary.thresholds.results.iter().filter(|t| !t.passed) {
                 println!(
-                    "  {}: threshold {} broken (actual {:.3})",
+                    "  {} on {}: threshold {} broken (actual {:.3})",
                     r.summary.strategy.as_deref().unwrap_or("-"),
+                    r.summary.target,
                     t.expr,
                     t.actual
                 );
             }
         }
     }
-    Ok(if best.is_some() {
+    Ok(if all_have_best {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// One `--target` entry of a comparison.
+#[derive(Debug, Clone, PartialEq)]
+struct TargetSpec {
+    /// `embedded`, `workerd` or the URL.
+    label: String,
+    /// The URL to drive; `None` = a fresh embedded runtime per run (or workerd, filled in
+    /// once it has started).
+    url: Option<String>,
+    workerd: bool,
+}
+
+/// `--target`: a comma-separated list of `embedded`, `workerd` and loopback URLs (default
+/// `embedded`); each is run with every strategy.
+fn parse_targets(arg: Option<&str>) -> anyhow::Result<Vec<TargetSpec>> {
+    let mut out: Vec<TargetSpec> = Vec::new();
+    for t in arg.unwrap_or("embedded").split(',').map(str::trim) {
+        let spec = match t {
+            "" => anyhow::bail!("--target has an empty entry"),
+            "embedded" => TargetSpec {
+                label: t.into(),
+                url: None,
+                workerd: false,
+            },
+            crate::workerd::TARGET_WORD => TargetSpec {
+                label: t.into(),
+                url: None,
+                workerd: true,
+            },
+            url => TargetSpec {
+                label: url.trim_end_matches('/').into(),
+                url: Some(url.into()),
+                workerd: false,
+            },
+        };
+        if out.iter().any(|o| o.label == spec.label) {
+            anyhow::bail!("--target lists {} twice", spec.label);
+        }
+        out.push(spec);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod target_tests {
+    use super::parse_targets;
+
+    #[test]
+    fn targets_parse_in_order_and_reject_duplicates() {
+        let t = parse_targets(Some("embedded, workerd,http://127.0.0.1:1/")).unwrap();
+        let labels: Vec<&str> = t.iter().map(|t| t.label.as_str()).collect();
+        assert_eq!(labels, ["embedded", "workerd", "http://127.0.0.1:1"]);
+        assert!(t[1].workerd && t[1].url.is_none());
+        assert_eq!(parse_targets(None).unwrap()[0].label, "embedded");
+        assert!(parse_targets(Some("embedded,embedded")).is_err());
+        assert!(parse_targets(Some("embedded,")).is_err());
+    }
 }

@@ -35,6 +35,8 @@ pub struct RunPlan {
     pub target: Option<String>,
     pub db: PathBuf,
     pub compare_group: Option<String>,
+    /// What the summary calls the target (e.g. `workerd`); `None`: the URL, or `embedded`.
+    pub target_label: Option<String>,
 }
 
 impl RunPlan {
@@ -64,6 +66,7 @@ impl RunPlan {
             target: target.map(|t| t.trim_end_matches('/').to_string()),
             db,
             compare_group: None,
+            target_label: None,
         })
     }
 }
@@ -103,6 +106,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let workerd = crate::workerd::start_if(wants_workerd).await?;
     if let Some(w) = &workerd {
         plan.target = Some(w.base.clone());
+        plan.target_label = Some(crate::workerd::TARGET_WORD.into());
     }
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();
@@ -210,7 +214,11 @@ pub async fn execute(
         (None, Some(t)) => t.clone(),
         (None, None) => unreachable!("either embedded or a target"),
     };
-    let target_label = plan.target.clone().unwrap_or_else(|| "embedded".into());
+    let target_label = plan
+        .target_label
+        .clone()
+        .or_else(|| plan.target.clone())
+        .unwrap_or_else(|| "embedded".into());
     let result = drive(plan, &base, &target_label, cancel, view).await;
     if let Some(e) = embedded {
         e.stop().await;
