@@ -293,6 +293,23 @@ async fn ratelimit_limit_window_retry_after_and_bad_params() {
         assert_eq!(v["allowed"], false, "{name}: {v}");
         let retry = v["retry_after_ms"].as_u64().unwrap();
         assert!((1..=1500).contains(&retry), "{name}: {v}");
+        // The refusal also carries `Retry-After` (whole seconds, at least 1).
+        let r = client()
+            .post(format!(
+                "{base}/ratelimit/rl/check?key=a&limit=2&window_ms=1500"
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 429, "{name}");
+        let after = r
+            .headers()
+            .get("retry-after")
+            .map(|h| h.to_str().unwrap().to_string());
+        assert!(
+            matches!(after.as_deref(), Some("1" | "2")),
+            "{name}: Retry-After {after:?}: ceil(retry_after_ms / 1000)"
+        );
         // Keys are independent.
         assert_eq!(
             check("b").await,
@@ -395,6 +412,13 @@ async fn chat_members_get_each_others_messages_in_seq_order_ping_pong_history() 
                 "{name}: {m}"
             );
         }
+        // Binary frames are not chat messages: the sender gets an error frame, nothing is
+        // stored or broadcast (alice's next frame below is seq 3).
+        bob.send(Message::Binary(vec![1u8, 2, 3].into()))
+            .await
+            .unwrap();
+        let e = next_msg(name, &mut bob).await;
+        assert!(e["error"].is_string() && e["seq"].is_null(), "{name}: {e}");
         // Auto-response: `ping` → `pong` to the sender only; never stored or broadcast.
         alice.send(Message::Text("ping".into())).await.unwrap();
         assert_eq!(next_text(name, &mut alice).await, "pong", "{name}");
@@ -489,6 +513,13 @@ async fn alarm_past_schedule_fires_and_a_failing_handler_is_retried_once() {
             (200, serde_json::json!({"scheduled_ms": at2})),
             "{name}"
         );
+        // Setting replaces: only the second schedule fires.
+        let far = now_ms() + 600_000;
+        let (s, v) = call("POST", u(&format!("/alarm/replaced/schedule?at_ms={far}"))).await;
+        assert_eq!(s, 200, "{name}: {v}");
+        let near = now_ms() + 100;
+        let (s, v) = call("POST", u(&format!("/alarm/replaced/schedule?at_ms={near}"))).await;
+        assert_eq!(s, 200, "{name}: {v}");
         for bad in [
             "",
             "at_ms=abc",
@@ -527,6 +558,14 @@ async fn alarm_past_schedule_fires_and_a_failing_handler_is_retried_once() {
         assert!(
             (1500..=4000).contains(&gap),
             "{name}: retry gap {gap} ms: {fired}"
+        );
+        let (s, v) = call("GET", u("/alarm/replaced/fired")).await;
+        assert_eq!(s, 200, "{name}: {v}");
+        let f = v["fired"].as_array().unwrap();
+        assert_eq!(f.len(), 1, "{name}: {v}");
+        assert_eq!(
+            f[0]["scheduled_ms"], near,
+            "{name}: the replacing schedule: {v}"
         );
         let (s, v) = call("GET", u("/alarm/soon/fired")).await;
         assert_eq!(s, 200, "{name}: {v}");

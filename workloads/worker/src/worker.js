@@ -299,7 +299,9 @@ export class ChatRoom extends DurableObject {
 
   async webSocketMessage(ws, message) {
     if (typeof message !== "string") {
-      // The protocol carries text frames only; binary frames are ignored.
+      // The protocol carries text frames only: tell the sender (as the reference runtime
+      // does), store and broadcast nothing.
+      ws.send(JSON.stringify({ error: "send text frames" }));
       return;
     }
     const att = ws.deserializeAttachment();
