@@ -152,8 +152,17 @@ enum Keep {
 
 /// The reference runtime, and workerd unless `DOBENCH_SKIP_WORKERD=1` (said loudly).
 async fn targets() -> Vec<Target> {
+    targets_with(None).await
+}
+
+/// As [`targets`], the reference hibernating idle objects after `hibernate_after`.
+async fn targets_with(hibernate_after: Option<Duration>) -> Vec<Target> {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(config(dir.path())).await;
+    let mut cfg = config(dir.path());
+    if let Some(h) = hibernate_after {
+        cfg.hibernate_after = h;
+    }
+    let server = Server::start(cfg).await;
     let mut out = vec![Target {
         name: "reference",
         base: server.base.clone(),
@@ -577,5 +586,41 @@ async fn alarm_past_schedule_fires_and_a_failing_handler_is_retried_once() {
             "{name}: fired early: {v}"
         );
     })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_sender_from_attachment_survives_hibernation() {
+    // workerd hibernates an idle object after ~10 s (fixed); the reference after 1 s here.
+    let ts = targets_with(Some(Duration::from_secs(1))).await;
+    futures_util::future::join_all(ts.iter().map(|t| async move {
+        let (name, base) = (t.name, t.base.clone());
+        let ws_url = format!(
+            "ws{}/chat/sleepy/ws?user=dora",
+            base.trim_start_matches("http")
+        );
+        let mut dora = join(name, ws_url).await;
+        dora.send(Message::Text("before".into())).await.unwrap();
+        assert_eq!(next_msg(name, &mut dora).await["seq"], 1, "{name}");
+        tokio::time::sleep(Duration::from_secs(12)).await;
+        // Hibernation is visible only via the reference's /_dobench/stats: checked there only.
+        if name == "reference" {
+            let (_, st) = call("GET", format!("{base}/_dobench/stats")).await;
+            let room = common::object_stats(&st, "chat", "sleepy");
+            assert!(
+                room["hibernations"].as_u64().unwrap() >= 1,
+                "{name}: {room}"
+            );
+        }
+        // The woken object still knows who sent it: the user survives in the attachment.
+        dora.send(Message::Text("after".into())).await.unwrap();
+        let m = next_msg(name, &mut dora).await;
+        assert_eq!(
+            (&m["seq"], &m["from"], &m["body"]),
+            (&2.into(), &"dora".into(), &"after".into()),
+            "{name}: {m}"
+        );
+        let _ = dora.close(None).await;
+    }))
     .await;
 }
