@@ -89,6 +89,8 @@ pub fn find_workerd(worker_dir: &Path) -> anyhow::Result<PathBuf> {
         .find(|f| f.is_file());
     on_path
         .or_else(|| local_workerd(worker_dir))
+        // Absolute: workerd runs with the worker folder as its working directory.
+        .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
         .with_context(|| {
             format!("workerd not found (not on PATH, not in workloads/worker/node_modules/.bin): run `{INSTALL_HINT}`")
         })
