@@ -252,7 +252,18 @@ async fn drive(
         None => None,
     };
     let nonce = traffic::new_nonce();
-    let running = traffic::start(p, base, &nonce, cancel.clone())?;
+    // A target we did not start retries alarms on its own schedule (production's 2, 4, 8 s
+    // ...): the profile's `runtime.alarm_time_scale` applies to the embedded runtime only.
+    let unscaled;
+    let traffic_profile = if plan.target.is_some() && p.runtime.alarm_time_scale != 1.0 {
+        let mut q = p.clone();
+        q.runtime.alarm_time_scale = 1.0;
+        unscaled = q;
+        &unscaled
+    } else {
+        p
+    };
+    let running = traffic::start(traffic_profile, base, &nonce, cancel.clone())?;
     let (bus_tx, bus) = watch::channel(Snapshot::default());
     let relay = tokio::spawn(relay(running.snapshots.clone(), scraper, bus_tx));
     let meta = RunMeta {

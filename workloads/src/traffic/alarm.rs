@@ -177,6 +177,10 @@ pub fn start(
             if runs.iter().any(|r| r.2 == source.fails(i)) {
                 completed += 1;
             }
+            // workerd counts a retry's backoff from when the failed attempt was dispatched,
+            // not from when its handler ran (the reference: from the failure), so in a storm a
+            // retry may come as much earlier as the handler queued: the first attempt's lag.
+            let queued_ms = (first.1 - first.0).max(0);
             for w in runs.windows(2) {
                 let (prev, next) = (w[0], w[1]);
                 if next.2 == 0 {
@@ -185,7 +189,7 @@ pub fn start(
                 retried += 1;
                 let base_ms = dobench_runtime::retry_delay(next.2, scale).as_millis() as i64;
                 let gap = next.1 - prev.1;
-                if gap + 5 < base_ms {
+                if gap + 5 + queued_ms < base_ms {
                     early_retries += 1;
                     example.get_or_insert_with(|| {
                         format!(
