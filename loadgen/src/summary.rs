@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::executor::RunOutcome;
 use crate::hist::Percentiles;
 use crate::recorder::ErrorCounts;
+use crate::snapshot::Snapshot;
 
 /// Per-op line of the summary.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -165,66 +166,42 @@ pub struct SummaryMeta {
 }
 
 impl RunSummary {
-    /// Builds the summary of a finished run.
-    pub fn from_outcome(outcome: &RunOutcome, meta: SummaryMeta) -> Self {
-        let s = &outcome.snapshot;
-        let total = &outcome.aggregate.total;
-        let duration_s = outcome.elapsed.as_secs_f64();
-        let started_at_ms = outcome
-            .started_at
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        let ops = total
+    /// A summary from a snapshot alone: what a run that never finished can still say (the
+    /// store rebuilds incomplete runs with it). Per-op and per-object figures are the
+    /// snapshot's; `secs_over_90pct` needs per-second counts and stays 0.
+    pub fn from_snapshot(s: &Snapshot, meta: SummaryMeta, started_at_ms: u64) -> Self {
+        let ceiling = meta.ceiling_rps.filter(|c| *c > 0.0);
+        let objects = (!s.objects.is_empty()).then(|| {
+            let mut v: Vec<ObjectSummary> = s
+                .objects
+                .iter()
+                .map(|o| ObjectSummary {
+                    name: o.name.clone(),
+                    id: String::new(),
+                    rps: o.rps,
+                    peak_rps: o.peak_rps,
+                    ceiling_pct: ceiling.map_or(0.0, |c| o.peak_rps / c * 100.0),
+                    secs_over_90pct: 0,
+                    requests: o.requests,
+                    latency_ms: o.latency_ms,
+                })
+                .collect();
+            sort_hottest_first(&mut v);
+            v
+        });
+        let ops = s
             .ops
             .iter()
-            .map(|(k, st)| {
+            .map(|(k, o)| {
                 (
-                    k.to_string(),
+                    k.clone(),
                     OpSummary {
-                        requests: st.requests,
-                        latency_ms: Percentiles::of(&st.latency),
+                        requests: o.requests,
+                        latency_ms: o.latency_ms,
                     },
                 )
             })
             .collect();
-        let objects = (!total.objects.is_empty()).then(|| {
-            let mut v: Vec<ObjectSummary> = total
-                .objects
-                .iter()
-                .map(|(k, st)| {
-                    let seconds = outcome
-                        .aggregate
-                        .object_seconds
-                        .get(k)
-                        .map(Vec::as_slice)
-                        .unwrap_or(&[]);
-                    let peak = seconds.iter().copied().max().unwrap_or(0) as f64;
-                    let (ceiling_pct, secs_over_90pct) = match meta.ceiling_rps {
-                        Some(c) if c > 0.0 => (
-                            peak / c * 100.0,
-                            seconds.iter().filter(|&&n| n as f64 > 0.9 * c).count() as u64,
-                        ),
-                        _ => (0.0, 0),
-                    };
-                    ObjectSummary {
-                        name: k.to_string(),
-                        id: String::new(),
-                        rps: if duration_s > 0.0 {
-                            st.requests as f64 / duration_s
-                        } else {
-                            0.0
-                        },
-                        peak_rps: peak,
-                        ceiling_pct,
-                        secs_over_90pct,
-                        requests: st.requests,
-                        latency_ms: Percentiles::of(&st.latency),
-                    }
-                })
-                .collect();
-            v.sort_by(|a, b| b.rps.total_cmp(&a.rps).then_with(|| a.name.cmp(&b.name)));
-            v
-        });
         RunSummary {
             dobench_version: env!("CARGO_PKG_VERSION").to_string(),
             run_id: new_run_id(started_at_ms),
@@ -232,13 +209,9 @@ impl RunSummary {
             workload: meta.workload,
             target: meta.target,
             strategy: meta.strategy,
-            duration_s,
-            offered_rps: outcome.offered_rps,
-            achieved_rps: if duration_s > 0.0 {
-                s.requests as f64 / duration_s
-            } else {
-                0.0
-            },
+            duration_s: s.elapsed_s,
+            offered_rps: s.offered_rps,
+            achieved_rps: s.achieved_rps,
             requests: s.requests,
             missed: s.missed,
             latency_ms: s.latency_ms,
@@ -257,10 +230,86 @@ impl RunSummary {
             statuses: s.statuses.clone(),
             generator_cpu_pct: s.generator_cpu_pct,
             generator_limited: s.generator_limited,
-            stopped_early: outcome.stopped_early,
+            stopped_early: !s.done,
             started_at_ms,
         }
     }
+
+    /// Builds the summary of a finished run: the final snapshot's figures, with duration,
+    /// rates, per-op and per-object numbers made exact from the run's aggregate.
+    pub fn from_outcome(outcome: &RunOutcome, meta: SummaryMeta) -> Self {
+        let total = &outcome.aggregate.total;
+        let duration_s = outcome.elapsed.as_secs_f64();
+        let started_at_ms = outcome
+            .started_at
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let ceiling = meta.ceiling_rps.filter(|c| *c > 0.0);
+        let mut summary = Self::from_snapshot(&outcome.snapshot, meta, started_at_ms);
+        let per_s = |n: u64| {
+            if duration_s > 0.0 {
+                n as f64 / duration_s
+            } else {
+                0.0
+            }
+        };
+        summary.duration_s = duration_s;
+        summary.offered_rps = outcome.offered_rps;
+        summary.achieved_rps = per_s(outcome.snapshot.requests);
+        summary.stopped_early = outcome.stopped_early;
+        summary.ops = total
+            .ops
+            .iter()
+            .map(|(k, st)| {
+                (
+                    k.to_string(),
+                    OpSummary {
+                        requests: st.requests,
+                        latency_ms: Percentiles::of(&st.latency),
+                    },
+                )
+            })
+            .collect();
+        summary.objects = (!total.objects.is_empty()).then(|| {
+            let mut v: Vec<ObjectSummary> = total
+                .objects
+                .iter()
+                .map(|(k, st)| {
+                    let seconds = outcome
+                        .aggregate
+                        .object_seconds
+                        .get(k)
+                        .map(Vec::as_slice)
+                        .unwrap_or(&[]);
+                    let peak = seconds.iter().copied().max().unwrap_or(0) as f64;
+                    let (ceiling_pct, secs_over_90pct) = match ceiling {
+                        Some(c) => (
+                            peak / c * 100.0,
+                            seconds.iter().filter(|&&n| n as f64 > 0.9 * c).count() as u64,
+                        ),
+                        None => (0.0, 0),
+                    };
+                    ObjectSummary {
+                        name: k.to_string(),
+                        id: String::new(),
+                        rps: per_s(st.requests),
+                        peak_rps: peak,
+                        ceiling_pct,
+                        secs_over_90pct,
+                        requests: st.requests,
+                        latency_ms: Percentiles::of(&st.latency),
+                    }
+                })
+                .collect();
+            sort_hottest_first(&mut v);
+            v
+        });
+        summary
+    }
+}
+
+fn sort_hottest_first(v: &mut [ObjectSummary]) {
+    v.sort_by(|a, b| b.rps.total_cmp(&a.rps).then_with(|| a.name.cmp(&b.name)));
 }
 
 /// A run id: start time in ms (hex) and 32 random bits, e.g. `19a3c2f01b2-5e1f00aa`.
