@@ -87,14 +87,7 @@ async fn sigkill_mid_stream_loses_no_acknowledged_increment() {
         );
 
         let (mut child, base) = start(dir.path());
-        let v: serde_json::Value = client
-            .get(format!("{base}/counter/{name}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v: serde_json::Value = get_json(&client, &format!("{base}/counter/{name}")).await;
         let stored = v["value"].as_u64().unwrap();
         eprintln!("round {round}: sent {sent}, acknowledged {acked}, stored {stored}");
         assert!(
@@ -108,6 +101,10 @@ async fn sigkill_mid_stream_loses_no_acknowledged_increment() {
         child.kill().unwrap();
         child.wait().unwrap();
     }
+}
+
+async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
 }
 
 fn epoch_ms() -> i64 {
@@ -155,14 +152,7 @@ async fn sigkill_with_500_alarms_pending_then_restart_fires_all() {
     for s in sets {
         assert_eq!(s.await.unwrap(), 200);
     }
-    let stats: serde_json::Value = client
-        .get(format!("{base}/_dobench/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats: serde_json::Value = get_json(&client, &format!("{base}/_dobench/stats")).await;
     assert_eq!(stats["alarms"]["pending"], 500, "{}", stats["alarms"]);
     assert_eq!(
         stats["alarms"]["fired"], 0,
@@ -178,14 +168,7 @@ async fn sigkill_with_500_alarms_pending_then_restart_fires_all() {
     let (mut child, base) = start(dir.path());
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let stats: serde_json::Value = client
-            .get(format!("{base}/_dobench/stats"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let stats: serde_json::Value = get_json(&client, &format!("{base}/_dobench/stats")).await;
         if stats["alarms"]["fired"].as_u64().unwrap() >= 500 {
             break;
         }
@@ -193,14 +176,7 @@ async fn sigkill_with_500_alarms_pending_then_restart_fires_all() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     for i in 0..500 {
-        let v: serde_json::Value = client
-            .get(format!("{base}/alarm/due{i}/fired"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v: serde_json::Value = get_json(&client, &format!("{base}/alarm/due{i}/fired")).await;
         let fired = v["fired"].as_array().unwrap();
         assert_eq!(fired.len(), 1, "due{i}: {v}");
         assert_eq!(fired[0]["attempt"], 0);
