@@ -2,38 +2,10 @@
 //! stored summary is the one `http --json` printed, and the report is one self-contained
 //! file. The target is a tiny keep-alive HTTP server on 127.0.0.1:0 inside this test.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-use std::process::Command;
+mod common;
 
-/// Serves `200 {}` to every request on its own threads; returns the base URL.
-fn tiny_server() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut out = conn.try_clone().unwrap();
-                let mut reader = BufReader::new(conn);
-                let mut line = String::new();
-                loop {
-                    line.clear();
-                    match reader.read_line(&mut line) {
-                        Ok(0) | Err(_) => return,
-                        Ok(_) if line == "\r\n" => {
-                            let resp = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
-                            if out.write_all(resp.as_bytes()).is_err() {
-                                return;
-                            }
-                        }
-                        Ok(_) => {}
-                    }
-                }
-            });
-        }
-    });
-    format!("http://{addr}")
-}
+use common::tiny_server;
+use std::process::Command;
 
 fn dobench(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_dobench"))

@@ -2,41 +2,13 @@
 //! seconds up to the kill are readable (by the store, `dobench runs`, `show` and `report`).
 //! The target is a tiny keep-alive HTTP server on 127.0.0.1:0 inside this test.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
+mod common;
+
+use common::tiny_server;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use dobench_reports::{RunStatus, Store};
-
-/// Serves `200 {}` to every request on its own threads; returns the base URL.
-fn tiny_server() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut out = conn.try_clone().unwrap();
-                let mut reader = BufReader::new(conn);
-                let mut line = String::new();
-                loop {
-                    line.clear();
-                    match reader.read_line(&mut line) {
-                        Ok(0) | Err(_) => return,
-                        Ok(_) if line == "\r\n" => {
-                            let resp = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
-                            if out.write_all(resp.as_bytes()).is_err() {
-                                return;
-                            }
-                        }
-                        Ok(_) => {}
-                    }
-                }
-            });
-        }
-    });
-    format!("http://{addr}")
-}
 
 fn dobench(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_dobench"))
