@@ -57,8 +57,11 @@ async fn main() {
     });
     let mut cfg = Config::new(DataDir::Path(dir.path().to_path_buf()));
     cfg.ceiling = Ceiling::Off;
-    if let Some(m) = std::env::var("MAX_LIVE").ok().and_then(|m| m.parse().ok()) {
-        cfg.max_live_objects = m;
+    if let Some(m) = std::env::var("MAX_OPEN_DATABASES")
+        .ok()
+        .and_then(|m| m.parse().ok())
+    {
+        cfg.max_open_databases = m;
     }
     let rt = Runtime::new(cfg, reg).unwrap();
 

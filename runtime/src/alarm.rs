@@ -202,6 +202,10 @@ impl AlarmIndex {
             source,
         };
         let conn = Connection::open(path).map_err(err)?;
+        // One connection in one process (the data directory is locked): exclusive mode
+        // saves the lock syscalls of every transaction and the -shm file.
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
+            .map_err(err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(err)?;
         conn.pragma_update(None, "synchronous", "NORMAL")

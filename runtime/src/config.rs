@@ -96,9 +96,14 @@ pub struct Config {
     pub max_batch: usize,
     /// Largest request body the HTTP front accepts (413 past it).
     pub max_body_bytes: usize,
-    /// Objects kept in memory before idle ones are evicted early (each holds an open
-    /// database: file descriptors and page cache).
-    pub max_live_objects: usize,
+    /// Memory objects in memory may take, by the estimate in `residency.rs`; past it the
+    /// least recently used idle objects leave memory before their idle timeout.
+    pub memory_budget_bytes: u64,
+    /// Object databases open at once; past it the least recently used close theirs (they
+    /// stay in memory and reopen on their next turn). Two file descriptors each.
+    pub max_open_databases: usize,
+    /// Threads that run object turns and their storage, apart from the HTTP front's.
+    pub object_threads: usize,
     /// An object with sockets and no work for this long hibernates (leaves memory while its
     /// sockets stay open).
     pub hibernate_after: Duration,
@@ -119,10 +124,10 @@ impl Config {
     pub const DEFAULT_MAX_BATCH: usize = 128;
     /// Production and workerd hibernate after 10 s without work.
     pub const DEFAULT_HIBERNATE_AFTER: Duration = Duration::from_secs(10);
-    /// Default cap on objects in memory. Each live object holds an open SQLite database, and
-    /// SQLite's unix VFS scans its list of open files on every open: with 4,096 live objects an
-    /// alarm storm opened ~120 objects/s, with 1,024 about 1,100/s (benches/examples/alarm_storm.rs).
-    pub const DEFAULT_MAX_LIVE: usize = 1024;
+    /// Default memory budget for objects in memory (1 GiB: ~170,000 objects by the estimate).
+    pub const DEFAULT_MEMORY_BUDGET: u64 = 1 << 30;
+    /// Default cap on open object databases (lowered to fit the file-descriptor limit).
+    pub const DEFAULT_MAX_OPEN_DATABASES: usize = 2048;
     /// Default request body limit (1 MiB).
     pub const DEFAULT_MAX_BODY: usize = 1 << 20;
 
@@ -135,7 +140,11 @@ impl Config {
             idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
             max_batch: Self::DEFAULT_MAX_BATCH,
             max_body_bytes: Self::DEFAULT_MAX_BODY,
-            max_live_objects: Self::DEFAULT_MAX_LIVE,
+            memory_budget_bytes: Self::DEFAULT_MEMORY_BUDGET,
+            max_open_databases: default_max_open_databases(),
+            object_threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
             hibernate_after: Self::DEFAULT_HIBERNATE_AFTER,
             attachment_limit: crate::limits::DEFAULT_ATTACHMENT_BYTES,
             socket_send_buffer: crate::limits::DEFAULT_SEND_BUFFER_FRAMES,
@@ -156,8 +165,17 @@ impl Config {
                 "alarm_time_scale must be a positive number".into(),
             ));
         }
-        if self.max_live_objects == 0 {
-            return Err(Error::Config("max_live_objects must be at least 1".into()));
+        if self.memory_budget_bytes < crate::residency::LIVE_OBJECT_BYTES {
+            return Err(Error::Config(format!(
+                "memory budget must hold at least one object ({} bytes)",
+                crate::residency::LIVE_OBJECT_BYTES
+            )));
+        }
+        if self.max_open_databases == 0 {
+            return Err(Error::Config("max open databases must be at least 1".into()));
+        }
+        if self.object_threads == 0 || self.object_threads > 256 {
+            return Err(Error::Config("object threads must be 1..=256".into()));
         }
         if self.hibernate_after.is_zero() {
             return Err(Error::Config("hibernate-after must be above zero".into()));
@@ -174,8 +192,56 @@ impl Config {
     }
 }
 
+/// [`Config::DEFAULT_MAX_OPEN_DATABASES`], or fewer when the process's file-descriptor
+/// limit would not hold two per database plus room for sockets (a quarter of the limit).
+pub fn default_max_open_databases() -> usize {
+    let fd_limit = open_files_limit().unwrap_or(1024);
+    let for_databases = (fd_limit / 4) as usize / 2;
+    Config::DEFAULT_MAX_OPEN_DATABASES.min(for_databases).max(16)
+}
+
+/// The soft open-files limit of this process, from `/proc/self/limits`.
+pub fn open_files_limit() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// Parses a byte size: `512MiB`, `1GiB`, `2G`, `65536` (binary units; `B` optional).
+pub fn parse_bytes(s: &str) -> Result<u64, Error> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => 0,
+    };
+    num.parse::<u64>()
+        .ok()
+        .filter(|_| mult > 0)
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "`{s}` is not a size (examples: 512MiB, 1GiB, 65536)"
+            ))
+        })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sizes_parse_in_binary_units() {
+        assert_eq!(parse_bytes("1GiB").unwrap(), 1 << 30);
+        assert_eq!(parse_bytes("512M").unwrap(), 512 << 20);
+        assert_eq!(parse_bytes("4096").unwrap(), 4096);
+        for bad in ["", "1.5G", "10 parsecs", "G"] {
+            assert!(parse_bytes(bad).is_err(), "{bad}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -94,15 +94,59 @@ async fn health() -> Json<serde_json::Value> {
     Json(json!({ "ok": true }))
 }
 
-async fn stats(State(rt): State<Runtime>) -> Json<crate::stats::StatsReport> {
-    Json(rt.stats())
+/// `?top=N&after=ID&limit=N` of the stats routes.
+#[derive(Debug, Default, serde::Deserialize)]
+struct StatsParams {
+    top: Option<usize>,
+    after: Option<String>,
+    limit: Option<usize>,
 }
 
-async fn metrics(State(rt): State<Runtime>) -> impl IntoResponse {
-    (
+impl StatsParams {
+    fn query(self) -> Result<crate::stats::StatsQuery, ApiError> {
+        use crate::stats::StatsQuery;
+        let max = StatsQuery::MAX_LIST;
+        for (name, v) in [("top", self.top), ("limit", self.limit)] {
+            if v.is_some_and(|v| v > max) {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("`{name}` is at most {max}"),
+                ));
+            }
+        }
+        if let Some(a) = &self.after {
+            if a.len() != 64 || !a.bytes().all(|c| c.is_ascii_hexdigit()) {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "`after` must be an object id (64 hex characters)",
+                ));
+            }
+        }
+        Ok(StatsQuery {
+            top: self.top.unwrap_or(StatsQuery::DEFAULT_TOP),
+            after: self.after,
+            limit: self.limit.unwrap_or(0),
+        })
+    }
+}
+
+async fn stats(
+    State(rt): State<Runtime>,
+    axum::extract::Query(p): axum::extract::Query<StatsParams>,
+) -> Result<Json<crate::stats::StatsReport>, ApiError> {
+    let q = p.query()?;
+    Ok(Json(rt.stats_with(&q)))
+}
+
+async fn metrics(
+    State(rt): State<Runtime>,
+    axum::extract::Query(p): axum::extract::Query<StatsParams>,
+) -> Result<impl IntoResponse, ApiError> {
+    let q = p.query()?;
+    Ok((
         [("content-type", "text/plain; version=0.0.4")],
-        crate::metrics::render(&rt.stats()),
-    )
+        crate::metrics::render(&rt.stats_with(&q)),
+    ))
 }
 
 async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {

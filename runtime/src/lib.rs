@@ -24,8 +24,10 @@ mod mailbox;
 pub mod metrics;
 mod object;
 mod object_task;
+pub use object_task::COLD_START_HEADER;
 pub mod pricing;
 mod registry;
+mod residency;
 mod runtime;
 mod server;
 mod sockets;
@@ -36,7 +38,7 @@ mod ws_conn;
 pub use alarm::{retry_delay, MAX_RETRIES};
 pub use ceiling::ServiceClock;
 pub use clock::{epoch_ms, epoch_us};
-pub use config::{Ceiling, Config, DataDir};
+pub use config::{default_max_open_databases, open_files_limit, parse_bytes, Ceiling, Config, DataDir};
 pub use error::{Error, Result};
 pub use id::{IdSpace, ObjectId};
 pub use object::{
@@ -45,5 +47,8 @@ pub use object::{
 pub use registry::{Constructor, Registry};
 pub use runtime::{ObjectRef, Runtime};
 pub use server::serve;
-pub use stats::{AlarmTotals, HibernationTotals, ObjectStatsView, StatsReport};
-pub use storage::{ListOptions, SqlRows, SqlValue, Storage, MAX_KEY_BYTES, MAX_VALUE_BYTES};
+pub use stats::{AlarmTotals, HibernationTotals, ObjectStatsView, StatsPage, StatsQuery, StatsReport};
+pub use residency::{LIVE_OBJECT_BYTES, OPEN_DATABASE_BYTES};
+pub use storage::{
+    object_db_path, ListOptions, SqlRows, SqlValue, Storage, MAX_KEY_BYTES, MAX_VALUE_BYTES,
+};

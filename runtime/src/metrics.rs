@@ -181,6 +181,11 @@ mod tests {
             ceiling_rps: Some(1000),
             mailbox: 4,
             live_objects: 1,
+            objects_total: 1,
+            open_databases: 1,
+            memory_estimate_bytes: 0,
+            memory_budget_bytes: 1 << 30,
+            page: None,
             objects: vec![ObjectStatsView {
                 class: "counter".into(),
                 id: "ab".into(),

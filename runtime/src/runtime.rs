@@ -22,7 +22,7 @@ use crate::object::{Request, Response};
 use crate::object_task::ObjectTask;
 use crate::registry::Registry;
 use crate::sockets::SocketTable;
-use crate::stats::{AlarmTotals, HibernationTotals, ObjectStats, StatsReport};
+use crate::stats::{AlarmTotals, HibernationTotals, ObjectStats, StatsPage, StatsQuery, StatsReport};
 use crate::storage::Storage;
 
 /// Names one object of one class: what the router needs to reach it.
@@ -58,6 +58,42 @@ pub(crate) struct LiveEntry {
     pub(crate) stats: Arc<ObjectStats>,
 }
 
+/// Shards of the map of every object seen, so that spawning objects and a stats scrape
+/// over a million of them do not queue behind one lock.
+const STATS_SHARDS: usize = 64;
+
+/// The threads that run object turns (and so their SQLite work), apart from the HTTP front
+/// and, in embedded runs, the load generator. Shut down without waiting when the runtime is
+/// dropped (objects have committed what they acknowledged by then).
+struct ObjectThreads {
+    rt: Option<tokio::runtime::Runtime>,
+    handle: tokio::runtime::Handle,
+}
+
+impl ObjectThreads {
+    fn start(threads: usize) -> Result<Self> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("dobench-object")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Config(format!("cannot start object threads: {e}")))?;
+        let handle = rt.handle().clone();
+        Ok(Self {
+            rt: Some(rt),
+            handle,
+        })
+    }
+}
+
+impl Drop for ObjectThreads {
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
 /// State shared by the handle and every object task.
 pub(crate) struct Shared {
     pub(crate) config: Config,
@@ -69,8 +105,17 @@ pub(crate) struct Shared {
     /// entry and closes its mailbox under it too: so a message is either in a mailbox whose
     /// task will run it, or refused — and never are two tasks live for one id.
     pub(crate) live: Mutex<HashMap<ObjectId, LiveEntry>>,
-    /// Every object seen since start (survives eviction).
-    stats: Mutex<HashMap<ObjectId, Arc<ObjectStats>>>,
+    /// Every object seen since start (survives eviction), sharded by the id's first byte.
+    stats: Vec<Mutex<HashMap<ObjectId, Arc<ObjectStats>>>>,
+    /// Objects with at least this many requests keep their name after leaving memory (the
+    /// request count of the last stats listing's last entry): names are kept only for the
+    /// objects a listing shows and for objects in memory.
+    pub(crate) name_floor: std::sync::atomic::AtomicU64,
+    /// Which objects stay in memory and keep their database open.
+    pub(crate) residency: crate::residency::Residency,
+    objects: ObjectThreads,
+    /// Held while the runtime runs: no second process on one data directory.
+    _data_lock: Option<crate::storage::DataDirLock>,
     /// RAM-only databases parked while their object is evicted (`DataDir::Memory`).
     pub(crate) parked: Mutex<HashMap<ObjectId, Storage>>,
     /// Every pending alarm of every object.
@@ -89,7 +134,7 @@ impl Shared {
         self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Opens (or un-parks) the database of `id`.
+    /// The database of `id`: un-parked (RAM-only) or not yet opened (file-backed).
     pub(crate) fn open_storage(&self, id: &ObjectId) -> Result<Storage> {
         match &self.config.data {
             DataDir::Memory => {
@@ -103,8 +148,34 @@ impl Shared {
                     None => Storage::open_in_memory(),
                 }
             }
-            DataDir::Path(dir) => Storage::open(&dir.join(format!("{}.sqlite", id.to_hex()))),
+            DataDir::Path(dir) => Ok(Storage::at(crate::storage::object_db_path(dir, id))),
         }
+    }
+
+    fn stats_shard(&self, id: &ObjectId) -> MutexGuard<'_, HashMap<ObjectId, Arc<ObjectStats>>> {
+        self.stats[id.as_bytes()[0] as usize % STATS_SHARDS]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// An object's stats compared by address (heap entries need an order; ties never matter).
+struct ByAddr(Arc<ObjectStats>);
+
+impl PartialEq for ByAddr {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+impl Eq for ByAddr {}
+impl PartialOrd for ByAddr {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for ByAddr {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        Arc::as_ptr(&self.0).cmp(&Arc::as_ptr(&other.0))
     }
 }
 
@@ -155,10 +226,23 @@ impl Runtime {
     /// its id-space secret if needed. Must be called inside a Tokio runtime.
     pub fn new(config: Config, registry: Registry) -> Result<Self> {
         config.validate()?;
+        let data_lock = match &config.data {
+            DataDir::Memory => None,
+            DataDir::Path(dir) => {
+                let lock = crate::storage::DataDirLock::acquire(dir)?;
+                crate::storage::prepare_layout(dir)?;
+                Some(lock)
+            }
+        };
         let ids = match &config.data {
             DataDir::Memory => IdSpace::random(),
             DataDir::Path(dir) => IdSpace::new(load_or_create_secret(dir)?),
         };
+        let objects = ObjectThreads::start(config.object_threads)?;
+        let residency = crate::residency::Residency::new(
+            config.memory_budget_bytes,
+            config.max_open_databases,
+        );
         let classes: HashMap<String, Arc<str>> = registry
             .classes()
             .map(|c| (c.to_string(), Arc::<str>::from(c)))
@@ -193,7 +277,11 @@ impl Runtime {
                 ids,
                 classes,
                 live: Mutex::new(HashMap::new()),
-                stats: Mutex::new(HashMap::new()),
+                stats: (0..STATS_SHARDS).map(|_| Mutex::default()).collect(),
+                name_floor: std::sync::atomic::AtomicU64::new(0),
+                residency,
+                objects,
+                _data_lock: data_lock,
                 parked: Mutex::new(HashMap::new()),
                 alarms,
                 sockets: Arc::new(SocketTable::new(config_send_buffer)),
@@ -202,7 +290,10 @@ impl Runtime {
                 started: Instant::now(),
             }),
         };
-        runtime.shared.tracker.spawn(fire_alarms(runtime.clone()));
+        runtime
+            .shared
+            .tracker
+            .spawn_on(fire_alarms(runtime.clone()), &runtime.shared.objects.handle);
         Ok(runtime)
     }
 
@@ -295,8 +386,9 @@ impl Runtime {
     }
 
     pub(crate) fn stats_for(&self, object: &ObjectRef) -> Arc<ObjectStats> {
-        let mut all = self.shared.stats.lock().unwrap_or_else(|e| e.into_inner());
-        all.entry(object.id)
+        self.shared
+            .stats_shard(&object.id)
+            .entry(object.id)
             .or_insert_with(|| Arc::new(ObjectStats::new(object.class.clone(), object.id)))
             .clone()
     }
@@ -367,46 +459,101 @@ impl Runtime {
             .cloned()
             .expect("ObjectRef classes come from the registry");
         let task = ObjectTask::new(self.shared.clone(), object.clone(), ctor, stats.clone(), rx);
-        self.shared.tracker.spawn(task.run());
+        self.shared
+            .tracker
+            .spawn_on(task.run(), &self.shared.objects.handle);
         LiveEntry { mailbox, stats }
     }
 
-    /// Stats of every object seen, hottest first.
+    /// Totals and the hottest objects ([`StatsQuery::default`]).
     pub fn stats(&self) -> StatsReport {
-        let all: Vec<Arc<ObjectStats>> = self
-            .shared
-            .stats
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect();
-        let depths: HashMap<ObjectId, usize> = self
-            .shared
-            .lock_live()
-            .iter()
-            .map(|(id, e)| (*id, e.mailbox.depth()))
-            .collect();
+        self.stats_with(&StatsQuery::default())
+    }
+
+    /// Totals over every object seen, the `top` hottest, and a page of the full listing when
+    /// asked. One pass over the objects without building a view for each, so a scrape stays
+    /// fast and small at a million objects.
+    pub fn stats_with(&self, query: &StatsQuery) -> StatsReport {
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
+        let top_n = query.top.min(StatsQuery::MAX_LIST);
+        let page_n = query.limit.min(StatsQuery::MAX_LIST);
+        let after = query.after.as_deref().map(str::to_ascii_lowercase);
         let usage = self.shared.sockets.usage();
-        let mut objects: Vec<_> = all
-            .iter()
-            .map(|s| {
-                s.view(
-                    depths.get(&s.id).copied().unwrap_or(0),
-                    usage.get(&s.id).copied().unwrap_or((0, 0)),
-                )
-            })
-            .collect();
-        objects.sort_by(|a, b| b.requests.cmp(&a.requests).then(a.id.cmp(&b.id)));
+        let mut totals = HibernationTotals::default();
+        let mut seen = 0u64;
+        // Min-heap of the hottest so far; max-heap of the lowest ids after the cursor.
+        let mut top: BinaryHeap<Reverse<(u64, Reverse<ObjectId>, ByAddr)>> = BinaryHeap::new();
+        let mut page: BinaryHeap<(String, ByAddr)> = BinaryHeap::new();
+        for shard in &self.shared.stats {
+            let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            for (id, s) in shard.iter() {
+                seen += 1;
+                s.add_to(&mut totals, usage.get(id).copied().unwrap_or((0, 0)));
+                let requests = s.requests.load(Relaxed);
+                if top_n > 0 {
+                    let entry = Reverse((requests, Reverse(*id), ByAddr(s.clone())));
+                    if top.len() < top_n {
+                        top.push(entry);
+                    } else if top.peek().is_some_and(|min| entry < *min) {
+                        top.pop();
+                        top.push(entry);
+                    }
+                }
+                if page_n > 0 {
+                    let hex = id.to_hex();
+                    if after.as_ref().is_none_or(|a| hex > *a)
+                        && (page.len() < page_n || page.peek().is_some_and(|(max, _)| hex < *max))
+                    {
+                        page.push((hex, ByAddr(s.clone())));
+                        if page.len() > page_n {
+                            page.pop();
+                        }
+                    }
+                }
+            }
+        }
+        let view = |s: &ObjectStats| {
+            let depth = self
+                .shared
+                .lock_live()
+                .get(&s.id)
+                .map(|e| e.mailbox.depth())
+                .unwrap_or(0);
+            s.view(depth, usage.get(&s.id).copied().unwrap_or((0, 0)))
+        };
+        let mut hottest: Vec<_> = top.into_iter().map(|Reverse((_, _, s))| s.0).collect();
+        hottest.sort_by(|a, b| {
+            let (ra, rb) = (a.requests.load(Relaxed), b.requests.load(Relaxed));
+            rb.cmp(&ra).then(a.id.cmp(&b.id))
+        });
+        if hottest.len() == top_n {
+            let floor = hottest.last().map(|s| s.requests.load(Relaxed)).unwrap_or(0);
+            self.shared.name_floor.store(floor, Relaxed);
+        }
+        let objects: Vec<_> = hottest.iter().map(|s| view(s)).collect();
+        let page = (page_n > 0).then(|| {
+            let full = page.len() == page_n;
+            let listed: Vec<_> = page.into_sorted_vec().into_iter().map(|(_, s)| view(&s.0)).collect();
+            StatsPage {
+                next_after: if full { listed.last().map(|o| o.id.clone()) } else { None },
+                objects: listed,
+            }
+        });
+        let residency = self.shared.residency.counts();
         StatsReport {
             version: env!("CARGO_PKG_VERSION").to_string(),
             uptime_ms: self.shared.started.elapsed().as_secs_f64() * 1000.0,
             ceiling_rps: self.shared.config.ceiling.rate(),
             mailbox: self.shared.config.mailbox,
-            live_objects: depths.len() as u64,
+            live_objects: self.shared.lock_live().len() as u64,
+            objects_total: seen,
+            open_databases: residency.open_databases as u64,
+            memory_estimate_bytes: residency.estimated_bytes,
+            memory_budget_bytes: self.shared.config.memory_budget_bytes,
             hibernation: {
                 let c = &self.shared.sockets.counters;
-                let mut h = HibernationTotals::from_objects(&objects);
+                let mut h = totals.priced();
                 h.messages_in = c.messages_in.load(Relaxed);
                 h.messages_out = c.messages_out.load(Relaxed);
                 h.auto_responses = c.auto_responses.load(Relaxed);
@@ -424,6 +571,7 @@ impl Runtime {
                 }
             },
             objects,
+            page,
         }
     }
 

@@ -4,6 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
+
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -33,13 +34,13 @@ pub struct ObjectStats {
     pub(crate) billed_with_sockets_us: AtomicU64,
     pub(crate) hibernations: AtomicU64,
     pub(crate) hibernated_us_done: AtomicU64,
-    /// When the current hibernation began (None unless hibernated with sockets open).
-    pub(crate) hibernated_since: Mutex<Option<Instant>>,
+    /// When the current hibernation began ([`Since`]; unset unless hibernated with sockets).
+    pub(crate) hibernated_since: Since,
     pub(crate) ws_messages_in: AtomicU64,
     /// Microseconds in memory, over finished residencies.
     pub(crate) active_us_done: AtomicU64,
-    /// When the current residency began (None while evicted).
-    pub(crate) resident_since: Mutex<Option<Instant>>,
+    /// When the current residency began (unset while evicted).
+    pub(crate) resident_since: Since,
     pub(crate) live: AtomicBool,
 }
 
@@ -65,10 +66,10 @@ impl ObjectStats {
             billed_with_sockets_us: AtomicU64::new(0),
             hibernations: AtomicU64::new(0),
             hibernated_us_done: AtomicU64::new(0),
-            hibernated_since: Mutex::new(None),
+            hibernated_since: Since::default(),
             ws_messages_in: AtomicU64::new(0),
             active_us_done: AtomicU64::new(0),
-            resident_since: Mutex::new(None),
+            resident_since: Since::default(),
             live: AtomicBool::new(false),
         }
     }
@@ -86,20 +87,19 @@ impl ObjectStats {
 
     pub(crate) fn hibernated(&self) {
         self.hibernations.fetch_add(1, Relaxed);
-        *self
-            .hibernated_since
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        self.hibernated_since.start();
     }
 
     fn hibernated_us(&self) -> u64 {
-        let running = self
-            .hibernated_since
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .map(|s| s.elapsed().as_micros() as u64)
-            .unwrap_or(0);
-        self.hibernated_us_done.load(Relaxed) + running
+        self.hibernated_us_done.load(Relaxed) + self.hibernated_since.running_us()
+    }
+
+    /// Forgets the name unless the object is among those a listing shows (at least
+    /// `floor` requests): called when the object leaves memory.
+    pub(crate) fn forget_name_below(&self, floor: u64) {
+        if self.requests.load(Relaxed) < floor {
+            *self.name.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
     }
 
     /// Adds one stretch of work in flight to the billed duration.
@@ -112,44 +112,48 @@ impl ObjectStats {
     }
 
     pub(crate) fn became_resident(&self) {
-        if let Some(since) = self
-            .hibernated_since
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
-            self.hibernated_us_done
-                .fetch_add(since.elapsed().as_micros() as u64, Relaxed);
+        if let Some(us) = self.hibernated_since.stop() {
+            self.hibernated_us_done.fetch_add(us, Relaxed);
         }
-        *self
-            .resident_since
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        self.resident_since.start();
         self.live.store(true, Relaxed);
         self.constructions.fetch_add(1, Relaxed);
     }
 
     pub(crate) fn left_memory(&self) {
-        if let Some(since) = self
-            .resident_since
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
-            self.active_us_done
-                .fetch_add(since.elapsed().as_micros() as u64, Relaxed);
+        if let Some(us) = self.resident_since.stop() {
+            self.active_us_done.fetch_add(us, Relaxed);
         }
         self.live.store(false, Relaxed);
     }
 
     fn active_ms(&self) -> f64 {
-        let running = self
-            .resident_since
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .map(|s| s.elapsed().as_micros() as u64)
-            .unwrap_or(0);
-        (self.active_us_done.load(Relaxed) + running) as f64 / 1000.0
+        (self.active_us_done.load(Relaxed) + self.resident_since.running_us()) as f64 / 1000.0
+    }
+
+    /// Adds this object's duration figures to runtime-wide totals without building a view
+    /// (a scrape over a million objects does this for each).
+    pub(crate) fn add_to(&self, t: &mut HibernationTotals, sockets: (usize, u64)) {
+        let billed_ms = self.billed_us.load(Relaxed) as f64 / 1000.0;
+        let socket_open_ms = sockets.1 as f64 / 1000.0;
+        let with_sockets_ms = self.billed_with_sockets_us.load(Relaxed) as f64 / 1000.0;
+        t.sockets_open += sockets.0 as u64;
+        if sockets.0 > 0 {
+            if self.live.load(Relaxed) {
+                t.objects_with_sockets_live += 1;
+            } else {
+                t.objects_hibernated += 1;
+                t.sockets_hibernated += sockets.0 as u64;
+            }
+        }
+        t.billed_ms += billed_ms;
+        t.hibernated_ms += self.hibernated_us() as f64 / 1000.0;
+        t.avoided_ms += (socket_open_ms - with_sockets_ms).max(0.0);
+        t.billable_requests += crate::pricing::billable_requests(
+            self.requests.load(Relaxed),
+            self.alarm_runs.load(Relaxed),
+            self.ws_messages_in.load(Relaxed),
+        );
     }
 
     pub(crate) fn view(&self, queue_depth: usize, sockets: (usize, u64)) -> ObjectStatsView {
@@ -186,6 +190,41 @@ impl ObjectStats {
             alarms_fired: self.alarm_runs.load(Relaxed),
             alarms_retried: self.alarm_retries.load(Relaxed),
             alarms_given_up: self.alarms_given_up.load(Relaxed),
+        }
+    }
+}
+
+/// A start time kept in one atomic (µs since the process's stats epoch, +1; 0 = unset), so
+/// a scrape reads it without a lock.
+#[derive(Debug, Default)]
+pub(crate) struct Since(AtomicU64);
+
+fn stats_epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn now_us() -> u64 {
+    stats_epoch().elapsed().as_micros() as u64 + 1
+}
+
+impl Since {
+    pub(crate) fn start(&self) {
+        self.0.store(now_us(), Relaxed);
+    }
+
+    /// Clears it; the µs since it was set, if it was.
+    pub(crate) fn stop(&self) -> Option<u64> {
+        match self.0.swap(0, Relaxed) {
+            0 => None,
+            at => Some(now_us().saturating_sub(at)),
+        }
+    }
+
+    fn running_us(&self) -> u64 {
+        match self.0.load(Relaxed) {
+            0 => 0,
+            at => now_us().saturating_sub(at),
         }
     }
 }
@@ -257,12 +296,57 @@ pub struct StatsReport {
     pub mailbox: usize,
     /// Objects in memory now.
     pub live_objects: u64,
+    /// Every object seen since start (the length of the full listing).
+    pub objects_total: u64,
+    /// Object databases open now.
+    pub open_databases: u64,
+    /// Memory the objects in memory take by the runtime's estimate, and the budget.
+    pub memory_estimate_bytes: u64,
+    pub memory_budget_bytes: u64,
     /// Runtime-wide alarm counters.
     pub alarms: AlarmTotals,
     /// Runtime-wide duration accounting and WebSocket hibernation.
     pub hibernation: HibernationTotals,
-    /// Every object seen since start, hottest (most requests) first.
+    /// The `top` objects with the most requests, hottest first (ties by id).
     pub objects: Vec<ObjectStatsView>,
+    /// A page of the full listing in id order, when asked for (`?after=ID&limit=N`).
+    pub page: Option<StatsPage>,
+}
+
+/// What a stats scrape asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatsQuery {
+    /// How many of the hottest objects to list.
+    pub top: usize,
+    /// A page of the full listing: objects with ids after this one (hex), in id order.
+    pub after: Option<String>,
+    /// Page size; no page when 0.
+    pub limit: usize,
+}
+
+impl StatsQuery {
+    /// Default number of hottest objects listed.
+    pub const DEFAULT_TOP: usize = 64;
+    /// Largest `top` or page a scrape may ask for.
+    pub const MAX_LIST: usize = 10_000;
+}
+
+impl Default for StatsQuery {
+    fn default() -> Self {
+        Self {
+            top: Self::DEFAULT_TOP,
+            after: None,
+            limit: 0,
+        }
+    }
+}
+
+/// One page of the full object listing, in id order.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StatsPage {
+    pub objects: Vec<ObjectStatsView>,
+    /// Pass as `after` for the next page; null on the last.
+    pub next_after: Option<String>,
 }
 
 /// Alarm counters over the whole runtime.
@@ -308,28 +392,11 @@ pub struct HibernationTotals {
 }
 
 impl HibernationTotals {
-    /// Sums the per-object figures and prices them.
-    pub fn from_objects(objects: &[ObjectStatsView]) -> Self {
+    /// Prices summed figures (see [`ObjectStats::add_to`]) at the published rates.
+    pub(crate) fn priced(mut self) -> Self {
         use crate::pricing::{duration_usd, gb_s, requests_usd, RATES_AS_OF};
-        let mut t = HibernationTotals {
-            rates_as_of: RATES_AS_OF.to_string(),
-            ..Default::default()
-        };
-        for o in objects {
-            t.sockets_open += o.sockets_open;
-            if o.sockets_open > 0 {
-                if o.live {
-                    t.objects_with_sockets_live += 1;
-                } else {
-                    t.objects_hibernated += 1;
-                    t.sockets_hibernated += o.sockets_open;
-                }
-            }
-            t.billed_ms += o.billed_ms;
-            t.hibernated_ms += o.hibernated_ms;
-            t.avoided_ms += o.avoided_ms;
-            t.billable_requests += o.billable_requests;
-        }
+        let t = &mut self;
+        t.rates_as_of = RATES_AS_OF.to_string();
         t.gb_s_billed = gb_s(t.billed_ms / 1000.0);
         t.gb_s_avoided = gb_s(t.avoided_ms / 1000.0);
         t.usd_billed = duration_usd(t.gb_s_billed);
@@ -341,6 +408,6 @@ impl HibernationTotals {
         } else {
             0.0
         };
-        t
+        self
     }
 }

@@ -77,7 +77,7 @@ async fn a_200_means_the_write_is_already_in_the_file() {
     cfg.ceiling = Ceiling::Off;
     let s = Server::start(cfg).await;
     let id = s.runtime.object_by_name("counter", "gated").unwrap().id();
-    let file = dir.path().join(format!("{}.sqlite", id.to_hex()));
+    let file = dobench_runtime::object_db_path(dir.path(), &id);
     let c = client();
     let mut tasks = Vec::new();
     for _ in 0..8 {
@@ -91,7 +91,15 @@ async fn a_200_means_the_write_is_already_in_the_file() {
                 let (status, v) = json(c.post(&url).send().await.unwrap()).await;
                 assert_eq!(status, 200);
                 let acked = v["value"].as_u64().unwrap();
-                let conn = rusqlite::Connection::open(&file).unwrap();
+                // Read the files as they are, without locks (the runtime holds none: it owns the
+                // directory) and without writing anything (no checkpoint, no -shm).
+                let conn = rusqlite::Connection::open_with_flags_and_vfs(
+                    &file,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+                    c"unix-none",
+                )
+                .unwrap();
+                conn.pragma_update(None, "locking_mode", "EXCLUSIVE").unwrap();
                 let stored: Vec<u8> = conn
                     .query_row(
                         "SELECT value FROM _dobench_kv WHERE key = x'76616c7565'",

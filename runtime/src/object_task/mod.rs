@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::mailbox::{Envelope, Reply, SocketEvent};
 use crate::object::{AlarmEffect, Context, Object, OutFrame, SocketId};
 use crate::registry::Constructor;
+use crate::residency::TaskControl;
 use crate::runtime::{ObjectRef, Shared};
 use crate::sockets::Accepted;
 use crate::stats::ObjectStats;
@@ -26,7 +27,12 @@ use crate::storage::Storage;
 
 mod alarm_turn;
 
-/// Refresh the storage-size stat every this many commits (it costs two pragma reads).
+/// Response header on requests that brought their object into memory (construction, and
+/// for file-backed objects, opening the database), so a load generator can report their
+/// latency apart.
+pub const COLD_START_HEADER: &str = "x-dobench-cold-start";
+
+/// Refresh the storage-size stat every this many commits (it costs two stat calls).
 const SIZE_EVERY_COMMITS: u64 = 32;
 
 pub(crate) struct ObjectTask {
@@ -39,6 +45,11 @@ pub(crate) struct ObjectTask {
     clock: ServiceClock,
     /// Fault injection: hold the next turn this long.
     stall_next: Option<Duration>,
+    /// What the runtime asks of this task (close the database, leave memory); the other
+    /// end is held by the runtime's residency bookkeeping.
+    control: Arc<TaskControl>,
+    /// No turn has run since the task started: the next batch brings the object into memory.
+    cold: bool,
 }
 
 /// A reply waiting for the batch's commit.
@@ -70,6 +81,8 @@ impl ObjectTask {
             rx,
             clock,
             stall_next: None,
+            control: Arc::default(),
+            cold: true,
         }
     }
 
@@ -87,13 +100,15 @@ impl ObjectTask {
             self.shared.config.attachment_limit,
         );
         self.stats.became_resident();
+        let id = self.object.id();
+        self.shared.residency.touch(id, &self.control, false);
         let mut instance: Option<Box<dyn Object>> = None;
-        let mut batch: Vec<Envelope> = Vec::with_capacity(self.shared.config.max_batch);
+        let mut batch: Vec<Envelope> = Vec::with_capacity(self.shared.config.max_batch.min(8));
         let mut closing = false;
         loop {
             // With sockets open the object hibernates (its sockets stay with the runtime);
             // without, it is evicted after the longer idle timeout.
-            let idle = if self.shared.sockets.count(&self.object.id()) > 0 {
+            let idle = if self.shared.sockets.count(&id) > 0 {
                 self.shared.config.hibernate_after
             } else {
                 self.shared.config.idle_timeout
@@ -103,8 +118,15 @@ impl ObjectTask {
             } else {
                 tokio::select! {
                     msg = self.rx.recv() => msg,
+                    _ = self.control.wake.notified() => {
+                        if self.act_on_requests(&mut ctx) {
+                            drop(instance);
+                            return;
+                        }
+                        continue;
+                    }
                     _ = tokio::time::sleep(idle) => {
-                        if self.try_evict(&mut ctx, false) {
+                        if self.try_evict(&mut ctx) {
                             drop(instance);
                             return;
                         }
@@ -127,21 +149,37 @@ impl ObjectTask {
                 continue;
             }
             self.run_batch(&mut ctx, &mut instance, &mut batch).await;
-            let with_sockets = self.shared.sockets.count(&self.object.id()) > 0;
+            let with_sockets = self.shared.sockets.count(&id) > 0;
             self.stats.bill(busy_since.elapsed(), with_sockets);
-            // Over the live-object cap (an alarm storm over many objects, say): leave memory
-            // now rather than after the idle timeout.
-            if !closing && self.try_evict(&mut ctx, true) {
-                drop(instance);
-                return;
-            }
+            self.shared
+                .residency
+                .touch(id, &self.control, ctx.storage.is_open());
         }
         self.stats.left_memory();
+        self.shared.residency.leave(&id);
         drop(instance);
         let live = self.shared.lock_live();
         let storage = self.park(&mut ctx);
         drop(live);
         drop(storage);
+    }
+
+    /// Does what the runtime asked between turns. True if the object left memory.
+    fn act_on_requests(&mut self, ctx: &mut Context) -> bool {
+        let asked = self.control.take();
+        if asked.leave_memory {
+            if self.try_evict(ctx) {
+                return true;
+            }
+            // Work arrived meanwhile: stay, and be counted as recently used again.
+            self.shared
+                .residency
+                .touch(self.object.id(), &self.control, ctx.storage.is_open());
+        }
+        if asked.close_database && ctx.storage.close() {
+            self.shared.residency.database_closed(&self.object.id());
+        }
+        false
     }
 
     /// Collects the turns to run together: `first`, then whatever else is already waiting,
@@ -220,7 +258,15 @@ impl ObjectTask {
                     ctx.upgrade = false;
                     let accepted = ctx.accepted.take();
                     let result = match result {
-                        Ok(Ok(response)) => Ok(Reply { response, accepted }),
+                        Ok(Ok(mut response)) => {
+                            if self.cold {
+                                // This request waited for the object to come into memory.
+                                response
+                                    .headers
+                                    .push((COLD_START_HEADER.into(), "1".into()));
+                            }
+                            Ok(Reply { response, accepted })
+                        }
                         Ok(Err(e)) => {
                             self.drop_accepted(accepted);
                             Err(e)
@@ -251,6 +297,7 @@ impl ObjectTask {
                 Envelope::Stall { .. } => {}
             }
         }
+        self.cold = false;
         if self.commit(ctx, out) {
             // The instance may hold state that no longer matches storage: rebuild it from
             // storage on the next turn, as production does after an exception resets it.
@@ -382,21 +429,20 @@ impl ObjectTask {
         }
     }
 
-    /// Leaves memory if nothing is waiting (and, with `only_over_cap`, only while more
-    /// objects are live than the cap allows). Under the directory lock: remove the entry,
+    /// Leaves memory if nothing is waiting. Under the directory lock: remove the entry,
     /// close the mailbox and park RAM-only storage, so no sender reaches this task afterwards
     /// and the next request starts a fresh task that finds the parked database.
-    fn try_evict(&mut self, ctx: &mut Context, only_over_cap: bool) -> bool {
+    fn try_evict(&mut self, ctx: &mut Context) -> bool {
         let mut live = self.shared.lock_live();
         if !self.rx.is_empty() {
             return false;
         }
-        if only_over_cap && live.len() <= self.shared.config.max_live_objects {
-            return false;
-        }
         live.remove(&self.object.id());
         self.rx.close();
+        self.shared.residency.leave(&self.object.id());
         self.stats.left_memory();
+        self.stats
+            .forget_name_below(self.shared.name_floor.load(Relaxed));
         self.stats.evictions.fetch_add(1, Relaxed);
         if self.shared.sockets.count(&self.object.id()) > 0 {
             self.stats.hibernated();
@@ -411,8 +457,7 @@ impl ObjectTask {
     /// Hands a RAM-only database to the runtime so the next instance finds it (call under
     /// the directory lock); hands a file-backed one back to be closed.
     fn park(&self, ctx: &mut Context) -> Option<Storage> {
-        let placeholder = Storage::open_in_memory().ok()?;
-        let storage = std::mem::replace(&mut ctx.storage, placeholder);
+        let storage = std::mem::replace(&mut ctx.storage, Storage::placeholder());
         if self.shared.config.data != DataDir::Memory {
             return Some(storage);
         }

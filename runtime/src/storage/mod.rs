@@ -1,5 +1,5 @@
-//! Per-object storage: one SQLite database (WAL) per object holding a KV table and the
-//! object's own SQL tables. The object task brackets every batch of turns in one transaction
+//! Per-object storage: one SQLite database per object holding a KV table and the object's
+//! own SQL tables (its file layout and settings: `file.rs`). The object task brackets every batch of turns in one transaction
 //! (`begin`/`commit`); handlers only see `get/put/delete/list/sql`. Never lets user SQL end
 //! the transaction or touch the runtime's private `_dobench_` tables.
 
@@ -9,6 +9,11 @@ use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::{Error, Result};
+
+mod file;
+
+pub use file::object_db_path;
+pub(crate) use file::{prepare_layout, DataDirLock};
 
 /// A SQL value, in or out.
 pub use rusqlite::types::Value as SqlValue;
@@ -44,54 +49,49 @@ pub struct SqlRows {
     pub rows_written: u64,
 }
 
-/// One object's database.
+/// One object's database. File-backed databases open on first use and may be closed while
+/// the object stays in memory (the runtime keeps only so many open: see `residency.rs`);
+/// RAM-only ones stay open for the runtime's lifetime.
 pub struct Storage {
-    conn: Connection,
+    conn: Option<Connection>,
     path: Option<PathBuf>,
     in_txn: bool,
 }
 
 impl std::fmt::Debug for Storage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Storage").field("path", &self.path).finish()
+        f.debug_struct("Storage")
+            .field("path", &self.path)
+            .field("open", &self.conn.is_some())
+            .finish()
     }
 }
 
-const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS _dobench_kv (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS _dobench_alarm (slot INTEGER PRIMARY KEY CHECK (slot = 0), at_ms INTEGER NOT NULL);";
-
 impl Storage {
-    /// Opens (creating if needed) the database file at `path` in WAL mode.
-    ///
-    /// `synchronous=NORMAL` in WAL mode makes every commit durable against a process crash
-    /// (SIGKILL): the WAL is written before commit returns. It does not fsync every commit, so
-    /// an OS crash or power loss may lose the last commits; that is the trade we document.
+    /// Opens (creating if needed) the database file at `path`, with the runtime's settings
+    /// (`storage/file.rs`): exclusive WAL, `synchronous=NORMAL`, every commit durable
+    /// against a process crash (SIGKILL), not against power loss.
     pub fn open(path: &Path) -> Result<Self> {
-        let open_err = |source| Error::OpenStorage {
-            path: path.to_path_buf(),
-            source,
-        };
-        let conn = Connection::open(path).map_err(open_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(open_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(open_err)?;
-        conn.execute_batch(SCHEMA).map_err(open_err)?;
-        Ok(Self {
-            conn,
-            path: Some(path.to_path_buf()),
+        let mut s = Self::at(path.to_path_buf());
+        s.conn()?;
+        Ok(s)
+    }
+
+    /// The database at `path`, not opened until first used.
+    pub(crate) fn at(path: PathBuf) -> Self {
+        Self {
+            conn: None,
+            path: Some(path),
             in_txn: false,
-        })
+        }
     }
 
     /// A RAM-only database.
     pub fn open_in_memory() -> Result<Self> {
         let conn = Connection::open_in_memory()?;
-        conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(file::SCHEMA)?;
         Ok(Self {
-            conn,
+            conn: Some(conn),
             path: None,
             in_txn: false,
         })
@@ -102,9 +102,43 @@ impl Storage {
         self.path.as_deref()
     }
 
+    /// True while a connection is open.
+    pub(crate) fn is_open(&self) -> bool {
+        self.conn.is_some()
+    }
+
+    /// Closes a file-backed database between transactions (it reopens on next use). False
+    /// if it stays open (RAM-only, closed already, or inside a transaction).
+    pub(crate) fn close(&mut self) -> bool {
+        if self.path.is_none() || self.in_txn || self.conn.is_none() {
+            return false;
+        }
+        self.conn = None;
+        true
+    }
+
+    /// Stands in for storage that was handed away (parked or being closed); never opens.
+    pub(crate) fn placeholder() -> Self {
+        Self {
+            conn: None,
+            path: None,
+            in_txn: false,
+        }
+    }
+
+    fn conn(&mut self) -> Result<&mut Connection> {
+        if self.conn.is_none() {
+            let Some(path) = self.path.as_deref() else {
+                return Err(Error::ObjectReset("the object's storage was closed".into()));
+            };
+            self.conn = Some(file::open(path)?);
+        }
+        Ok(self.conn.as_mut().expect("opened above"))
+    }
+
     pub(crate) fn begin(&mut self) -> Result<()> {
         if !self.in_txn {
-            self.conn.execute_batch("BEGIN")?;
+            self.conn()?.execute_batch("BEGIN")?;
             self.in_txn = true;
         }
         Ok(())
@@ -113,10 +147,11 @@ impl Storage {
     pub(crate) fn commit(&mut self) -> Result<()> {
         if self.in_txn {
             self.in_txn = false;
-            if let Err(e) = self.conn.execute_batch("COMMIT") {
+            let conn = self.conn()?;
+            if let Err(e) = conn.execute_batch("COMMIT") {
                 // A failed COMMIT may leave the transaction open; make sure it is gone so the
                 // reset object starts clean.
-                let _ = self.conn.execute_batch("ROLLBACK");
+                let _ = conn.execute_batch("ROLLBACK");
                 return Err(e.into());
             }
         }
@@ -126,7 +161,9 @@ impl Storage {
     pub(crate) fn rollback(&mut self) {
         if self.in_txn {
             self.in_txn = false;
-            let _ = self.conn.execute_batch("ROLLBACK");
+            if let Some(conn) = &self.conn {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
         }
     }
 
@@ -134,7 +171,7 @@ impl Storage {
     pub fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>> {
         check_key(key)?;
         let mut stmt = self
-            .conn
+            .conn()?
             .prepare_cached("SELECT value FROM _dobench_kv WHERE key = ?1")?;
         Ok(stmt
             .query_row(params![key.as_bytes()], |r| r.get::<_, Vec<u8>>(0))
@@ -151,7 +188,7 @@ impl Storage {
             });
         }
         let mut stmt = self
-            .conn
+            .conn()?
             .prepare_cached("INSERT OR REPLACE INTO _dobench_kv (key, value) VALUES (?1, ?2)")?;
         stmt.execute(params![key.as_bytes(), value])?;
         Ok(())
@@ -161,7 +198,7 @@ impl Storage {
     pub fn delete(&mut self, key: &str) -> Result<bool> {
         check_key(key)?;
         let mut stmt = self
-            .conn
+            .conn()?
             .prepare_cached("DELETE FROM _dobench_kv WHERE key = ?1")?;
         Ok(stmt.execute(params![key.as_bytes()])? > 0)
     }
@@ -195,7 +232,7 @@ impl Storage {
         if let Some(l) = opts.limit {
             sql.push_str(&format!(" LIMIT {l}"));
         }
-        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut stmt = self.conn()?.prepare_cached(&sql)?;
         let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
             Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
         })?;
@@ -211,7 +248,9 @@ impl Storage {
     /// Runs one SQL statement with bound parameters and returns its rows.
     pub fn sql(&mut self, sql: &str, params: &[SqlValue]) -> Result<SqlRows> {
         refuse_unsafe_sql(sql)?;
-        let mut stmt = self.conn.prepare_cached(sql)?;
+        let in_txn = self.in_txn;
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(sql)?;
         let columns: Vec<String> = stmt.column_names().map(|c| c.to_string()).collect();
         let n = columns.len();
         let mut rows_out = Vec::new();
@@ -225,8 +264,9 @@ impl Storage {
                 rows_out.push(vals);
             }
         }
-        let rows_written = if n == 0 { self.conn.changes() } else { 0 };
-        if !self.conn.is_autocommit() || !self.in_txn {
+        drop(stmt);
+        let rows_written = if n == 0 { conn.changes() } else { 0 };
+        if !conn.is_autocommit() || !in_txn {
             Ok(SqlRows {
                 columns,
                 rows: rows_out,
@@ -242,14 +282,14 @@ impl Storage {
     /// The object's stored alarm time (epoch ms).
     pub(crate) fn alarm(&mut self) -> Result<Option<i64>> {
         let mut stmt = self
-            .conn
+            .conn()?
             .prepare_cached("SELECT at_ms FROM _dobench_alarm WHERE slot = 0")?;
         Ok(stmt.query_row([], |r| r.get(0)).optional()?)
     }
 
     /// Stores the object's one alarm (replacing any earlier one).
     pub(crate) fn set_alarm(&mut self, at_ms: i64) -> Result<()> {
-        self.conn
+        self.conn()?
             .prepare_cached("INSERT OR REPLACE INTO _dobench_alarm (slot, at_ms) VALUES (0, ?1)")?
             .execute(params![at_ms])?;
         Ok(())
@@ -257,17 +297,20 @@ impl Storage {
 
     /// Removes the object's alarm.
     pub(crate) fn delete_alarm(&mut self) -> Result<()> {
-        self.conn
+        self.conn()?
             .prepare_cached("DELETE FROM _dobench_alarm")?
             .execute([])?;
         Ok(())
     }
 
-    /// Bytes the database occupies (pages × page size).
+    /// Bytes the database occupies: its file and WAL on disk, or its pages in RAM.
     pub fn size_bytes(&self) -> u64 {
+        if let Some(path) = &self.path {
+            return file::size_on_disk(path);
+        }
+        let Some(conn) = &self.conn else { return 0 };
         let q = |p: &str| -> u64 {
-            self.conn
-                .pragma_query_value(None, p, |r| r.get::<_, i64>(0))
+            conn.pragma_query_value(None, p, |r| r.get::<_, i64>(0))
                 .map(|v| v.max(0) as u64)
                 .unwrap_or(0)
         };
