@@ -59,6 +59,19 @@ pub struct ServeArgs {
     /// Largest WebSocket attachment in bytes (16384 today; 2048 emulates the old limit).
     #[arg(long, default_value_t = dobench_runtime::limits::DEFAULT_ATTACHMENT_BYTES)]
     pub attachment_limit: usize,
+    /// Memory objects in memory may take (by the runtime's estimate of ~6 KiB per object
+    /// and ~48 KiB per open database); past it the least recently used idle objects leave
+    /// memory before their idle timeout.
+    #[arg(long, default_value = "1GiB")]
+    pub memory_budget: String,
+    /// Object databases open at once (default: 2048, or fewer to fit the open-files limit);
+    /// past it the least recently used close theirs and reopen on their next turn.
+    #[arg(long)]
+    pub max_open_databases: Option<usize>,
+    /// Threads that run object turns and their storage, apart from the HTTP front
+    /// (default: one per CPU; 0 runs them on the front's threads).
+    #[arg(long)]
+    pub object_threads: Option<usize>,
 }
 
 /// Arguments of `dobench http` (owned by src/http.rs).

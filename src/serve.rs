@@ -19,6 +19,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.hibernate_after = dobench_loadgen::duration::parse(&args.hibernate_after)
         .with_context(|| format!("--hibernate-after {}", args.hibernate_after))?;
     config.attachment_limit = args.attachment_limit;
+    config.memory_budget_bytes = dobench_runtime::parse_bytes(&args.memory_budget)
+        .with_context(|| format!("--memory-budget {}", args.memory_budget))?;
+    if let Some(n) = args.max_open_databases {
+        config.max_open_databases = n;
+    }
+    if let Some(n) = args.object_threads {
+        config.object_threads = n;
+    }
     let runtime = Runtime::new(config, dobench_workloads::registry())?;
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await

@@ -102,7 +102,8 @@ pub struct Config {
     /// Object databases open at once; past it the least recently used close theirs (they
     /// stay in memory and reopen on their next turn). Two file descriptors each.
     pub max_open_databases: usize,
-    /// Threads that run object turns and their storage, apart from the HTTP front's.
+    /// Threads that run object turns and their storage, apart from the HTTP front's; 0 runs
+    /// them on the runtime the caller started it in.
     pub object_threads: usize,
     /// An object with sockets and no work for this long hibernates (leaves memory while its
     /// sockets stay open).
@@ -172,10 +173,12 @@ impl Config {
             )));
         }
         if self.max_open_databases == 0 {
-            return Err(Error::Config("max open databases must be at least 1".into()));
+            return Err(Error::Config(
+                "max open databases must be at least 1".into(),
+            ));
         }
-        if self.object_threads == 0 || self.object_threads > 256 {
-            return Err(Error::Config("object threads must be 1..=256".into()));
+        if self.object_threads > 256 {
+            return Err(Error::Config("object threads must be 0..=256".into()));
         }
         if self.hibernate_after.is_zero() {
             return Err(Error::Config("hibernate-after must be above zero".into()));
@@ -197,7 +200,9 @@ impl Config {
 pub fn default_max_open_databases() -> usize {
     let fd_limit = open_files_limit().unwrap_or(1024);
     let for_databases = (fd_limit / 4) as usize / 2;
-    Config::DEFAULT_MAX_OPEN_DATABASES.min(for_databases).max(16)
+    Config::DEFAULT_MAX_OPEN_DATABASES
+        .min(for_databases)
+        .max(16)
 }
 
 /// The soft open-files limit of this process, from `/proc/self/limits`.

@@ -38,17 +38,21 @@ mod ws_conn;
 pub use alarm::{retry_delay, MAX_RETRIES};
 pub use ceiling::ServiceClock;
 pub use clock::{epoch_ms, epoch_us};
-pub use config::{default_max_open_databases, open_files_limit, parse_bytes, Ceiling, Config, DataDir};
+pub use config::{
+    default_max_open_databases, open_files_limit, parse_bytes, Ceiling, Config, DataDir,
+};
 pub use error::{Error, Result};
 pub use id::{IdSpace, ObjectId};
 pub use object::{
     AlarmInfo, Context, HeaderMap, Method, Object, Request, Response, SocketId, WsMessage,
 };
 pub use registry::{Constructor, Registry};
+pub use residency::{LIVE_OBJECT_BYTES, OPEN_DATABASE_BYTES};
 pub use runtime::{ObjectRef, Runtime};
 pub use server::serve;
-pub use stats::{AlarmTotals, HibernationTotals, ObjectStatsView, StatsPage, StatsQuery, StatsReport};
-pub use residency::{LIVE_OBJECT_BYTES, OPEN_DATABASE_BYTES};
+pub use stats::{
+    AlarmTotals, HibernationTotals, ObjectStatsView, StatsPage, StatsQuery, StatsReport,
+};
 pub use storage::{
     object_db_path, ListOptions, SqlRows, SqlValue, Storage, MAX_KEY_BYTES, MAX_VALUE_BYTES,
 };

@@ -18,7 +18,7 @@ use crate::id::ObjectId;
 /// Estimated memory of one object in memory without an open database: its task, mailbox,
 /// instance, directory and LRU entries (measured at 100,000 objects by
 /// `benches/examples/object_scale.rs`; see the README's numbers).
-pub const LIVE_OBJECT_BYTES: u64 = 6 * 1024;
+pub const LIVE_OBJECT_BYTES: u64 = 12 * 1024;
 /// Estimated memory of one open object database (SQLite connection, page cache, statement
 /// cache, wal-index), on top of [`LIVE_OBJECT_BYTES`].
 pub const OPEN_DATABASE_BYTES: u64 = 48 * 1024;

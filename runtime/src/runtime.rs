@@ -22,7 +22,9 @@ use crate::object::{Request, Response};
 use crate::object_task::ObjectTask;
 use crate::registry::Registry;
 use crate::sockets::SocketTable;
-use crate::stats::{AlarmTotals, HibernationTotals, ObjectStats, StatsPage, StatsQuery, StatsReport};
+use crate::stats::{
+    AlarmTotals, HibernationTotals, ObjectStats, StatsPage, StatsQuery, StatsReport,
+};
 use crate::storage::Storage;
 
 /// Names one object of one class: what the router needs to reach it.
@@ -71,7 +73,14 @@ struct ObjectThreads {
 }
 
 impl ObjectThreads {
+    /// `threads` of their own, or with 0 the caller's runtime.
     fn start(threads: usize) -> Result<Self> {
+        if threads == 0 {
+            return Ok(Self {
+                rt: None,
+                handle: tokio::runtime::Handle::current(),
+            });
+        }
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
             .thread_name("dobench-object")
@@ -239,10 +248,8 @@ impl Runtime {
             DataDir::Path(dir) => IdSpace::new(load_or_create_secret(dir)?),
         };
         let objects = ObjectThreads::start(config.object_threads)?;
-        let residency = crate::residency::Residency::new(
-            config.memory_budget_bytes,
-            config.max_open_databases,
-        );
+        let residency =
+            crate::residency::Residency::new(config.memory_budget_bytes, config.max_open_databases);
         let classes: HashMap<String, Arc<str>> = registry
             .classes()
             .map(|c| (c.to_string(), Arc::<str>::from(c)))
@@ -278,7 +285,8 @@ impl Runtime {
                 classes,
                 live: Mutex::new(HashMap::new()),
                 stats: (0..STATS_SHARDS).map(|_| Mutex::default()).collect(),
-                name_floor: std::sync::atomic::AtomicU64::new(0),
+                // Until a listing sets it, objects that leave memory forget their names.
+                name_floor: std::sync::atomic::AtomicU64::new(u64::MAX),
                 residency,
                 objects,
                 _data_lock: data_lock,
@@ -389,7 +397,7 @@ impl Runtime {
         self.shared
             .stats_shard(&object.id)
             .entry(object.id)
-            .or_insert_with(|| Arc::new(ObjectStats::new(object.class.clone(), object.id)))
+            .or_insert_with(|| Arc::new(ObjectStats::new(object.class.clone())))
             .clone()
     }
 
@@ -484,7 +492,7 @@ impl Runtime {
         let mut seen = 0u64;
         // Min-heap of the hottest so far; max-heap of the lowest ids after the cursor.
         let mut top: BinaryHeap<Reverse<(u64, Reverse<ObjectId>, ByAddr)>> = BinaryHeap::new();
-        let mut page: BinaryHeap<(String, ByAddr)> = BinaryHeap::new();
+        let mut page: BinaryHeap<(String, ObjectId, ByAddr)> = BinaryHeap::new();
         for shard in &self.shared.stats {
             let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
             for (id, s) in shard.iter() {
@@ -503,9 +511,10 @@ impl Runtime {
                 if page_n > 0 {
                     let hex = id.to_hex();
                     if after.as_ref().is_none_or(|a| hex > *a)
-                        && (page.len() < page_n || page.peek().is_some_and(|(max, _)| hex < *max))
+                        && (page.len() < page_n
+                            || page.peek().is_some_and(|(max, _, _)| hex < *max))
                     {
-                        page.push((hex, ByAddr(s.clone())));
+                        page.push((hex, *id, ByAddr(s.clone())));
                         if page.len() > page_n {
                             page.pop();
                         }
@@ -513,30 +522,39 @@ impl Runtime {
                 }
             }
         }
-        let view = |s: &ObjectStats| {
+        let view = |id: &ObjectId, s: &ObjectStats| {
             let depth = self
                 .shared
                 .lock_live()
-                .get(&s.id)
+                .get(id)
                 .map(|e| e.mailbox.depth())
                 .unwrap_or(0);
-            s.view(depth, usage.get(&s.id).copied().unwrap_or((0, 0)))
+            s.view(id, depth, usage.get(id).copied().unwrap_or((0, 0)))
         };
-        let mut hottest: Vec<_> = top.into_iter().map(|Reverse((_, _, s))| s.0).collect();
-        hottest.sort_by(|a, b| {
-            let (ra, rb) = (a.requests.load(Relaxed), b.requests.load(Relaxed));
-            rb.cmp(&ra).then(a.id.cmp(&b.id))
-        });
+        // Sorted by `Reverse`: most requests first, ties by the lowest id.
+        let hottest: Vec<_> = top
+            .into_sorted_vec()
+            .into_iter()
+            .map(|Reverse((requests, Reverse(id), s))| (requests, id, s.0))
+            .collect();
         if hottest.len() == top_n {
-            let floor = hottest.last().map(|s| s.requests.load(Relaxed)).unwrap_or(0);
+            let floor = hottest.last().map(|(r, _, _)| *r).unwrap_or(0);
             self.shared.name_floor.store(floor, Relaxed);
         }
-        let objects: Vec<_> = hottest.iter().map(|s| view(s)).collect();
+        let objects: Vec<_> = hottest.iter().map(|(_, id, s)| view(id, s)).collect();
         let page = (page_n > 0).then(|| {
             let full = page.len() == page_n;
-            let listed: Vec<_> = page.into_sorted_vec().into_iter().map(|(_, s)| view(&s.0)).collect();
+            let listed: Vec<_> = page
+                .into_sorted_vec()
+                .into_iter()
+                .map(|(_, id, s)| view(&id, &s.0))
+                .collect();
             StatsPage {
-                next_after: if full { listed.last().map(|o| o.id.clone()) } else { None },
+                next_after: if full {
+                    listed.last().map(|o| o.id.clone())
+                } else {
+                    None
+                },
                 objects: listed,
             }
         });

@@ -15,7 +15,6 @@ use crate::id::ObjectId;
 #[derive(Debug)]
 pub struct ObjectStats {
     pub(crate) class: Arc<str>,
-    pub(crate) id: ObjectId,
     pub(crate) name: Mutex<Option<Arc<str>>>,
     pub(crate) requests: AtomicU64,
     pub(crate) turns: AtomicU64,
@@ -45,10 +44,9 @@ pub struct ObjectStats {
 }
 
 impl ObjectStats {
-    pub(crate) fn new(class: Arc<str>, id: ObjectId) -> Self {
+    pub(crate) fn new(class: Arc<str>) -> Self {
         Self {
             class,
-            id,
             name: Mutex::new(None),
             requests: AtomicU64::new(0),
             turns: AtomicU64::new(0),
@@ -156,7 +154,12 @@ impl ObjectStats {
         );
     }
 
-    pub(crate) fn view(&self, queue_depth: usize, sockets: (usize, u64)) -> ObjectStatsView {
+    pub(crate) fn view(
+        &self,
+        id: &ObjectId,
+        queue_depth: usize,
+        sockets: (usize, u64),
+    ) -> ObjectStatsView {
         let billed_ms = self.billed_us.load(Relaxed) as f64 / 1000.0;
         let socket_open_ms = sockets.1 as f64 / 1000.0;
         let billed_with_sockets_ms = self.billed_with_sockets_us.load(Relaxed) as f64 / 1000.0;
@@ -173,7 +176,7 @@ impl ObjectStats {
             ws_messages_in: ws_in,
             billable_requests: crate::pricing::billable_requests(requests, alarm_runs, ws_in),
             class: self.class.to_string(),
-            id: self.id.to_hex(),
+            id: id.to_hex(),
             name: self.name().map(|n| n.to_string()),
             live: self.live.load(Relaxed),
             requests: self.requests.load(Relaxed),

@@ -136,7 +136,9 @@ impl Storage {
         Ok(self.conn.as_mut().expect("opened above"))
     }
 
-    pub(crate) fn begin(&mut self) -> Result<()> {
+    /// Opens a transaction (the runtime brackets every batch of turns itself; public for
+    /// benchmarks that measure the storage floor).
+    pub fn begin(&mut self) -> Result<()> {
         if !self.in_txn {
             self.conn()?.execute_batch("BEGIN")?;
             self.in_txn = true;
@@ -144,7 +146,8 @@ impl Storage {
         Ok(())
     }
 
-    pub(crate) fn commit(&mut self) -> Result<()> {
+    /// Commits the open transaction: durable against SIGKILL when it returns.
+    pub fn commit(&mut self) -> Result<()> {
         if self.in_txn {
             self.in_txn = false;
             let conn = self.conn()?;
