@@ -9,6 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 fn start(dir: &std::path::Path) -> (Child, String) {
+    start_with(dir, &[])
+}
+
+fn start_with(dir: &std::path::Path, extra: &[&str]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_dobench"))
         .args([
             "serve",
@@ -19,6 +23,7 @@ fn start(dir: &std::path::Path) -> (Child, String) {
             "--data",
         ])
         .arg(dir)
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -183,4 +188,132 @@ async fn sigkill_with_500_alarms_pending_then_restart_fires_all() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// SIGKILL at 100,000 objects: one increment each, 64 in flight, most objects already out
+/// of memory (a 32 MiB budget) and their databases closed, the kill landing mid-stream.
+/// Every acknowledged object holds its write in its own file (read directly, without the
+/// runtime); nothing unsent was stored; the restarted server serves them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_at_100k_objects_loses_no_acknowledged_write() {
+    use futures_util::stream::{self, StreamExt};
+    let n: usize = std::env::var("DOBENCH_CRASH_OBJECTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let shm = std::path::Path::new("/dev/shm");
+    let dir = if shm.is_dir() {
+        tempfile::tempdir_in(shm).unwrap()
+    } else {
+        tempfile::tempdir().unwrap()
+    };
+    let data = dir.path().join("data");
+    let client = reqwest::Client::new();
+    let (mut child, base) = start_with(&data, &["--memory-budget", "32MiB"]);
+    // 0 = not sent, 1 = sent, 2 = acknowledged.
+    let state: Arc<Vec<std::sync::atomic::AtomicU8>> =
+        Arc::new((0..n).map(|_| Default::default()).collect());
+    let acked = Arc::new(AtomicU64::new(0));
+    let kill_at = (n as u64) * 9 / 10;
+    let driver = {
+        let (client, base, state, acked) =
+            (client.clone(), base.clone(), state.clone(), acked.clone());
+        tokio::spawn(async move {
+            stream::iter(0..n)
+                .map(|i| {
+                    let (client, state, acked) = (&client, &state, &acked);
+                    let url = format!("{base}/counter/k{i}/increment");
+                    async move {
+                        state[i].store(1, SeqCst);
+                        if let Ok(r) = client.post(url).send().await {
+                            if r.status() == 200 {
+                                state[i].store(2, SeqCst);
+                                acked.fetch_add(1, SeqCst);
+                            }
+                        }
+                    }
+                })
+                .buffer_unordered(64)
+                .for_each(|()| async {})
+                .await;
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(600);
+    while acked.load(SeqCst) < kill_at {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "too slow: {} acknowledged",
+            acked.load(SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.kill().unwrap(); // SIGKILL, with requests in flight
+    child.wait().unwrap();
+    driver.await.unwrap();
+
+    // Read every object's own file as it was left.
+    let secret = std::fs::read_to_string(data.join("namespace.key")).unwrap();
+    let mut key = [0u8; 32];
+    for (i, b) in key.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&secret.trim()[2 * i..2 * i + 2], 16).unwrap();
+    }
+    let ids = dobench_runtime::IdSpace::new(key);
+    let (mut acknowledged, mut stored_unacked) = (0, 0);
+    for (i, st) in state.iter().enumerate() {
+        let st = st.load(SeqCst);
+        let path =
+            dobench_runtime::object_db_path(&data, &ids.id_from_name("counter", &format!("k{i}")));
+        let stored = stored_value(&path);
+        match st {
+            2 => {
+                acknowledged += 1;
+                assert_eq!(
+                    stored,
+                    Some(1),
+                    "k{i} was acknowledged but its file holds {stored:?}"
+                );
+            }
+            1 => stored_unacked += u64::from(stored == Some(1)),
+            _ => assert_eq!(stored, None, "k{i} was never sent but holds {stored:?}"),
+        }
+    }
+    eprintln!(
+        "{n} objects: {acknowledged} acknowledged, {stored_unacked} stored without an answer"
+    );
+    assert!(acknowledged as u64 >= kill_at);
+
+    // The restarted runtime serves what the files hold.
+    let (mut child, base) = start(&data);
+    for i in (0..n).step_by((n / 500).max(1)) {
+        let v = get_json(&client, &format!("{base}/counter/k{i}")).await;
+        if state[i].load(SeqCst) == 2 {
+            assert_eq!(v["value"], 1, "k{i}: {v}");
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// The counter's value as stored in its database file, read without the runtime (no locks:
+/// the runtime is dead; read-only, so nothing is checkpointed or created).
+fn stored_value(path: &std::path::Path) -> Option<u64> {
+    if !path.exists() {
+        return None;
+    }
+    let conn = rusqlite::Connection::open_with_flags_and_vfs(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        c"unix-none",
+    )
+    .unwrap();
+    conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
+        .unwrap();
+    let v: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT value FROM _dobench_kv WHERE key = CAST('value' AS BLOB)",
+            [],
+            |r| r.get(0),
+        )
+        .ok();
+    v.map(|b| u64::from_le_bytes(b.try_into().unwrap()))
 }
