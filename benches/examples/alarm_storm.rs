@@ -3,7 +3,8 @@
 //! the first due instant until the last alarm fired and the fire-lag percentiles.
 //!
 //! Run: `cargo run --release -p dobench-benches --example alarm_storm -- [N]`
-//! (set TMPDIR=/dev/shm to keep the disk out of it; MAX_LIVE=n caps objects in memory).
+//! (set TMPDIR=/dev/shm to keep the disk out of it; MAX_OPEN_DATABASES=n caps open databases;
+//! SPREAD_MS=0 makes them all due at one instant).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,7 +15,12 @@ use dobench_runtime::{
 };
 use futures_util::stream::{self, StreamExt};
 
-type Fired = Arc<Mutex<Vec<(i64, i64)>>>;
+/// The same allocator as the `dobench` binary (src/main.rs), for SQLite too.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// (object name, scheduled ms, fired ms) of every handler run.
+type Fired = Arc<Mutex<Vec<(String, i64, i64)>>>;
 
 /// Sets its alarm from `?at=`; records (scheduled, fired) when it fires.
 struct Storm {
@@ -33,9 +39,22 @@ impl Object for Storm {
 
     fn alarm(&mut self, ctx: &mut Context, info: AlarmInfo) -> Result<()> {
         let now = ctx.now_ms();
-        self.fired.lock().unwrap().push((info.scheduled_ms, now));
+        let name = ctx.name().unwrap_or("").to_string();
+        self.fired
+            .lock()
+            .unwrap()
+            .push((name, info.scheduled_ms, now));
         Ok(())
     }
+}
+
+/// CPU seconds this process has used.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn pct(sorted: &[i64], p: f64) -> i64 {
@@ -94,12 +113,23 @@ async fn main() {
         lead_ms as f64 / 1000.0
     );
     let t = Instant::now();
-    // Spread over one second: alarm i is due at due + (i mod 1000) ms.
-    set(0..n, Arc::new(move |i| due + (i % 1000) as i64)).await;
+    // Spread over SPREAD_MS (default one second): alarm i is due at due + (i mod spread) ms;
+    // SPREAD_MS=0 makes every alarm due at one instant.
+    let spread: usize = std::env::var("SPREAD_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    set(
+        0..n,
+        Arc::new(move |i| due + i.checked_rem(spread).unwrap_or(0) as i64),
+    )
+    .await;
     let set_s = t.elapsed().as_secs_f64();
     assert!(epoch_ms() < due, "setting took longer than the lead time");
     eprintln!("set {n} alarms in {set_s:.1} s; waiting for them to fire");
 
+    tokio::time::sleep(Duration::from_millis((due - epoch_ms()).max(0) as u64)).await;
+    let cpu_at_due = cpu_seconds();
     let deadline = Instant::now() + Duration::from_secs(lead_ms as u64 / 1000 + 600);
     loop {
         let count = fired.lock().unwrap().len();
@@ -108,16 +138,24 @@ async fn main() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let fire_cpu_us = (cpu_seconds() - cpu_at_due) / n as f64 * 1e6;
     let fired = fired.lock().unwrap().clone();
-    let mut lags: Vec<i64> = fired.iter().map(|(s, f)| f - s).collect();
+    let mut lags: Vec<i64> = fired.iter().map(|(_, s, f)| f - s).collect();
     lags.sort_unstable();
-    let last = fired.iter().map(|(_, f)| *f).max().unwrap_or(due);
+    let last = fired.iter().map(|(_, _, f)| *f).max().unwrap_or(due);
+    let distinct = fired
+        .iter()
+        .map(|(name, _, _)| name.as_str())
+        .collect::<std::collections::HashSet<_>>()
+        .len();
     let stats = rt.stats();
     println!(
-        "alarms={n} fired={} missing={} set_s={set_s:.1} first_due_to_last_fired_s={:.2} \
-         lag_p50_ms={} lag_p99_ms={} lag_max_ms={} retried={} live_objects_after={}",
+        "alarms={n} fired={} twice={} missing={} set_s={set_s:.1} first_due_to_last_fired_s={:.2} \
+         lag_p50_ms={} lag_p99_ms={} lag_max_ms={} retried={} live_objects_after={} \
+         cpu_us_per_fired_alarm={fire_cpu_us:.0}",
         fired.len(),
-        n.saturating_sub(fired.len()),
+        fired.len() - distinct,
+        n.saturating_sub(distinct),
         (last - due) as f64 / 1000.0,
         pct(&lags, 0.5),
         pct(&lags, 0.99),

@@ -13,6 +13,10 @@ use std::time::Instant;
 
 use dobench_runtime::{object_db_path, IdSpace, Storage};
 
+/// The same allocator as the `dobench` binary (src/main.rs), for SQLite too.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // Fields after the command name: utime is the 14th field overall, stime the 15th.

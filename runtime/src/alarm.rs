@@ -181,9 +181,45 @@ impl AlarmScheduler {
     }
 }
 
-/// The runtime-wide index of pending alarms (`<data>/alarms.sqlite`).
+/// The runtime-wide index of pending alarms (`<data>/alarms.sqlite`). Upserts are written
+/// ahead of the object's commit, each in its own transaction; deletes (an alarm ran or was
+/// removed) only tidy up, so they wait in a queue and go out together: before the next
+/// upsert, in the same transaction and in order, or when [`DELETE_BATCH`] are waiting.
 pub(crate) struct AlarmIndex {
-    conn: Mutex<Connection>,
+    inner: Mutex<IndexInner>,
+}
+
+struct IndexInner {
+    conn: Connection,
+    /// Deletes not yet written, in the order they were asked for.
+    pending_deletes: Vec<ObjectId>,
+}
+
+/// Deletes written together at most.
+const DELETE_BATCH: usize = 512;
+
+impl IndexInner {
+    /// Writes the waiting deletes (inside the caller's transaction).
+    fn apply_deletes(&mut self) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("DELETE FROM alarms WHERE id = ?1")?;
+        for id in self.pending_deletes.drain(..) {
+            stmt.execute(params![&id.as_bytes()[..]])?;
+        }
+        Ok(())
+    }
+
+    fn in_transaction(&mut self, f: impl FnOnce(&mut Self) -> Result<()>) -> Result<()> {
+        self.conn.execute_batch("BEGIN")?;
+        match f(self) {
+            Ok(()) => Ok(self.conn.execute_batch("COMMIT")?),
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
 }
 
 /// One row of the index.
@@ -217,40 +253,62 @@ impl AlarmIndex {
         )
         .map_err(err)?;
         Ok(Self {
-            conn: Mutex::new(conn),
+            inner: Mutex::new(IndexInner {
+                conn,
+                pending_deletes: Vec::new(),
+            }),
         })
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, IndexInner> {
+        // A panic inside leaves at most an open transaction, which the next BEGIN reports.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records that `object` may have an alarm at `at_ms` (written before the object commits).
+    /// Records that `object` may have an alarm at `at_ms` (written before the object commits),
+    /// after the deletes asked for before it.
     pub(crate) fn upsert(&self, object: &ObjectRef, at_ms: i64) -> Result<()> {
-        self.conn()
-            .prepare_cached(
-                "INSERT OR REPLACE INTO alarms (id, class, name, at_ms) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![
-                &object.id().as_bytes()[..],
-                object.class(),
-                object.name(),
-                at_ms
-            ])?;
+        self.lock().in_transaction(|inner| {
+            inner.apply_deletes()?;
+            inner
+                .conn
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO alarms (id, class, name, at_ms) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![
+                    &object.id().as_bytes()[..],
+                    object.class(),
+                    object.name(),
+                    at_ms
+                ])?;
+            Ok(())
+        })
+    }
+
+    /// Forgets the object's alarm (after the object committed its removal). Queued: a row
+    /// left behind by a crash only costs a skipped fire after the restart.
+    pub(crate) fn delete(&self, id: &ObjectId) -> Result<()> {
+        let mut inner = self.lock();
+        inner.pending_deletes.push(*id);
+        if inner.pending_deletes.len() >= DELETE_BATCH {
+            inner.in_transaction(IndexInner::apply_deletes)?;
+        }
         Ok(())
     }
 
-    /// Forgets the object's alarm (after the object committed its removal).
-    pub(crate) fn delete(&self, id: &ObjectId) -> Result<()> {
-        self.conn()
-            .prepare_cached("DELETE FROM alarms WHERE id = ?1")?
-            .execute(params![&id.as_bytes()[..]])?;
-        Ok(())
+    /// Writes the queued deletes now.
+    pub(crate) fn flush(&self) -> Result<()> {
+        let mut inner = self.lock();
+        if inner.pending_deletes.is_empty() {
+            return Ok(());
+        }
+        inner.in_transaction(IndexInner::apply_deletes)
     }
 
     /// Every indexed alarm.
     pub(crate) fn load(&self) -> Result<Vec<IndexedAlarm>> {
-        let conn = self.conn();
+        let inner = self.lock();
+        let conn = &inner.conn;
         let mut stmt = conn.prepare("SELECT id, class, name, at_ms FROM alarms ORDER BY at_ms")?;
         let rows = stmt.query_map([], |r| {
             Ok((

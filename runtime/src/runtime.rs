@@ -222,10 +222,18 @@ async fn fire_alarms(rt: Runtime) {
                     }
                 }
             }
-            Err(next) => tokio::select! {
-                _ = alarms.wait(next) => {}
-                _ = shared.shutdown.cancelled() => return,
-            },
+            Err(next) => {
+                // Nothing due: a good moment to write the queued index deletes.
+                if let Some(index) = &alarms.index {
+                    if let Err(e) = index.flush() {
+                        tracing::warn!("alarm index flush failed: {e}");
+                    }
+                }
+                tokio::select! {
+                    _ = alarms.wait(next) => {}
+                    _ = shared.shutdown.cancelled() => return,
+                }
+            }
         }
     }
 }
@@ -600,6 +608,11 @@ impl Runtime {
         self.shared.sockets.kill_all();
         self.shared.tracker.close();
         self.shared.tracker.wait().await;
+        if let Some(index) = &self.shared.alarms.index {
+            if let Err(e) = index.flush() {
+                tracing::warn!("alarm index flush failed: {e}");
+            }
+        }
     }
 }
 
