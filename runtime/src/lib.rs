@@ -7,16 +7,22 @@
 //! runs one turn at a time under the emulated ceiling ([`Ceiling`]), commits each group of
 //! turns once and only then releases their responses (the output gate). Idle objects are
 //! evicted and rebuilt from storage on the next request. [`http::app`] puts the workload
-//! protocol and `/_dobench/{health,stats,metrics,stall}` in front; [`serve`] runs it.
+//! protocol and `/_dobench/{health,stats,metrics,stall}` in front; [`serve`] runs it, and
+//! [`serve_with`] runs it with a [`FrontConfig`]: name, connection, timeout, drain and
+//! send-queue bounds, the admin gate and the Host allow-list.
 //!
 //! Turns are exclusive: production lets events interleave while a handler awaits non-storage
 //! I/O; here handlers are synchronous, which is stricter by design.
 
+mod admin;
 mod alarm;
 mod ceiling;
 mod clock;
 mod config;
+mod conn_timer;
 mod error;
+mod front;
+mod host_check;
 pub mod http;
 mod id;
 pub mod limits;
@@ -44,6 +50,7 @@ pub use object::{
 };
 pub use registry::{Constructor, Registry};
 pub use runtime::{ObjectRef, Runtime};
-pub use server::serve;
+pub use front::{AdminAccess, FrontConfig};
+pub use server::{serve, serve_with};
 pub use stats::{AlarmTotals, HibernationTotals, ObjectStatsView, StatsReport};
 pub use storage::{ListOptions, SqlRows, SqlValue, Storage, MAX_KEY_BYTES, MAX_VALUE_BYTES};
