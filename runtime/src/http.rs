@@ -174,6 +174,13 @@ async fn metrics(State(rt): State<Runtime>) -> impl IntoResponse {
 }
 
 async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {
+    // `/{class}/` and `/{class}//...`: an object route with an empty name.
+    let mut segments = uri.path().trim_start_matches('/').splitn(2, '/');
+    if let (Some(class), Some(rest)) = (segments.next(), segments.next()) {
+        if !class.is_empty() && (rest.is_empty() || rest.starts_with('/')) {
+            return NameLimit(usize::MAX).check("").unwrap_err();
+        }
+    }
     ApiError::new(
         StatusCode::NOT_FOUND,
         format!("no route for {method} {}", shorten(uri.path())),
