@@ -23,7 +23,13 @@ impl Drop for Serve {
 fn start(extra: &[&str]) -> Serve {
     let mut child = Command::new(env!("CARGO_BIN_EXE_dobench"))
         .args([
-            "serve", "--bind", "127.0.0.1:0", "--data", ":memory:", "--ceiling", "off",
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--data",
+            ":memory:",
+            "--ceiling",
+            "off",
         ])
         .args(extra)
         .stdout(Stdio::piped())
@@ -131,7 +137,12 @@ async fn issue20_admin_needs_the_printed_token_or_the_flag() {
     assert_eq!(s.token.len(), 64, "{}", s.token);
     let url = format!("{}/_dobench/stall?class=counter&object=x&ms=1", s.base);
     let json = "application/json";
-    let r = c.post(&url).header("content-type", json).send().await.unwrap();
+    let r = c
+        .post(&url)
+        .header("content-type", json)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403);
     let r = c
         .post(&url)
@@ -154,7 +165,12 @@ async fn issue20_admin_needs_the_printed_token_or_the_flag() {
 
     let s = start(&["--admin", "--allow-host", "bench.local"]);
     let url = format!("{}/_dobench/stall?class=counter&object=x&ms=1", s.base);
-    let r = c.post(&url).header("content-type", json).send().await.unwrap();
+    let r = c
+        .post(&url)
+        .header("content-type", json)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let r = c
         .get(format!("{}/_dobench/health", s.base))

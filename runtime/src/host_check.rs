@@ -123,7 +123,13 @@ mod tests {
         ] {
             assert!(p.allows(ok), "{ok}");
         }
-        for bad in ["evil.com", "evil.com:8787", "127.0.0.2", "localhost.evil.com", ""] {
+        for bad in [
+            "evil.com",
+            "evil.com:8787",
+            "127.0.0.2",
+            "localhost.evil.com",
+            "",
+        ] {
             assert!(!p.allows(bad), "{bad}");
         }
         let v6 = HostPolicy::new(Some("[::1]:9".parse().unwrap()), &[]);

@@ -44,13 +44,13 @@ pub use ceiling::ServiceClock;
 pub use clock::{epoch_ms, epoch_us};
 pub use config::{Ceiling, Config, DataDir};
 pub use error::{Error, Result};
+pub use front::{AdminAccess, FrontConfig};
 pub use id::{IdSpace, ObjectId};
 pub use object::{
     AlarmInfo, Context, HeaderMap, Method, Object, Request, Response, SocketId, WsMessage,
 };
 pub use registry::{Constructor, Registry};
 pub use runtime::{ObjectRef, Runtime};
-pub use front::{AdminAccess, FrontConfig};
 pub use server::{serve, serve_with};
 pub use stats::{AlarmTotals, HibernationTotals, ObjectStatsView, StatsReport};
 pub use storage::{ListOptions, SqlRows, SqlValue, Storage, MAX_KEY_BYTES, MAX_VALUE_BYTES};

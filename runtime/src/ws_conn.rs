@@ -12,10 +12,10 @@ use futures_util::{SinkExt, StreamExt};
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::error::Error;
+use crate::limits::MAX_WS_MESSAGE_BYTES;
 use crate::mailbox::{Envelope, SocketEvent};
 use crate::object::{SocketId, WsMessage};
 use crate::runtime::{ObjectRef, Runtime};
-use crate::limits::MAX_WS_MESSAGE_BYTES;
 use crate::sockets::{close_frame, frame_bytes, Accepted, Outgoing};
 
 /// Close code for a message over the size limit.

@@ -180,10 +180,18 @@ async fn issue20_drain_has_a_deadline() {
     s.stop.cancel();
     let done = tokio::time::timeout(Duration::from_secs(8), s.task).await;
     let took = t0.elapsed();
-    assert!(done.is_ok(), "serve still running 8 s after shutdown (deadline 1 s)");
-    assert!(took >= Duration::from_millis(900), "returned in {took:?}: no drain at all?");
+    assert!(
+        done.is_ok(),
+        "serve still running 8 s after shutdown (deadline 1 s)"
+    );
+    assert!(
+        took >= Duration::from_millis(900),
+        "returned in {took:?}: no drain at all?"
+    );
     // The stalled request was never acknowledged.
-    let answer = tokio::time::timeout(Duration::from_secs(5), stuck).await.unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(5), stuck)
+        .await
+        .unwrap();
     assert!(!matches!(answer, Ok(Ok(s)) if s == 200), "{answer:?}");
 }
 
@@ -260,8 +268,17 @@ async fn issue20_slow_consumers_are_closed_without_stalling_the_room() {
     let sent = t0.elapsed();
     let (got, reader_done, _reader) = reader_task.await.unwrap();
     let (sender_got, sender_done) = sender_reads.await.unwrap();
-    eprintln!("sent in {:?}, reader done +{:?}, sender done +{:?}", sent, reader_done - t0, sender_done - t0);
-    assert_eq!((got, sender_got), (n, n), "a reading member missed messages");
+    eprintln!(
+        "sent in {:?}, reader done +{:?}, sender done +{:?}",
+        sent,
+        reader_done - t0,
+        sender_done - t0
+    );
+    assert_eq!(
+        (got, sender_got),
+        (n, n),
+        "a reading member missed messages"
+    );
     let last = t0 + sent;
     let lag = reader_done.max(sender_done).saturating_duration_since(last);
     assert!(
@@ -270,7 +287,11 @@ async fn issue20_slow_consumers_are_closed_without_stalling_the_room() {
     );
     let (_, st) = json(reqwest::get(s.url("/_dobench/stats")).await.unwrap()).await;
     let fell = st["hibernation"]["fell_behind"].as_u64().unwrap_or(0);
-    assert!(fell >= 140, "only {fell} of 150 stuck members were closed: {}", st["hibernation"]);
+    assert!(
+        fell >= 140,
+        "only {fell} of 150 stuck members were closed: {}",
+        st["hibernation"]
+    );
     // A stuck member that finally reads finds the end of its connection (a 1008 close frame
     // when it fit in the socket buffer), never an endless stream.
     let mut codes = Vec::new();

@@ -19,7 +19,13 @@ async fn issue20_long_names_get_414_json_and_leave_no_trace() {
     let s = Server::start(FrontConfig::default()).await;
     let c = reqwest::Client::new();
     let at_limit = "a".repeat(FrontConfig::DEFAULT_MAX_NAME_BYTES);
-    let (status, v) = json(c.get(s.url(&format!("/room/{at_limit}"))).send().await.unwrap()).await;
+    let (status, v) = json(
+        c.get(s.url(&format!("/room/{at_limit}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!((status, v["ok"].as_bool()), (200, Some(true)), "{v}");
     for len in [2_049, 10_000, 60_000] {
         for i in 0..50 {
@@ -34,12 +40,22 @@ async fn issue20_long_names_get_414_json_and_leave_no_trace() {
             assert_eq!(status, 414, "{v}");
             let msg = v["error"].as_str().unwrap();
             assert!(msg.contains("limited to 2048 bytes"), "{msg}");
-            assert!(msg.len() < 300, "the error echoes the name: {} bytes", msg.len());
+            assert!(
+                msg.len() < 300,
+                "the error echoes the name: {} bytes",
+                msg.len()
+            );
         }
     }
     // A multi-byte name is measured in bytes after percent-decoding.
     let snowmen = "%E2%98%83".repeat(683); // 683 × 3 = 2,049 bytes
-    let (status, _) = json(c.get(s.url(&format!("/room/{snowmen}"))).send().await.unwrap()).await;
+    let (status, _) = json(
+        c.get(s.url(&format!("/room/{snowmen}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 414);
     let (_, stats) = json(c.get(s.url("/_dobench/stats")).send().await.unwrap()).await;
     let names: Vec<&str> = stats["objects"]
@@ -48,7 +64,11 @@ async fn issue20_long_names_get_414_json_and_leave_no_trace() {
         .iter()
         .filter_map(|o| o["name"].as_str())
         .collect();
-    assert_eq!(names, [at_limit.as_str()], "only the accepted name is known");
+    assert_eq!(
+        names,
+        [at_limit.as_str()],
+        "only the accepted name is known"
+    );
     // The admin route checks names the same way.
     let long = "c".repeat(3_000);
     let (status, v) = s
@@ -80,7 +100,10 @@ async fn issue20_bad_paths_and_methods_get_json_errors() {
         let (status, v) = json(r).await;
         assert_eq!(status, want, "{method} {path}: {v}");
         let msg = v["error"].as_str().unwrap_or_default();
-        assert!(msg.contains(needle), "{method} {path}: {msg:?} lacks {needle:?}");
+        assert!(
+            msg.contains(needle),
+            "{method} {path}: {msg:?} lacks {needle:?}"
+        );
     }
     // Raw bytes that no client library would send: a non-UTF-8 byte, percent-encoded.
     let resp = raw(
@@ -114,8 +137,7 @@ async fn issue20_unknown_host_names_get_421() {
         ("127.0.0.1.nip.io".to_string(), "421"),
     ] {
         for path in ["/_dobench/stats", "/room/r", "/nowhere"] {
-            let req =
-                format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+            let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
             let resp = raw(s.addr, req.as_bytes()).await;
             let status = &resp[9..12];
             let want = if want == "200" && path == "/nowhere" {
@@ -145,7 +167,10 @@ async fn issue20_admin_routes_are_closed_by_default() {
         (vec![], 403, "Authorization: Bearer"),
         (vec![("content-type", "application/json")], 403, "--admin"),
         (
-            vec![("authorization", "Bearer wrong"), ("content-type", "application/json")],
+            vec![
+                ("authorization", "Bearer wrong"),
+                ("content-type", "application/json"),
+            ],
             403,
             "token",
         ),
@@ -172,7 +197,10 @@ async fn issue20_admin_routes_are_closed_by_default() {
         }
         let (status, v) = json(req.send().await.unwrap()).await;
         assert_eq!(status, want, "{headers:?}: {v}");
-        assert!(v["error"].as_str().unwrap().contains(needle), "{headers:?}: {v}");
+        assert!(
+            v["error"].as_str().unwrap().contains(needle),
+            "{headers:?}: {v}"
+        );
     }
     // Nothing was stalled: the object answers at once.
     let t0 = std::time::Instant::now();

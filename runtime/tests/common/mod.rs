@@ -26,7 +26,12 @@ impl Object for Room {
         Ok(Response::json(200, &serde_json::json!({ "ok": true })))
     }
 
-    fn websocket_message(&mut self, ctx: &mut Context, _ws: SocketId, msg: WsMessage) -> Result<()> {
+    fn websocket_message(
+        &mut self,
+        ctx: &mut Context,
+        _ws: SocketId,
+        msg: WsMessage,
+    ) -> Result<()> {
         let all = ctx.get_websockets(None);
         ctx.broadcast(&all, msg);
         Ok(())
