@@ -49,10 +49,7 @@ impl HostPolicy {
     pub(crate) fn allows(&self, host: &str) -> bool {
         match &self.allowed {
             None => true,
-            Some(list) => {
-                let h = normalize(host);
-                list.iter().any(|a| *a == h)
-            }
+            Some(list) => list.contains(&normalize(host)),
         }
     }
 }

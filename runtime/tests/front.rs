@@ -163,7 +163,8 @@ async fn issue20_admin_routes_are_closed_by_default() {
     let c = reqwest::Client::new();
     let url = s.url("/_dobench/stall?class=room&object=r&ms=600000");
     let bearer = format!("Bearer {}", s.token);
-    let cases: Vec<(Vec<(&str, &str)>, u16, &str)> = vec![
+    type Case<'a> = (Vec<(&'a str, &'a str)>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (vec![], 403, "Authorization: Bearer"),
         (vec![("content-type", "application/json")], 403, "--admin"),
         (
