@@ -2,7 +2,7 @@
 //! task drains the socket's bounded queue to the wire, and the reader turns frames into
 //! socket turns for the object — waking (re-constructing) it if it hibernated — except the
 //! auto-response request and protocol pings, which never wake it. A frame over the message
-//! limit is answered with close 1009, a consumer that fell behind its send queue with 1008, a
+//! limit is answered with close 1009, a protocol violation with 1002, a consumer that fell behind its send queue with 1008, a
 //! runtime shutdown with 1001 (each best effort, within a second). Never holds an object.
 
 use std::time::Duration;
@@ -72,6 +72,8 @@ pub(crate) async fn pump(rt: Runtime, object: ObjectRef, accepted: Accepted, ws:
                         format!("message over the {MAX_WS_MESSAGE_BYTES}-byte limit")
                     }
                     1001 => "the server is shutting down".to_string(),
+                    1002 => "protocol error".to_string(),
+                    1007 => "text frame is not UTF-8".to_string(),
                     _ => "the socket fell behind its send queue".to_string(),
                 };
                 let _ = sink.send(close_frame(code, &reason)).await;
@@ -103,11 +105,10 @@ pub(crate) async fn pump(rt: Runtime, object: ObjectRef, accepted: Accepted, ws:
                     .unwrap_or((1005, String::new()));
                 break (code, reason, true, None);
             }
-            Some(Err(e)) if is_too_big(&e) => {
-                let _ = queue
-                    .kill_code
-                    .compare_exchange(0, CLOSE_TOO_BIG, Relaxed, Relaxed);
-                break (CLOSE_TOO_BIG, "message too big".to_string(), false, None);
+            Some(Err(e)) if close_code_for(&e).is_some() => {
+                let code = close_code_for(&e).unwrap_or(1002);
+                let _ = queue.kill_code.compare_exchange(0, code, Relaxed, Relaxed);
+                break (code, e.to_string(), false, None);
             }
             Some(Err(e)) => break (1006, String::new(), false, Some(e.to_string())),
             None => break (1006, String::new(), false, None),
@@ -138,16 +139,21 @@ pub(crate) async fn pump(rt: Runtime, object: ObjectRef, accepted: Accepted, ws:
     deliver(&rt, &object, socket, event).await;
 }
 
-/// True if a read failed because a message was over the size limit.
-fn is_too_big(e: &axum::Error) -> bool {
+/// The close code owed to the client for a failed read, if the failure was its own doing: a
+/// message over the size limit (1009), a protocol violation (1002), text that is not UTF-8
+/// (1007). Transport errors get none: there is no one left to tell.
+fn close_code_for(e: &axum::Error) -> Option<u16> {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = source {
-        if let Some(tungstenite::Error::Capacity(_)) = err.downcast_ref::<tungstenite::Error>() {
-            return true;
+        match err.downcast_ref::<tungstenite::Error>() {
+            Some(tungstenite::Error::Capacity(_)) => return Some(CLOSE_TOO_BIG),
+            Some(tungstenite::Error::Protocol(_)) => return Some(1002),
+            Some(tungstenite::Error::Utf8(_)) => return Some(1007),
+            Some(_) => return None,
+            None => source = err.source(),
         }
-        source = err.source();
     }
-    false
+    None
 }
 
 /// Posts a socket event to the object, waiting (without reading more) while its mailbox is
