@@ -30,6 +30,7 @@ mod mailbox;
 pub mod metrics;
 mod object;
 mod object_task;
+mod parse_errors;
 pub mod pricing;
 mod registry;
 mod runtime;

@@ -1,6 +1,7 @@
 //! Serving the HTTP front on a listener, with the front's bounds: a cap on open connections
 //! (past it a new connection gets a JSON 503 and is closed, logged at most once a second),
-//! header-read and keep-alive timeouts (`conn_timer.rs`), and a shutdown with a deadline:
+//! header-read and keep-alive timeouts (`conn_timer.rs`), JSON bodies on hyper's own parse
+//! refusals (`parse_errors.rs`), and a shutdown with a deadline:
 //! stop accepting, let in-flight requests finish, then let every object finish and commit its
 //! queued turns — all within `drain_deadline`; past it, or when `force` resolves, whatever is
 //! left is dropped (nothing unacknowledged is promised, so durability holds). The shutdown and
@@ -24,6 +25,7 @@ use tokio_util::task::TaskTracker;
 use crate::conn_timer::{ConnTimer, Counted};
 use crate::front::FrontConfig;
 use crate::http::app_with;
+use crate::parse_errors::JsonParseErrors;
 use crate::runtime::Runtime;
 
 /// Serves `runtime` on `listener` with the default [`FrontConfig`] until `shutdown`
@@ -95,7 +97,7 @@ pub async fn serve_with(
             continue;
         };
         let _ = tcp.set_nodelay(true);
-        let (io, read) = Counted::new(tcp, permit);
+        let (io, read) = Counted::new(JsonParseErrors::new(tcp), permit);
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
             .timer(ConnTimer::new(

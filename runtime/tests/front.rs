@@ -116,6 +116,35 @@ async fn issue20_bad_paths_and_methods_get_json_errors() {
     s.stop.cancel();
 }
 
+/// Issue 20 defect 10: a request line past hyper's own 64 KiB limit still gets a JSON 414
+/// (hyper answers it before any handler runs; `parse_errors.rs` gives it a body). The 431 for
+/// oversized headers is rewritten the same way (unit-tested there).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue20_requests_hyper_cannot_parse_get_json_errors() {
+    let s = Server::start(FrontConfig::default()).await;
+    let long = format!(
+        "GET /room/{} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        "x".repeat(70_000)
+    );
+    let resp = raw(s.addr, long.as_bytes()).await;
+    assert!(
+        resp.starts_with("HTTP/1.1 414"),
+        "{}",
+        &resp[..resp.len().min(200)]
+    );
+    assert!(
+        body_json(&resp)["error"]
+            .as_str()
+            .unwrap()
+            .contains("64 KiB"),
+        "{resp}"
+    );
+    // Ordinary traffic on the same server is untouched.
+    let (status, v) = json(reqwest::get(s.url("/room/r")).await.unwrap()).await;
+    assert_eq!((status, v["ok"].as_bool()), (200, Some(true)));
+    s.stop.cancel();
+}
+
 /// Issue 20 defect 6 (DNS rebinding): on a loopback bind only loopback names, the bound
 /// address and `allowed_hosts` are answered; anything else gets a JSON 421.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

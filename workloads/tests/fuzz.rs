@@ -148,13 +148,32 @@ fn rest() -> impl Strategy<Value = String> {
 
 fn query() -> impl Strategy<Value = String> {
     let key = prop::sample::select(vec![
-        "by", "key", "limit", "window_ms", "user", "at_ms", "fail_times", "ms", "class", "object",
-        "x", "",
+        "by",
+        "key",
+        "limit",
+        "window_ms",
+        "user",
+        "at_ms",
+        "fail_times",
+        "ms",
+        "class",
+        "object",
+        "x",
+        "",
     ]);
     let value = prop_oneof![
         "-?[0-9]{0,22}",
         prop::sample::select(vec![
-            "1e9", "NaN", "inf", "-0", "0x10", "18446744073709551616", "%FF", "%", "a%20b", "",
+            "1e9",
+            "NaN",
+            "inf",
+            "-0",
+            "0x10",
+            "18446744073709551616",
+            "%FF",
+            "%",
+            "a%20b",
+            "",
             "1.5",
         ])
         .prop_map(String::from),
@@ -199,86 +218,110 @@ const ADMIN_ROUTES: [&str; 4] = ["health", "stats", "metrics", "stall"];
 fn router_survives_any_path_name_query_method_and_host() {
     let strategy = (class(), object_segment(), rest(), query(), method(), host());
     let mut runner = proptest::test_runner::TestRunner::new(config());
-    let result = runner.run(&strategy, |(class, (object, tame), rest, query, method, host)| {
-        let h = harness();
-        let valid_name = std::str::from_utf8(&decode(&object))
-            .is_ok_and(|n| !n.is_empty() && n.len() <= FrontConfig::DEFAULT_MAX_NAME_BYTES);
-        let class = if !tame && valid_name && CLASSES.contains(&class.as_str()) {
-            "nosuch".to_string()
-        } else {
-            class
-        };
-        let path = if query.is_empty() {
-            format!("/{class}/{object}{rest}")
-        } else {
-            format!("/{class}/{object}{rest}?{query}")
-        };
-        let Ok(uri) = path.parse::<axum::http::Uri>() else { return Ok(()) };
-        let mut req = Request::builder().method(method.clone()).uri(uri);
-        if let Some(host) = &host {
-            req = req.header("host", host.as_str());
-        }
-        let Ok(req) = req.body(Body::empty()) else { return Ok(()) };
-        let resp = h.rt.block_on(h.router.clone().oneshot(req)).unwrap();
-        let status = resp.status();
-        let body = h.rt.block_on(axum::body::to_bytes(resp.into_body(), 1 << 22)).unwrap();
-
-        let host_ok = host.as_deref().is_none_or(|h| {
-            let h = h.trim().to_ascii_lowercase();
-            let name = if h.starts_with('[') {
-                h.find(']').map_or(h.as_str(), |e| &h[..=e])
+    let result = runner.run(
+        &strategy,
+        |(class, (object, tame), rest, query, method, host)| {
+            let h = harness();
+            let valid_name = std::str::from_utf8(&decode(&object))
+                .is_ok_and(|n| !n.is_empty() && n.len() <= FrontConfig::DEFAULT_MAX_NAME_BYTES);
+            let class = if !tame && valid_name && CLASSES.contains(&class.as_str()) {
+                "nosuch".to_string()
             } else {
-                match h.rsplit_once(':') {
-                    Some((n, p)) if p.bytes().all(|b| b.is_ascii_digit()) => n,
-                    _ => h.as_str(),
-                }
+                class
             };
-            matches!(name.trim_end_matches('.'), "localhost" | "127.0.0.1" | "[::1]")
-        });
-        if !host_ok {
-            prop_assert_eq!(status, StatusCode::MISDIRECTED_REQUEST, "{} Host {:?}", path, host);
-        }
-        prop_assert!(
-            !status.is_server_error() || status == StatusCode::SERVICE_UNAVAILABLE,
-            "{} {} -> {}: {}", method, path, status, String::from_utf8_lossy(&body)
-        );
-        let metrics = class == "_dobench" && object == "metrics" && rest.is_empty();
-        if method != Method::HEAD && !metrics && status != StatusCode::SWITCHING_PROTOCOLS {
-            let v: serde_json::Value = serde_json::from_slice(&body).map_err(|_| {
-                TestCaseError::fail(format!(
-                    "{method} {path} -> {status}: not JSON: {:?}",
-                    String::from_utf8_lossy(&body[..body.len().min(300)])
-                ))
-            })?;
-            if status.is_client_error() || status.is_server_error() {
-                let msg = v["error"].as_str().unwrap_or_default();
-                prop_assert!(!msg.is_empty(), "{} {} -> {}: {}", method, path, status, v);
-                prop_assert!(msg.len() <= 1_000, "{} -> a {}-byte error", path, msg.len());
+            let path = if query.is_empty() {
+                format!("/{class}/{object}{rest}")
+            } else {
+                format!("/{class}/{object}{rest}?{query}")
+            };
+            let Ok(uri) = path.parse::<axum::http::Uri>() else {
+                return Ok(());
+            };
+            let mut req = Request::builder().method(method.clone()).uri(uri);
+            if let Some(host) = &host {
+                req = req.header("host", host.as_str());
             }
-        }
-        // Name rules on the object routes (the front's own routes aside).
-        let own_route = class == "_dobench" && ADMIN_ROUTES.contains(&object.as_str());
-        if host_ok && !own_route && !class.is_empty() && !class.contains('%') {
-            let name = decode(&object);
-            let rest_ok = std::str::from_utf8(&decode(&rest)).is_ok();
-            match std::str::from_utf8(&name) {
-                _ if object.is_empty() => {
-                    prop_assert_eq!(status, StatusCode::BAD_REQUEST, "{}", path)
-                }
-                // `/{class}/{object}/` matches no route: 404 whatever the name is.
-                _ if rest == "/" => prop_assert_eq!(status, StatusCode::NOT_FOUND, "{}", path),
-                Err(_) => prop_assert_eq!(status, StatusCode::BAD_REQUEST, "{}", path),
-                Ok(_) if !rest_ok => prop_assert_eq!(status, StatusCode::BAD_REQUEST, "{}", path),
-                Ok(n) if n.len() > FrontConfig::DEFAULT_MAX_NAME_BYTES => {
-                    prop_assert_eq!(status, StatusCode::URI_TOO_LONG, "{}", path)
-                }
-                Ok(n) => {
-                    h.valid_names.lock().unwrap().insert(n.to_string());
+            let Ok(req) = req.body(Body::empty()) else {
+                return Ok(());
+            };
+            let resp = h.rt.block_on(h.router.clone().oneshot(req)).unwrap();
+            let status = resp.status();
+            let body =
+                h.rt.block_on(axum::body::to_bytes(resp.into_body(), 1 << 22))
+                    .unwrap();
+
+            let host_ok = host.as_deref().is_none_or(|h| {
+                let h = h.trim().to_ascii_lowercase();
+                let name = if h.starts_with('[') {
+                    h.find(']').map_or(h.as_str(), |e| &h[..=e])
+                } else {
+                    match h.rsplit_once(':') {
+                        Some((n, p)) if p.bytes().all(|b| b.is_ascii_digit()) => n,
+                        _ => h.as_str(),
+                    }
+                };
+                matches!(
+                    name.trim_end_matches('.'),
+                    "localhost" | "127.0.0.1" | "[::1]"
+                )
+            });
+            if !host_ok {
+                prop_assert_eq!(
+                    status,
+                    StatusCode::MISDIRECTED_REQUEST,
+                    "{} Host {:?}",
+                    path,
+                    host
+                );
+            }
+            prop_assert!(
+                !status.is_server_error() || status == StatusCode::SERVICE_UNAVAILABLE,
+                "{} {} -> {}: {}",
+                method,
+                path,
+                status,
+                String::from_utf8_lossy(&body)
+            );
+            let metrics = class == "_dobench" && object == "metrics" && rest.is_empty();
+            if method != Method::HEAD && !metrics && status != StatusCode::SWITCHING_PROTOCOLS {
+                let v: serde_json::Value = serde_json::from_slice(&body).map_err(|_| {
+                    TestCaseError::fail(format!(
+                        "{method} {path} -> {status}: not JSON: {:?}",
+                        String::from_utf8_lossy(&body[..body.len().min(300)])
+                    ))
+                })?;
+                if status.is_client_error() || status.is_server_error() {
+                    let msg = v["error"].as_str().unwrap_or_default();
+                    prop_assert!(!msg.is_empty(), "{} {} -> {}: {}", method, path, status, v);
+                    prop_assert!(msg.len() <= 1_000, "{} -> a {}-byte error", path, msg.len());
                 }
             }
-        }
-        Ok(())
-    });
+            // Name rules on the object routes (the front's own routes aside).
+            let own_route = class == "_dobench" && ADMIN_ROUTES.contains(&object.as_str());
+            if host_ok && !own_route && !class.is_empty() && !class.contains('%') {
+                let name = decode(&object);
+                let rest_ok = std::str::from_utf8(&decode(&rest)).is_ok();
+                match std::str::from_utf8(&name) {
+                    _ if object.is_empty() => {
+                        prop_assert_eq!(status, StatusCode::BAD_REQUEST, "{}", path)
+                    }
+                    // `/{class}/{object}/` matches no route: 404 whatever the name is.
+                    _ if rest == "/" => prop_assert_eq!(status, StatusCode::NOT_FOUND, "{}", path),
+                    Err(_) => prop_assert_eq!(status, StatusCode::BAD_REQUEST, "{}", path),
+                    Ok(_) if !rest_ok => {
+                        prop_assert_eq!(status, StatusCode::BAD_REQUEST, "{}", path)
+                    }
+                    Ok(n) if n.len() > FrontConfig::DEFAULT_MAX_NAME_BYTES => {
+                        prop_assert_eq!(status, StatusCode::URI_TOO_LONG, "{}", path)
+                    }
+                    Ok(n) => {
+                        h.valid_names.lock().unwrap().insert(n.to_string());
+                    }
+                }
+            }
+            Ok(())
+        },
+    );
     if let Err(e) = result {
         panic!("{e}");
     }
