@@ -278,7 +278,7 @@ fn websocket_frames_never_hang_or_break_the_server() {
                 outcome
             };
             *outcomes.lock().unwrap().entry(outcome).or_default() += 1;
-            if n % 100 == 0 {
+            if n.is_multiple_of(100) {
                 let r = reqwest::get(server.url("/_dobench/health")).await.unwrap();
                 prop_assert_eq!(r.status().as_u16(), 200);
             }
