@@ -79,7 +79,8 @@ pub struct ServeArgs {
     #[arg(long, default_value = "30s")]
     pub keep_alive_timeout: String,
     /// Most open connections (HTTP and WebSocket); past it a new one gets 503 and is closed.
-    /// Default: the open-files limit (`ulimit -n`) minus 1024, or 65536 if unknown.
+    /// Default: the open-files limit (`ulimit -n`) minus 1024 (or a quarter of it, if less),
+    /// or 65536 if unknown.
     #[arg(long)]
     pub max_connections: Option<usize>,
     /// On Ctrl-C/SIGTERM, wait at most this long for in-flight requests and queued turns,

@@ -21,7 +21,15 @@ impl Drop for Serve {
 }
 
 fn start(extra: &[&str]) -> Serve {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dobench"))
+    start_cmd(
+        Command::new(env!("CARGO_BIN_EXE_dobench")),
+        extra,
+        Stdio::inherit(),
+    )
+}
+
+fn start_cmd(mut cmd: Command, extra: &[&str], stderr: Stdio) -> Serve {
+    let mut child = cmd
         .args([
             "serve",
             "--bind",
@@ -33,7 +41,7 @@ fn start(extra: &[&str]) -> Serve {
         ])
         .args(extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(stderr)
         .spawn()
         .expect("start dobench serve");
     let mut out = BufReader::new(child.stdout.take().unwrap());
@@ -179,4 +187,63 @@ async fn issue20_admin_needs_the_printed_token_or_the_flag() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+}
+
+/// Issue 20 defect 5: under a 1,024-fd limit, 1,138 idle connections no longer make the server
+/// unreachable in silence: past the cap a new client gets a JSON 503 at once, the refusal is
+/// logged, and once the idle ones time out a request is served again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue20_idle_connections_under_a_1024_fd_limit_leave_it_reachable() {
+    let mut cmd = Command::new("prlimit");
+    cmd.args(["--nofile=1024:1024", env!("CARGO_BIN_EXE_dobench")]);
+    let mut s = start_cmd(cmd, &["--keep-alive-timeout", "3s"], Stdio::piped());
+    let addr: std::net::SocketAddr = s.base.trim_start_matches("http://").parse().unwrap();
+    let mut idle = Vec::new();
+    for _ in 0..1_138 {
+        match tokio::net::TcpStream::connect(addr).await {
+            Ok(c) => idle.push(c),
+            Err(e) => panic!("connect failed after {}: {e}", idle.len()),
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let probe = || async {
+        let t0 = Instant::now();
+        let r = tokio::time::timeout(
+            Duration::from_secs(5),
+            reqwest::Client::new()
+                .get(format!("{}/_dobench/health", s.base))
+                .send(),
+        )
+        .await;
+        (r, t0.elapsed())
+    };
+    let (r, took) = probe().await;
+    let r = r
+        .expect("no answer within 5 s with 1,138 idle connections")
+        .unwrap();
+    assert_eq!(r.status(), 503, "past the cap: {}", r.status());
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        v["error"].as_str().unwrap().contains("--max-connections"),
+        "{v}"
+    );
+    assert!(took < Duration::from_secs(5));
+    // The idle ones are closed after the keep-alive timeout: the server serves again.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (r, _) = probe().await;
+    assert_eq!(
+        r.expect("no answer after the idle timeout")
+            .unwrap()
+            .status(),
+        200
+    );
+    drop(idle);
+    let _ = s.child.kill();
+    let _ = s.child.wait();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut s.child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(
+        err.contains("refusing connections"),
+        "nothing logged: {err}"
+    );
 }

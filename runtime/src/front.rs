@@ -75,17 +75,19 @@ impl FrontConfig {
     pub const DEFAULT_DRAIN_DEADLINE: Duration = Duration::from_secs(10);
     /// Default per-socket send queue (bytes).
     pub const DEFAULT_WS_SEND_QUEUE_BYTES: usize = crate::limits::DEFAULT_SEND_QUEUE_BYTES;
-    /// File descriptors kept back from the connection cap for storage, logs and the process.
+    /// File descriptors kept back from the connection cap for storage, logs and the process
+    /// (a quarter of a smaller limit).
     pub const FD_RESERVE: usize = 1_024;
     /// The connection cap where the open-files limit cannot be read.
     pub const FALLBACK_MAX_CONNECTIONS: usize = 65_536;
 
     /// The default connection cap: the process's soft open-files limit minus
-    /// [`Self::FD_RESERVE`] (at least 64), so the server refuses a connection with a 503
-    /// before the kernel refuses it a file descriptor; 65,536 where the limit is unknown.
+    /// [`Self::FD_RESERVE`] or a quarter of the limit, whichever is less (at least 64), so the
+    /// server refuses a connection with a 503 before the kernel refuses it a file descriptor;
+    /// 65,536 where the limit is unknown.
     pub fn default_max_connections() -> usize {
         match soft_open_files_limit() {
-            Some(n) => n.saturating_sub(Self::FD_RESERVE).max(64),
+            Some(n) => n.saturating_sub(Self::FD_RESERVE.min(n / 4)).max(64),
             None => Self::FALLBACK_MAX_CONNECTIONS,
         }
     }

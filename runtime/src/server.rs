@@ -160,13 +160,28 @@ pub async fn serve_with(
 const REFUSALS_IN_FLIGHT: usize = 64;
 
 /// Answers a connection over the cap with a JSON 503 and closes it, in the background and
-/// within a second.
+/// within half a second: it first takes the request (so closing does not reset the
+/// connection and lose the answer), then answers, then waits briefly for the client to close.
+/// Past [`REFUSALS_IN_FLIGHT`] such answers at once, a connection is closed unanswered.
 fn refuse_full(mut tcp: TcpStream, limit: usize, refusals: &Arc<Semaphore>) {
     let Ok(permit) = refusals.clone().try_acquire_owned() else {
         return;
     };
     tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
         let _permit = permit;
+        let patience = Duration::from_millis(250);
+        let mut seen = Vec::new();
+        let _ = tokio::time::timeout(patience, async {
+            let mut buf = [0u8; 2048];
+            while !seen.windows(4).any(|w| w == b"\r\n\r\n") && seen.len() < 64 * 1024 {
+                match tcp.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => seen.extend_from_slice(&buf[..n]),
+                }
+            }
+        })
+        .await;
         let body = format!(
             "{{\"error\":\"too many connections: this server holds at most {limit} (--max-connections); retry later\"}}"
         );
@@ -175,13 +190,11 @@ fn refuse_full(mut tcp: TcpStream, limit: usize, refusals: &Arc<Semaphore>) {
              content-length: {}\r\nconnection: close\r\n\r\n{body}",
             body.len()
         );
-        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = tokio::time::timeout(patience, async {
             tcp.write_all(resp.as_bytes()).await?;
             tcp.shutdown().await?;
-            // Let the client read the answer before the socket goes (closing with its
-            // request unread would reset the connection and lose the answer).
             let mut sink = [0u8; 1024];
-            while tokio::io::AsyncReadExt::read(&mut tcp, &mut sink).await? > 0 {}
+            while tcp.read(&mut sink).await? > 0 {}
             Ok::<_, io::Error>(())
         })
         .await;
