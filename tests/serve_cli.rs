@@ -247,3 +247,59 @@ async fn issue20_idle_connections_under_a_1024_fd_limit_leave_it_reachable() {
         "nothing logged: {err}"
     );
 }
+
+/// VmRSS of process `pid` in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap()
+}
+
+/// Issue 20 defect 1: 2,000 GETs of 60 KB names (the probe took RSS from 11 to 400 MB and made
+/// one metrics scrape 2.17 GB) are refused with 414 and leave memory and the scrape flat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue20_long_names_leave_memory_and_metrics_flat() {
+    let s = start(&[]);
+    let c = reqwest::Client::new();
+    let warm = c
+        .get(format!("{}/counter/warm", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(warm.status(), 200);
+    let before = rss_kib(s.child.id());
+    for i in 0..2_000 {
+        let name = format!("{i}{}", "n".repeat(60_000));
+        let r = c
+            .get(format!("{}/counter/{name}", s.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 414);
+    }
+    let after = rss_kib(s.child.id());
+    let metrics = c
+        .get(format!("{}/_dobench/metrics", s.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        after < before + 40 * 1024,
+        "RSS grew from {before} KiB to {after} KiB"
+    );
+    assert!(
+        metrics.len() < 64 * 1024,
+        "one scrape is {} bytes",
+        metrics.len()
+    );
+    eprintln!(
+        "RSS {before} KiB -> {after} KiB; metrics {} bytes",
+        metrics.len()
+    );
+}
