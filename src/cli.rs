@@ -59,7 +59,7 @@ pub struct ServeArgs {
     /// Largest WebSocket attachment in bytes (16384 today; 2048 emulates the old limit).
     #[arg(long, default_value_t = dobench_runtime::limits::DEFAULT_ATTACHMENT_BYTES)]
     pub attachment_limit: usize,
-    /// Memory objects in memory may take (by the runtime's estimate of ~6 KiB per object
+    /// Memory objects in memory may take (by the runtime's estimate of ~12 KiB per object
     /// and ~48 KiB per open database); past it the least recently used idle objects leave
     /// memory before their idle timeout.
     #[arg(long, default_value = "1GiB")]
@@ -72,6 +72,38 @@ pub struct ServeArgs {
     /// (default: one per CPU; 0 runs them on the front's threads).
     #[arg(long)]
     pub object_threads: Option<usize>,
+    /// Open the state-changing admin routes (`/_dobench/stall`) without the token, on a
+    /// loopback bind only; on any other bind the token printed at start is still required.
+    #[arg(long)]
+    pub admin: bool,
+    /// Also answer requests whose Host is NAME (repeatable). On a loopback bind only
+    /// localhost, 127.0.0.1, [::1] and the bound address are answered otherwise (421).
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub allow_host: Vec<String>,
+    /// Longest object name in bytes; longer names are refused with 414 before anything is
+    /// created.
+    #[arg(long, default_value_t = dobench_runtime::FrontConfig::DEFAULT_MAX_NAME_BYTES)]
+    pub max_name_bytes: usize,
+    /// A request's headers must arrive within this long of their first byte.
+    #[arg(long, default_value = "10s")]
+    pub header_read_timeout: String,
+    /// Close an HTTP connection with no request for this long (WebSockets are never closed
+    /// for being idle).
+    #[arg(long, default_value = "30s")]
+    pub keep_alive_timeout: String,
+    /// Most open connections (HTTP and WebSocket); past it a new one gets 503 and is closed.
+    /// Default: the open-files limit (`ulimit -n`) minus 1024 (or a quarter of it, if less),
+    /// or 65536 if unknown.
+    #[arg(long)]
+    pub max_connections: Option<usize>,
+    /// On Ctrl-C/SIGTERM, wait at most this long for in-flight requests and queued turns,
+    /// then stop anyway; a second signal stops at once.
+    #[arg(long, default_value = "10s")]
+    pub drain_deadline: String,
+    /// Bytes queued for one WebSocket before its consumer counts as fallen behind and is
+    /// closed 1008.
+    #[arg(long, default_value_t = dobench_runtime::FrontConfig::DEFAULT_WS_SEND_QUEUE_BYTES)]
+    pub ws_send_queue: usize,
 }
 
 /// Arguments of `dobench http` (owned by src/http.rs).

@@ -47,6 +47,8 @@ fn main() -> ExitCode {
             cli::Command::Target(args) => workerd::run(args).await,
         }
     });
+    // Tasks still running (objects a forced shutdown left behind) are dropped, not awaited.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
     match result {
         Ok(code) => code,
         Err(e) => {
@@ -63,6 +65,41 @@ fn init_tracing() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// Cancels `first` on the first Ctrl-C or SIGTERM (saying `note` on stderr) and `second` on
+/// the next one: a graceful drain, then "stop now".
+pub async fn shutdown_signals(
+    first: tokio_util::sync::CancellationToken,
+    second: tokio_util::sync::CancellationToken,
+    note: String,
+) {
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    for (i, token) in [first, second].into_iter().enumerate() {
+        let ctrl_c = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        #[cfg(unix)]
+        let sigterm = async {
+            match term.as_mut() {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let sigterm = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = sigterm => {},
+        }
+        if i == 0 {
+            eprintln!("{note}");
+        }
+        token.cancel();
+    }
 }
 
 /// Resolves when the process receives Ctrl-C or SIGTERM: the one place signals are heard.

@@ -23,7 +23,8 @@ fn open_existing(db: &Path) -> anyhow::Result<Store> {
             db.display()
         );
     }
-    Store::open(db).with_context(|| format!("opening {}", db.display()))
+    // Read-only stores (a read-only mount, another user's file) are still readable.
+    Store::open_for_reading(db).with_context(|| format!("opening {}", db.display()))
 }
 
 /// `dobench runs`: past runs, newest first.
@@ -102,11 +103,43 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Writes `bytes` to `path` through a fresh temporary file in the same directory (created
+/// with `O_EXCL` under a random name, so a planted file or symlink is never followed), then
+/// renames it over `path`. Refuses a `path` that exists and is not a regular file (a symlink,
+/// a device such as `/dev/full`, a FIFO, a directory): replacing it would be a surprise.
 fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("html.tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if !m.file_type().is_file() => bail!(
+            "refusing to write the report to {}: it exists and is not a regular file              (a symlink, device, FIFO or directory); choose another -o",
+            path.display()
+        ),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("checking {}", path.display())),
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".dobench-report-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    std::io::Write::write_all(&mut tmp, bytes)
+        .and_then(|_| tmp.as_file().sync_all())
+        .with_context(|| format!("writing {}", tmp.path().display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // tempfile creates 0600; a report is meant to be shared like any written file.
+        let _ = tmp
+            .as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("renaming the report into {}", path.display()))?;
     Ok(())
 }
 

@@ -1,12 +1,14 @@
 //! `dobench serve`: runs the reference object runtime with every workload class on an HTTP
-//! listener until Ctrl-C/SIGTERM, then drains gracefully. Its first stdout line is exactly
-//! `listening on http://IP:PORT` (scripts and tests read it).
+//! listener until Ctrl-C/SIGTERM, then drains within `--drain-deadline` (a second signal stops
+//! at once). Its first stdout line is exactly `listening on http://IP:PORT` (scripts and tests
+//! read it); the second is `admin token: HEX`, written with the first in one write.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use dobench_runtime::{Config, Runtime};
+use dobench_runtime::{AdminAccess, Config, FrontConfig, Runtime};
+use tokio_util::sync::CancellationToken;
 
 use crate::cli::ServeArgs;
 
@@ -27,6 +29,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(n) = args.object_threads {
         config.object_threads = n;
     }
+    let front = front_config(&args)?;
     let runtime = Runtime::new(config, dobench_workloads::registry())?;
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
@@ -34,13 +37,64 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let addr = listener.local_addr()?;
     if !addr.ip().is_loopback() {
         tracing::warn!(
-            "listening on a non-loopback address {addr}: anyone who can reach it can drive load"
+            "listening on a non-loopback address {addr}: anyone who can reach it can drive load; \
+             Host names are not checked unless --allow-host is given, and admin routes need the token"
         );
     }
+    let admin_note = if front.admin.open && addr.ip().is_loopback() {
+        " (admin routes open: --admin)"
+    } else {
+        ""
+    };
+    // One write: a reader that takes only the first line and closes the pipe must not make
+    // a second write fail.
+    let banner = format!(
+        "listening on http://{addr}\nadmin token: {}{admin_note}\n",
+        front.admin.token
+    );
     let mut out = std::io::stdout().lock();
-    writeln!(out, "listening on http://{addr}")?;
+    out.write_all(banner.as_bytes())?;
     out.flush()?;
     drop(out);
-    dobench_runtime::serve(listener, runtime, crate::shutdown_signal()).await?;
+    let (drain, force) = (CancellationToken::new(), CancellationToken::new());
+    let deadline = args.drain_deadline.clone();
+    let signals = tokio::spawn(crate::shutdown_signals(
+        drain.clone(),
+        force.clone(),
+        format!("draining (at most {deadline}); send the signal again to stop at once"),
+    ));
+    dobench_runtime::serve_with(
+        listener,
+        runtime,
+        front,
+        drain.cancelled_owned(),
+        force.cancelled_owned(),
+    )
+    .await?;
+    signals.abort();
     Ok(ExitCode::SUCCESS)
+}
+
+/// The front's bounds and access policy from the flags.
+fn front_config(args: &ServeArgs) -> anyhow::Result<FrontConfig> {
+    let duration = |flag: &str, value: &str| {
+        dobench_loadgen::duration::parse(value).with_context(|| format!("--{flag} {value}"))
+    };
+    let front = FrontConfig {
+        max_name_bytes: args.max_name_bytes,
+        header_read_timeout: duration("header-read-timeout", &args.header_read_timeout)?,
+        keep_alive_timeout: duration("keep-alive-timeout", &args.keep_alive_timeout)?,
+        max_connections: args
+            .max_connections
+            .unwrap_or_else(FrontConfig::default_max_connections),
+        drain_deadline: duration("drain-deadline", &args.drain_deadline)?,
+        ws_send_queue_bytes: args.ws_send_queue,
+        admin: AdminAccess {
+            open: args.admin,
+            ..AdminAccess::random()
+        },
+        allowed_hosts: args.allow_host.clone(),
+    };
+    front.validate()?;
+    Ok(front)
 }

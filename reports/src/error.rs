@@ -17,6 +17,16 @@ pub enum Error {
         found: i64,
         supported: i64,
     },
+    /// A read-only store with another schema version: it cannot be migrated in place.
+    #[error(
+        "results store {path} is read-only and has schema version {found}; this dobench reads \
+         version {supported}: open it once where it can be written (to migrate), or copy it"
+    )]
+    ReadOnlySchema {
+        path: String,
+        found: i64,
+        supported: i64,
+    },
     /// SQLite failed (locked, corrupt, disk full...).
     #[error("results store: {0}")]
     Sqlite(#[from] rusqlite::Error),

@@ -1,7 +1,9 @@
 //! The results store: one SQLite file (WAL) holding every run, its seconds, object rates,
 //! histograms, server stats and compare groups. Opening migrates the schema and marks runs
 //! whose writer died as `incomplete`. Reads here; live writes go through
-//! [`crate::writer::RunWriter`]. Never deletes runs and never talks to the network.
+//! [`crate::writer::RunWriter`]. A store that cannot be written (read-only file, directory or
+//! mount) is opened read-only by [`Store::open_for_reading`]: no migration, no marking, no
+//! journal change. Never deletes runs and never talks to the network.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use dobench_loadgen::hist::from_v2;
 use dobench_loadgen::{RunSummary, Snapshot};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 
 use crate::error::{Error, Result};
 use crate::liveness;
@@ -41,6 +43,27 @@ pub struct Store {
 pub(crate) const ROW_COLUMNS: &str =
     "id, started_ms, ended_ms, status, profile, target, strategy, offered_rps, \
      achieved_rps, p99_ms, passed, compare_group";
+
+/// True if SQLite refused because the file, its directory or the mount cannot be written.
+fn is_read_only(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)
+    )
+}
+
+/// `file:` URI of `path` opened with `immutable=1`.
+fn immutable_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for b in path.to_string_lossy().bytes() {
+        match b {
+            b'?' | b'#' | b'%' | 0x80.. => uri.push_str(&format!("%{b:02X}")),
+            _ => uri.push(b as char),
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
+}
 
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
@@ -78,6 +101,50 @@ impl Store {
         }
         let conn = Connection::open(path)?;
         Self::init(conn, path.display().to_string())
+    }
+
+    /// Opens an existing store to read it: writable if possible (as [`Store::open`]), else
+    /// read-only — a results file on a read-only mount, or owned by someone else, can still be
+    /// listed, shown and reported.
+    pub fn open_for_reading(path: impl AsRef<Path>) -> Result<Store> {
+        let path = path.as_ref();
+        match Self::open(path) {
+            Ok(store) => Ok(store),
+            Err(Error::Sqlite(e)) if is_read_only(&e) => Self::open_read_only(path),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Opens the store at `path` read-only. It must already have this build's schema (an
+    /// older one needs one writable open to migrate).
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Store> {
+        let path = path.as_ref();
+        let shown = path.display().to_string();
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)?;
+        let conn = match migrate::version(&conn) {
+            Ok(_) => conn,
+            // A WAL store whose `-shm` cannot be created (read-only directory): read the file
+            // as immutable, without the shared-memory index.
+            Err(Error::Sqlite(_)) => {
+                drop(conn);
+                Connection::open_with_flags(
+                    immutable_uri(path),
+                    flags | OpenFlags::SQLITE_OPEN_URI,
+                )?
+            }
+            Err(e) => return Err(e),
+        };
+        conn.busy_timeout(Duration::from_secs(5))?;
+        let found = migrate::version(&conn)?;
+        if found != SCHEMA_VERSION {
+            return Err(Error::ReadOnlySchema {
+                path: shown,
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        Ok(Store { conn, path: shown })
     }
 
     /// A store in memory (tests, previews).

@@ -2,12 +2,17 @@
 //! own `/_dobench/` endpoints. `app()` builds the router and is tested without a socket;
 //! serving lives in `server.rs`. One `ApiError` maps every runtime error to a status and a
 //! JSON body. Never runs object code: it only posts to the runtime and waits.
+//!
+//! Bounds enforced here, before anything is created: object names are 1..=`max_name_bytes`
+//! valid UTF-8 (else 400/414), unknown Hosts get 421 (`host_check.rs`), state-changing
+//! `/_dobench/` routes pass the admin gate (`admin.rs`); every refusal, including a wrong
+//! method (405) and a path that is not UTF-8, is a JSON `{"error": ...}`.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -18,23 +23,81 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::error::Error;
+use crate::front::FrontConfig;
 use crate::limits::{MAX_WS_MESSAGE_BYTES, WS_READ_BUFFER_BYTES};
 use crate::object::{Request, Response};
 use crate::runtime::{ObjectRef, Runtime};
 
-/// The router of the reference runtime.
+/// The router of the reference runtime with the default [`FrontConfig`] (admin routes need its
+/// random token, which nobody knows: closed) for a server on a loopback address.
 pub fn app(runtime: Runtime) -> Router {
+    app_with(runtime, &FrontConfig::default(), None)
+}
+
+/// The router with `front`'s bounds and access policy, for a server bound at `bound` (`None`:
+/// not bound to a socket yet, treated as loopback). Also sets the runtime's per-socket send
+/// queue bound to `front.ws_send_queue_bytes`.
+pub fn app_with(
+    runtime: Runtime,
+    front: &FrontConfig,
+    bound: Option<std::net::SocketAddr>,
+) -> Router {
     let limit = runtime.config().max_body_bytes;
+    runtime
+        .sockets()
+        .set_queue_bytes_limit(front.ws_send_queue_bytes);
+    let names = NameLimit(front.max_name_bytes);
+    let gate = crate::admin::AdminGate::new(&front.admin, bound);
+    let hosts = crate::host_check::HostPolicy::new(bound, &front.allowed_hosts);
+    let admin = Router::new()
+        .route("/_dobench/stall", post(stall))
+        .route_layer(axum::middleware::from_fn_with_state(
+            gate,
+            crate::admin::gate,
+        ));
     Router::new()
         .route("/_dobench/health", get(health))
         .route("/_dobench/stats", get(stats))
         .route("/_dobench/metrics", get(metrics))
-        .route("/_dobench/stall", post(stall))
+        .merge(admin)
         .route("/{class}/{object}", any(object_route))
         .route("/{class}/{object}/{*rest}", any(object_route))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::Extension(names))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            hosts,
+            crate::host_check::check_host,
+        ))
         .with_state(runtime)
+}
+
+/// The longest object name this router accepts, in bytes.
+#[derive(Debug, Clone, Copy)]
+struct NameLimit(usize);
+
+impl NameLimit {
+    /// Refuses an empty name (400) or one over the limit (414), before anything exists for it.
+    fn check(self, object: &str) -> Result<(), ApiError> {
+        if object.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "the object name is empty (a path like `/counter//increment`)",
+            ));
+        }
+        if object.len() > self.0 {
+            return Err(ApiError::new(
+                StatusCode::URI_TOO_LONG,
+                format!(
+                    "the object name is {} bytes; names are limited to {} bytes (--max-name-bytes)",
+                    object.len(),
+                    self.0
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// An error answered as `{"error": ...}` with a fitting status.
@@ -46,12 +109,17 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
             status,
             message: message.into(),
             overloaded: false,
         }
+    }
+
+    /// The status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        self.status
     }
 }
 
@@ -150,9 +218,39 @@ async fn metrics(
 }
 
 async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {
+    // `/{class}/` and `/{class}//...`: an object route with an empty name.
+    let mut segments = uri.path().trim_start_matches('/').splitn(2, '/');
+    if let (Some(class), Some(rest)) = (segments.next(), segments.next()) {
+        if !class.is_empty() && (rest.is_empty() || rest.starts_with('/')) {
+            return NameLimit(usize::MAX).check("").unwrap_err();
+        }
+    }
     ApiError::new(
         StatusCode::NOT_FOUND,
-        format!("no route for {method} {}", uri.path()),
+        format!("no route for {method} {}", shorten(uri.path())),
+    )
+}
+
+async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{method} is not allowed on {}", shorten(uri.path())),
+    )
+}
+
+/// At most 200 characters of `s` for an error message (names can be long).
+fn shorten(s: &str) -> String {
+    match s.char_indices().nth(200) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+/// A path whose segments are not UTF-8 after percent-decoding, as JSON.
+fn path_error(e: PathRejection) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        format!("bad path: {}", shorten(&e.body_text())),
     )
 }
 
@@ -161,7 +259,7 @@ fn resolve(rt: &Runtime, class: &str, object: &str) -> Result<ObjectRef, ApiErro
     if !rt.has_class(class) {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            format!("unknown object class `{class}`"),
+            format!("unknown object class `{}`", shorten(class)),
         ));
     }
     let r = match object.strip_prefix("id:") {
@@ -174,6 +272,7 @@ fn resolve(rt: &Runtime, class: &str, object: &str) -> Result<ObjectRef, ApiErro
 /// `POST /_dobench/stall?class=C&object=NAME&ms=N`: hold that object's next turn N ms.
 async fn stall(
     State(rt): State<Runtime>,
+    axum::Extension(names): axum::Extension<NameLimit>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
@@ -187,6 +286,7 @@ async fn stall(
     };
     let class = param("class")?;
     let object = param("object")?;
+    names.check(object)?;
     let ms: u64 = param("ms")?
         .parse()
         .ok()
@@ -205,15 +305,18 @@ async fn stall(
 #[allow(clippy::too_many_arguments)] // axum extractors, one per part of the request
 async fn object_route(
     State(rt): State<Runtime>,
-    Path(params): Path<HashMap<String, String>>,
+    axum::Extension(names): axum::Extension<NameLimit>,
+    params: Result<Path<HashMap<String, String>>, PathRejection>,
     method: Method,
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<AxumResponse, ApiError> {
+    let Path(params) = params.map_err(path_error)?;
     let class = params.get("class").map(String::as_str).unwrap_or("");
     let object = params.get("object").map(String::as_str).unwrap_or("");
+    names.check(object)?;
     let target = resolve(&rt, class, object)?;
     let Query(query) = query.map_err(|e| {
         ApiError::new(

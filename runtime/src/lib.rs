@@ -7,16 +7,22 @@
 //! runs one turn at a time under the emulated ceiling ([`Ceiling`]), commits each group of
 //! turns once and only then releases their responses (the output gate). Idle objects are
 //! evicted and rebuilt from storage on the next request. [`http::app`] puts the workload
-//! protocol and `/_dobench/{health,stats,metrics,stall}` in front; [`serve`] runs it.
+//! protocol and `/_dobench/{health,stats,metrics,stall}` in front; [`serve`] runs it, and
+//! [`serve_with`] runs it with a [`FrontConfig`]: name, connection, timeout, drain and
+//! send-queue bounds, the admin gate and the Host allow-list.
 //!
 //! Turns are exclusive: production lets events interleave while a handler awaits non-storage
 //! I/O; here handlers are synchronous, which is stricter by design.
 
+mod admin;
 mod alarm;
 mod ceiling;
 mod clock;
 mod config;
+mod conn_timer;
 mod error;
+mod front;
+mod host_check;
 pub mod http;
 mod id;
 pub mod limits;
@@ -25,6 +31,7 @@ pub mod metrics;
 mod object;
 mod object_task;
 pub use object_task::COLD_START_HEADER;
+mod parse_errors;
 pub mod pricing;
 mod registry;
 mod residency;
@@ -42,6 +49,7 @@ pub use config::{
     default_max_open_databases, open_files_limit, parse_bytes, Ceiling, Config, DataDir,
 };
 pub use error::{Error, Result};
+pub use front::{AdminAccess, FrontConfig};
 pub use id::{IdSpace, ObjectId};
 pub use object::{
     AlarmInfo, Context, HeaderMap, Method, Object, Request, Response, SocketId, WsMessage,
@@ -49,7 +57,7 @@ pub use object::{
 pub use registry::{Constructor, Registry};
 pub use residency::{LIVE_OBJECT_BYTES, OPEN_DATABASE_BYTES};
 pub use runtime::{ObjectRef, Runtime};
-pub use server::serve;
+pub use server::{serve, serve_with};
 pub use stats::{
     AlarmTotals, HibernationTotals, ObjectStatsView, StatsPage, StatsQuery, StatsReport,
 };

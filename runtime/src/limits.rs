@@ -19,6 +19,10 @@ pub const MAX_AUTO_RESPONSE_BYTES: usize = 2_048;
 pub const MAX_WS_MESSAGE_BYTES: usize = 1 << 20;
 /// Frames queued for one socket before its consumer counts as fallen behind and is closed.
 pub const DEFAULT_SEND_BUFFER_FRAMES: usize = 1024;
+/// Bytes queued for one socket before its consumer counts as fallen behind and is closed
+/// 1008 (`serve --ws-send-queue`). A single frame larger than this still goes out when the
+/// queue is empty.
+pub const DEFAULT_SEND_QUEUE_BYTES: usize = 1 << 20;
 /// Read buffer per WebSocket connection (bytes); small so idle sockets stay cheap: 10,000
 /// hibernated sockets cost 10.9 KiB each with 4 KiB buffers, 7.8 KiB with 1 KiB
 /// (benches/examples/idle_sockets.rs). Larger frames are read in several chunks.

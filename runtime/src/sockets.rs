@@ -1,11 +1,12 @@
 //! The runtime's table of accepted WebSockets, per object: tags, attachments, the auto-response
 //! pair, and each socket's bounded outgoing queue. It outlives object instances, which is what
 //! lets an object hibernate while its sockets stay open. Never blocks: a socket whose queue is
-//! full has fallen behind and is closed, so one slow consumer cannot stall a room.
+//! full — in frames or in bytes, whichever comes first — has fallen behind and is closed 1008,
+//! so one slow consumer cannot stall a room or hold its backlog in memory.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
@@ -16,7 +17,10 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::epoch_ms;
 use crate::error::{Error, Result};
 use crate::id::ObjectId;
-use crate::limits::{MAX_AUTO_RESPONSE_BYTES, MAX_SOCKETS_PER_OBJECT, MAX_TAGS, MAX_TAG_CHARS};
+use crate::limits::{
+    DEFAULT_SEND_QUEUE_BYTES, MAX_AUTO_RESPONSE_BYTES, MAX_SOCKETS_PER_OBJECT, MAX_TAGS,
+    MAX_TAG_CHARS,
+};
 use crate::object::SocketId;
 
 /// What a socket's writer task sends next.
@@ -33,7 +37,46 @@ struct SocketEntry {
     out: mpsc::Sender<Outgoing>,
     /// Cancelled to drop the connection at once (fallen-behind consumer, shutdown).
     kill: CancellationToken,
+    /// Shared with the writer: why the socket is killed, and the bytes still queued.
+    queue: Arc<QueueState>,
     last_auto_response_ms: Option<i64>,
+}
+
+impl SocketEntry {
+    /// Kills the connection; the writer sends `code` as its close frame if it can.
+    fn kill_with(&self, code: u16) {
+        if !self.kill.is_cancelled() {
+            let _ = self
+                .queue
+                .kill_code
+                .compare_exchange(0, code, Relaxed, Relaxed);
+            self.kill.cancel();
+        }
+    }
+}
+
+/// One socket's queue accounting, shared between the table (which adds) and the writer task
+/// (which subtracts once a frame is on the wire).
+#[derive(Debug, Default)]
+pub(crate) struct QueueState {
+    /// Bytes of frames queued and not yet written.
+    pub(crate) bytes: AtomicUsize,
+    /// The close code the writer should send when killed (0: none chosen, drop quietly).
+    pub(crate) kill_code: AtomicU16,
+}
+
+/// Close code for a consumer that fell behind its send queue.
+pub(crate) const CLOSE_FELL_BEHIND: u16 = 1008;
+/// Close code when the runtime shuts down.
+pub(crate) const CLOSE_GOING_AWAY: u16 = 1001;
+
+/// Payload bytes of a frame, as counted against the queue bound.
+pub(crate) fn frame_bytes(m: &Message) -> usize {
+    match m {
+        Message::Text(t) => t.len(),
+        Message::Binary(b) | Message::Ping(b) | Message::Pong(b) => b.len(),
+        Message::Close(_) => 0,
+    }
 }
 
 #[derive(Default)]
@@ -71,6 +114,7 @@ pub(crate) struct Accepted {
     pub(crate) socket: SocketId,
     pub(crate) rx: mpsc::Receiver<Outgoing>,
     pub(crate) kill: CancellationToken,
+    pub(crate) queue: Arc<QueueState>,
 }
 
 /// Every accepted socket of every object.
@@ -78,6 +122,8 @@ pub(crate) struct SocketTable {
     objects: Mutex<HashMap<ObjectId, ObjectSockets>>,
     next_id: AtomicU64,
     send_buffer: usize,
+    /// Bytes queued per socket before it counts as fallen behind (set by the HTTP front).
+    queue_bytes_limit: AtomicUsize,
     pub(crate) counters: SocketCounters,
 }
 
@@ -87,8 +133,14 @@ impl SocketTable {
             objects: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             send_buffer: send_buffer.max(1),
+            queue_bytes_limit: AtomicUsize::new(DEFAULT_SEND_QUEUE_BYTES),
             counters: SocketCounters::default(),
         }
+    }
+
+    /// Sets the per-socket queue bound in bytes (at least 1) for every socket.
+    pub(crate) fn set_queue_bytes_limit(&self, bytes: usize) {
+        self.queue_bytes_limit.store(bytes.max(1), Relaxed);
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<ObjectId, ObjectSockets>> {
@@ -125,6 +177,7 @@ impl SocketTable {
         let socket = SocketId(self.next_id.fetch_add(1, Relaxed));
         let (out, rx) = mpsc::channel(self.send_buffer);
         let kill = CancellationToken::new();
+        let queue = Arc::new(QueueState::default());
         entry.sockets.insert(
             socket,
             SocketEntry {
@@ -132,6 +185,7 @@ impl SocketTable {
                 attachment: None,
                 out,
                 kill: kill.clone(),
+                queue: queue.clone(),
                 last_auto_response_ms: None,
             },
         );
@@ -139,7 +193,12 @@ impl SocketTable {
             entry.open_since = Some(Instant::now());
         }
         self.counters.accepted.fetch_add(1, Relaxed);
-        Ok(Accepted { socket, rx, kill })
+        Ok(Accepted {
+            socket,
+            rx,
+            kill,
+            queue,
+        })
     }
 
     /// Forgets a socket (closed, dropped, or never upgraded).
@@ -249,11 +308,10 @@ impl SocketTable {
         };
         e.last_auto_response_ms = Some(epoch_ms());
         self.counters.auto_responses.fetch_add(1, Relaxed);
-        if e.out
-            .try_send(Outgoing::Frame(Message::Text(resp)))
-            .is_err()
-        {
-            e.kill.cancel();
+        let frame = Message::Text(resp);
+        if !self.enqueue(e, &frame) {
+            self.counters.fell_behind.fetch_add(1, Relaxed);
+            e.kill_with(CLOSE_FELL_BEHIND);
         }
         true
     }
@@ -265,24 +323,47 @@ impl SocketTable {
             .and_then(|e| e.last_auto_response_ms)
     }
 
-    /// Queues `msg` on each socket; a socket whose queue is full has fallen behind and is
-    /// closed. Frames are shared, not copied, between sockets.
+    /// Queues `frame` on `e` unless its queue is full in frames or bytes (false: fell behind;
+    /// a closed queue counts as queued, its connection is going anyway). Never waits.
+    fn enqueue(&self, e: &SocketEntry, frame: &Message) -> bool {
+        if e.kill.is_cancelled() {
+            return true;
+        }
+        let size = frame_bytes(frame);
+        let limit = self.queue_bytes_limit.load(Relaxed);
+        let queued = e.queue.bytes.load(Relaxed);
+        if queued > 0 && queued.saturating_add(size) > limit {
+            return false;
+        }
+        e.queue.bytes.fetch_add(size, Relaxed);
+        match e.out.try_send(Outgoing::Frame(frame.clone())) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                e.queue.bytes.fetch_sub(size, Relaxed);
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                e.queue.bytes.fetch_sub(size, Relaxed);
+                true
+            }
+        }
+    }
+
+    /// Queues `msg` on each socket; a socket whose queue is full (frames or bytes) has fallen
+    /// behind and is closed 1008. Frames are shared, not copied, between sockets.
     pub(crate) fn send(&self, object: &ObjectId, sockets: &[SocketId], msg: &Message) {
         let all = self.lock();
         let Some(o) = all.get(object) else { return };
         for s in sockets {
             let Some(e) = o.sockets.get(s) else { continue };
-            match e.out.try_send(Outgoing::Frame(msg.clone())) {
-                Ok(()) => {
-                    self.counters.messages_out.fetch_add(1, Relaxed);
-                }
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    if !e.kill.is_cancelled() {
-                        self.counters.fell_behind.fetch_add(1, Relaxed);
-                        e.kill.cancel();
-                    }
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            if e.kill.is_cancelled() {
+                continue;
+            }
+            if self.enqueue(e, msg) {
+                self.counters.messages_out.fetch_add(1, Relaxed);
+            } else {
+                self.counters.fell_behind.fetch_add(1, Relaxed);
+                e.kill_with(CLOSE_FELL_BEHIND);
             }
         }
     }
@@ -295,7 +376,7 @@ impl SocketTable {
                 .try_send(Outgoing::Close(code, reason.to_string()))
                 .is_err()
             {
-                e.kill.cancel();
+                e.kill_with(code);
             }
         }
     }
@@ -304,7 +385,7 @@ impl SocketTable {
     pub(crate) fn kill_all(&self) {
         for o in self.lock().values() {
             for e in o.sockets.values() {
-                e.kill.cancel();
+                e.kill_with(CLOSE_GOING_AWAY);
             }
         }
     }
@@ -378,6 +459,32 @@ mod tests {
         assert!(slow.kill.is_cancelled());
         assert!(!fast.kill.is_cancelled());
         assert_eq!(t.counters.fell_behind.load(Relaxed), 1);
+        assert_eq!(slow.queue.kill_code.load(Relaxed), CLOSE_FELL_BEHIND);
+    }
+
+    #[test]
+    fn the_byte_bound_closes_a_slow_socket_before_the_frame_bound() {
+        let t = SocketTable::new(1024);
+        t.set_queue_bytes_limit(10_000);
+        let slow = t.accept(&id(), &[]).unwrap();
+        let mut fast = t.accept(&id(), &[]).unwrap();
+        let all = t.ids(&id(), None);
+        let frame = Message::Text("x".repeat(4_000).into());
+        for _ in 0..3 {
+            t.send(&id(), &all, &frame);
+            // The fast one's writer takes the frame and puts it on the wire.
+            assert!(fast.rx.try_recv().is_ok());
+            fast.queue.bytes.fetch_sub(4_000, Relaxed);
+        }
+        // 8,000 bytes fit; the third 4,000 would make 12,000 > 10,000.
+        assert!(slow.kill.is_cancelled());
+        assert_eq!(slow.queue.kill_code.load(Relaxed), CLOSE_FELL_BEHIND);
+        assert_eq!(slow.queue.bytes.load(Relaxed), 8_000);
+        assert!(!fast.kill.is_cancelled());
+        // One frame larger than the bound still goes to an empty queue.
+        let big = Message::Text("y".repeat(20_000).into());
+        t.send(&id(), &[fast.socket], &big);
+        assert!(!fast.kill.is_cancelled());
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! One accepted WebSocket connection, pumped by the runtime (not by the object): a writer
 //! task drains the socket's bounded queue to the wire, and the reader turns frames into
 //! socket turns for the object — waking (re-constructing) it if it hibernated — except the
-//! auto-response request and protocol pings, which never wake it. Never holds an object.
+//! auto-response request and protocol pings, which never wake it. A frame over the message
+//! limit is answered with close 1009, a protocol violation with 1002, a consumer that fell behind its send queue with 1008, a
+//! runtime shutdown with 1001 (each best effort, within a second). Never holds an object.
 
 use std::time::Duration;
 
@@ -10,10 +12,14 @@ use futures_util::{SinkExt, StreamExt};
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::error::Error;
+use crate::limits::MAX_WS_MESSAGE_BYTES;
 use crate::mailbox::{Envelope, SocketEvent};
 use crate::object::{SocketId, WsMessage};
 use crate::runtime::{ObjectRef, Runtime};
-use crate::sockets::{close_frame, Accepted, Outgoing};
+use crate::sockets::{close_frame, frame_bytes, Accepted, Outgoing};
+
+/// Close code for a message over the size limit.
+const CLOSE_TOO_BIG: u16 = 1009;
 
 /// How long a reader keeps retrying an event its object's full mailbox refused, before it
 /// gives up on the connection. Meanwhile it reads nothing: TCP pushes back on the client.
@@ -25,10 +31,13 @@ pub(crate) async fn pump(rt: Runtime, object: ObjectRef, accepted: Accepted, ws:
         socket,
         mut rx,
         kill,
+        queue,
     } = accepted;
     let (mut sink, mut stream) = ws.split();
     let writer_kill = kill.clone();
+    let writer_queue = queue.clone();
     let writer = tokio::spawn(async move {
+        let mut closed = false;
         loop {
             let next = tokio::select! {
                 out = rx.recv() => out,
@@ -37,18 +46,41 @@ pub(crate) async fn pump(rt: Runtime, object: ObjectRef, accepted: Accepted, ws:
             let frame = match next {
                 Some(Outgoing::Frame(m)) => m,
                 Some(Outgoing::Close(code, reason)) => {
-                    let _ = sink.send(close_frame(code, &reason)).await;
+                    let _ = tokio::time::timeout(
+                        Duration::from_secs(1),
+                        sink.send(close_frame(code, &reason)),
+                    )
+                    .await;
+                    closed = true;
                     break;
                 }
                 None => break,
             };
+            let size = frame_bytes(&frame);
             tokio::select! {
                 r = sink.send(frame) => if r.is_err() { break },
                 // Fallen behind: drop the connection rather than wait on it.
                 _ = writer_kill.cancelled() => break,
             }
+            writer_queue.bytes.fetch_sub(size, Relaxed);
         }
-        let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+        let code = writer_queue.kill_code.load(Relaxed);
+        let close = async {
+            if !closed && code != 0 {
+                let reason = match code {
+                    CLOSE_TOO_BIG => {
+                        format!("message over the {MAX_WS_MESSAGE_BYTES}-byte limit")
+                    }
+                    1001 => "the server is shutting down".to_string(),
+                    1002 => "protocol error".to_string(),
+                    1007 => "text frame is not UTF-8".to_string(),
+                    _ => "the socket fell behind its send queue".to_string(),
+                };
+                let _ = sink.send(close_frame(code, &reason)).await;
+            }
+            let _ = sink.close().await;
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), close).await;
     });
 
     let table = rt.sockets();
@@ -72,6 +104,11 @@ pub(crate) async fn pump(rt: Runtime, object: ObjectRef, accepted: Accepted, ws:
                     .map(|f| (f.code, f.reason.to_string()))
                     .unwrap_or((1005, String::new()));
                 break (code, reason, true, None);
+            }
+            Some(Err(e)) if close_code_for(&e).is_some() => {
+                let code = close_code_for(&e).unwrap_or(1002);
+                let _ = queue.kill_code.compare_exchange(0, code, Relaxed, Relaxed);
+                break (code, e.to_string(), false, None);
             }
             Some(Err(e)) => break (1006, String::new(), false, Some(e.to_string())),
             None => break (1006, String::new(), false, None),
@@ -100,6 +137,23 @@ pub(crate) async fn pump(rt: Runtime, object: ObjectRef, accepted: Accepted, ws:
         was_clean,
     };
     deliver(&rt, &object, socket, event).await;
+}
+
+/// The close code owed to the client for a failed read, if the failure was its own doing: a
+/// message over the size limit (1009), a protocol violation (1002), text that is not UTF-8
+/// (1007). Transport errors get none: there is no one left to tell.
+fn close_code_for(e: &axum::Error) -> Option<u16> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        match err.downcast_ref::<tungstenite::Error>() {
+            Some(tungstenite::Error::Capacity(_)) => return Some(CLOSE_TOO_BIG),
+            Some(tungstenite::Error::Protocol(_)) => return Some(1002),
+            Some(tungstenite::Error::Utf8(_)) => return Some(1007),
+            Some(_) => return None,
+            None => source = err.source(),
+        }
+    }
+    None
 }
 
 /// Posts a socket event to the object, waiting (without reading more) while its mailbox is

@@ -31,6 +31,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A profile path that is not a regular file (a device like `/dev/zero`, a FIFO, a
+    /// directory), or a file over the size cap: refused before reading it all.
+    #[error("cannot use profile {path}: {reason}")]
+    ProfileFile { path: String, reason: String },
     /// A sharding strategy string is not one of the known forms.
     #[error(
         "invalid strategy {input:?}: {reason} (use single, hash:N, jump:N, random:N or per-key)"

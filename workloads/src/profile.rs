@@ -14,6 +14,10 @@ use crate::keyspace::KeyspaceSpec;
 use crate::strategy::Strategy;
 use crate::thresholds::Threshold;
 
+/// Largest profile file read (bytes): a profile is a page of TOML; a path like `/dev/zero` or
+/// a huge file is refused at once, in bounded memory.
+pub const MAX_PROFILE_BYTES: u64 = 1 << 20;
+
 /// The built-in profiles: (name, TOML text).
 pub const BUILTIN: &[(&str, &str)] = &[
     (
@@ -340,11 +344,7 @@ pub fn load(name_or_path: &str, overrides: &[String]) -> Result<LoadedProfile> {
             if !path.exists() {
                 return Err(Error::UnknownProfile(name_or_path.to_string()));
             }
-            let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-                path: name_or_path.to_string(),
-                source,
-            })?;
-            (name_or_path.to_string(), text)
+            (name_or_path.to_string(), read_capped(path, name_or_path)?)
         }
     };
     let profile = parse(&source, &text, overrides)?;
@@ -352,6 +352,43 @@ pub fn load(name_or_path: &str, overrides: &[String]) -> Result<LoadedProfile> {
         profile,
         source,
         text,
+    })
+}
+
+/// Reads a profile file: a regular file of at most [`MAX_PROFILE_BYTES`], as UTF-8. Never
+/// reads more than the cap plus one byte, whatever the path is.
+fn read_capped(path: &Path, shown: &str) -> Result<String> {
+    use std::io::Read;
+    let io = |source| Error::Io {
+        path: shown.to_string(),
+        source,
+    };
+    let refuse = |reason: String| Error::ProfileFile {
+        path: shown.to_string(),
+        reason,
+    };
+    // Check before opening: opening a FIFO would block until a writer appears.
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Err(refuse(
+            "not a regular file (a device, FIFO or directory); give a .toml file".into(),
+        ));
+    }
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_PROFILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_PROFILE_BYTES {
+        return Err(refuse(format!(
+            "larger than the {MAX_PROFILE_BYTES}-byte limit for a profile"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        refuse(format!(
+            "not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
     })
 }
 

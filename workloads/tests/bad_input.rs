@@ -76,6 +76,15 @@ async fn every_bad_input_gets_a_clear_error() {
             400,
             "not made for class `counter`",
         ),
+        // Issue 20 defect 10: an empty object name is refused, not an object of its own.
+        ("POST", "/counter//increment", 400, "empty"),
+        // Issue 20 defect 1: a name over 2,048 bytes is refused before anything is created.
+        (
+            "GET",
+            &*Box::leak(format!("/counter/{}", "n".repeat(2_049)).into_boxed_str()),
+            414,
+            "limited to 2048 bytes",
+        ),
         (
             "POST",
             "/_dobench/stall?class=counter&object=x&ms=soon",
@@ -90,7 +99,11 @@ async fn every_bad_input_gets_a_clear_error() {
         ),
     ];
     for (method, path, status, needle) in cases {
-        let req = c.request(method.parse().unwrap(), s.url(path));
+        let req = if path.starts_with("/_dobench/stall") {
+            s.admin(&c, path)
+        } else {
+            c.request(method.parse().unwrap(), s.url(path))
+        };
         let (got, v) = json(req.send().await.unwrap()).await;
         assert_eq!(got, status, "{method} {path}: {v}");
         let msg = v["error"]

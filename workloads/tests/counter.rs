@@ -241,8 +241,8 @@ async fn graceful_shutdown_finishes_queued_turns() {
     let c = client();
     let s = Server::start(config(dir.path())).await;
     // Hold the object's next turn so requests pile up in its mailbox.
-    let r = c
-        .post(s.url("/_dobench/stall?class=counter&object=draining&ms=300"))
+    let r = s
+        .admin(&c, "/_dobench/stall?class=counter&object=draining&ms=300")
         .send()
         .await
         .unwrap();
@@ -269,7 +269,7 @@ async fn stall_holds_the_next_turn() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(config(dir.path())).await;
     let c = client();
-    c.post(s.url("/_dobench/stall?class=counter&object=slow&ms=250"))
+    s.admin(&c, "/_dobench/stall?class=counter&object=slow&ms=250")
         .send()
         .await
         .unwrap();

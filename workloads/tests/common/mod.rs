@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use dobench_runtime::{Config, DataDir, Runtime};
+use dobench_runtime::{Config, DataDir, FrontConfig, Runtime};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -13,6 +13,8 @@ pub struct Server {
     pub base: String,
     pub addr: SocketAddr,
     pub runtime: Runtime,
+    /// The admin token (`dobench serve` prints it at start); `admin` sends it.
+    pub admin_token: String,
     stop: CancellationToken,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -24,15 +26,20 @@ impl Server {
         let runtime = Runtime::new(config, dobench_workloads::registry()).unwrap();
         let stop = CancellationToken::new();
         let s = stop.clone();
-        let task = tokio::spawn(dobench_runtime::serve(
+        let front = FrontConfig::default();
+        let admin_token = front.admin.token.clone();
+        let task = tokio::spawn(dobench_runtime::serve_with(
             listener,
             runtime.clone(),
+            front,
             async move { s.cancelled().await },
+            std::future::pending(),
         ));
         Server {
             base: format!("http://{addr}"),
             addr,
             runtime,
+            admin_token,
             stop,
             task,
         }
@@ -46,6 +53,14 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+
+    /// A POST to an admin route (`/_dobench/stall`) as a user sends it: with the printed
+    /// token and a JSON content type.
+    pub fn admin(&self, c: &reqwest::Client, path: &str) -> reqwest::RequestBuilder {
+        c.post(self.url(path))
+            .bearer_auth(&self.admin_token)
+            .header("content-type", "application/json")
     }
 }
 
