@@ -48,7 +48,10 @@ pub struct Live {
     pub sent: u64,
     pub missed: u64,
     pub in_flight: u64,
+    /// The generator's threads' on-CPU time, share of all cores (0–100).
     pub cpu_pct: f64,
+    /// The generator's threads' on-CPU + run-queue wait, share of those threads (0–100).
+    pub busy_pct: f64,
     pub done: bool,
 }
 
@@ -239,6 +242,7 @@ impl Aggregate {
                 .then(b.requests.cmp(&a.requests))
         });
         let lateness_ms = Percentiles::of(&t.lateness);
+        let verdict = GeneratorVerdict::of(&lateness_ms, live.busy_pct, t.requests);
         Snapshot {
             elapsed_s,
             planned_s: live.planned.as_secs_f64(),
@@ -255,6 +259,8 @@ impl Aggregate {
             latency_ms_last_s: Percentiles::of(&last),
             service_ms: Percentiles::of(&t.service),
             lateness_ms,
+            queued: t.queued,
+            queue_wait_ms: Percentiles::of(&t.queue_wait),
             errors: t.errors.clone(),
             errors_last_s: last_err,
             statuses: t
@@ -265,18 +271,56 @@ impl Aggregate {
             ops,
             objects,
             generator_cpu_pct: live.cpu_pct,
-            generator_limited: generator_limited(&lateness_ms, live.cpu_pct),
+            generator_busy_pct: live.busy_pct,
+            generator_limited: verdict.limited,
+            generator_note: verdict.note,
             server: None,
         }
     }
 }
 
-/// p99 send lateness above this (ms) marks a run as generator-limited.
-pub const LATE_P99_MS: f64 = 1.0;
-/// Generator CPU use (share of all cores, %) at or above this marks it generator-limited.
-pub const SATURATED_CPU_PCT: f64 = 90.0;
+/// The generator's own send delay (p99, ms) above which it is called the run's limit.
+pub const LIMITED_LATE_P99_MS: f64 = 10.0;
+/// The generator's threads' busy share (on-CPU + run-queue wait, %) at or above which the
+/// generator is called the run's limit: its threads always had work and never caught up.
+pub const LIMITED_BUSY_PCT: f64 = 90.0;
+/// Milder signs, reported as a note only.
+pub const NOTE_LATE_P99_MS: f64 = 1.0;
+/// See [`NOTE_LATE_P99_MS`].
+pub const NOTE_BUSY_PCT: f64 = 60.0;
+/// Fewer completed requests than this say nothing about the generator either way.
+const MIN_REQUESTS: u64 = 50;
 
-/// True when the generator, not the target, set the numbers.
-pub fn generator_limited(lateness: &Percentiles, cpu_pct: f64) -> bool {
-    lateness.p99 > LATE_P99_MS || cpu_pct >= SATURATED_CPU_PCT
+/// Whether the generator, not the target, set a run's numbers; evidence about the generator
+/// only (its own send delay, its own threads), never the target's queueing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeneratorVerdict {
+    /// The evidence crossed [`LIMITED_LATE_P99_MS`] or [`LIMITED_BUSY_PCT`].
+    pub limited: bool,
+    /// What was seen, when it crossed a bound or a milder one.
+    pub note: Option<String>,
+}
+
+impl GeneratorVerdict {
+    /// The verdict on a run's (or a run so far's) lateness and busy share.
+    pub fn of(lateness: &Percentiles, busy_pct: f64, requests: u64) -> Self {
+        let late = lateness.p99;
+        let limited = requests >= MIN_REQUESTS
+            && (late > LIMITED_LATE_P99_MS || busy_pct >= LIMITED_BUSY_PCT);
+        let mild =
+            requests >= MIN_REQUESTS && (late > NOTE_LATE_P99_MS || busy_pct >= NOTE_BUSY_PCT);
+        let note = (limited || mild).then(|| {
+            let evidence = format!(
+                "the generator's own send delay p99 {late:.2} ms, its threads busy {busy_pct:.0} %"
+            );
+            if limited {
+                format!(
+                    "generator-limited ({evidence}; bounds {LIMITED_LATE_P99_MS} ms, {LIMITED_BUSY_PCT} %): these numbers show dobench's limit"
+                )
+            } else {
+                format!("the generator showed some strain ({evidence}); figures still stand")
+            }
+        });
+        GeneratorVerdict { limited, note }
+    }
 }

@@ -112,12 +112,17 @@ impl Stat {
 pub struct Sample<'a> {
     pub op: &'a Arc<str>,
     pub object: Option<&'a Arc<str>>,
-    /// actual send − intended send.
+    /// The generator's own send delay: actual send − the later of (intended send, the moment
+    /// a connection was free). Never includes the wait for a connection.
     pub lateness: Duration,
-    /// response − actual send.
-    pub service: Duration,
-    /// response − intended send.
+    /// response − actual send; `None` when the request was never sent (it could not start
+    /// within the request timeout because no connection was free).
+    pub service: Option<Duration>,
+    /// response (or giving up) − intended send.
     pub latency: Duration,
+    /// How long the send waited for a free connection past its intended time (`None`: a
+    /// connection was free in time).
+    pub queue_wait: Option<Duration>,
     pub outcome: Outcome,
 }
 
@@ -125,6 +130,10 @@ pub struct Sample<'a> {
 #[derive(Debug, Clone)]
 pub struct Recorder {
     pub requests: u64,
+    /// Sends that waited for a free connection past their intended time.
+    pub queued: u64,
+    /// How long those sends waited.
+    pub queue_wait: Histogram<u64>,
     pub latency: Histogram<u64>,
     pub service: Histogram<u64>,
     pub lateness: Histogram<u64>,
@@ -145,6 +154,8 @@ impl Recorder {
     pub fn new() -> Self {
         Recorder {
             requests: 0,
+            queued: 0,
+            queue_wait: new_histogram(),
             latency: new_histogram(),
             service: new_histogram(),
             lateness: new_histogram(),
@@ -160,7 +171,13 @@ impl Recorder {
     /// latency (a lower bound) is recorded so a slow target cannot hide behind its timeouts.
     pub fn record(&mut self, s: &Sample<'_>) {
         self.requests += 1;
-        hist::record(&mut self.lateness, s.lateness);
+        if let Some(w) = s.queue_wait {
+            self.queued += 1;
+            hist::record(&mut self.queue_wait, w);
+        }
+        if s.service.is_some() {
+            hist::record(&mut self.lateness, s.lateness);
+        }
         let (has_latency, is_error) = match s.outcome {
             Outcome::Status { code, overloaded } => {
                 *self.statuses.entry(code).or_default() += 1;
@@ -186,7 +203,9 @@ impl Recorder {
         }
         if has_latency {
             hist::record(&mut self.latency, s.latency);
-            hist::record(&mut self.service, s.service);
+            if let Some(service) = s.service {
+                hist::record(&mut self.service, service);
+            }
         }
         let bump = |map: &mut HashMap<Arc<str>, Stat>, key: &Arc<str>| {
             let stat = match map.get_mut(key) {
@@ -211,6 +230,8 @@ impl Recorder {
             return;
         }
         self.requests += other.requests;
+        self.queued += other.queued;
+        let _ = self.queue_wait.add(&other.queue_wait);
         // Same bounds everywhere, and values are clamped on record: addition cannot fail.
         let _ = self.latency.add(&other.latency);
         let _ = self.service.add(&other.service);
@@ -235,6 +256,8 @@ impl Recorder {
     /// Empties the recorder but keeps its allocations (op/object keys stay with zero counts).
     pub fn reset(&mut self) {
         self.requests = 0;
+        self.queued = 0;
+        self.queue_wait.reset();
         self.latency.reset();
         self.service.reset();
         self.lateness.reset();
@@ -265,8 +288,9 @@ mod tests {
             op,
             object: obj,
             lateness: Duration::ZERO,
-            service: d,
+            service: Some(d),
             latency: d,
+            queue_wait: None,
             outcome,
         }
     }

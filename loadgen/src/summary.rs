@@ -141,13 +141,32 @@ pub struct RunSummary {
     pub planned: Option<u64>,
     /// Service time (response − actual send).
     pub service_ms: Percentiles,
-    /// Send lateness (actual − intended send).
+    /// The generator's own send delay (actual send − the later of intended send and a free
+    /// connection); never the wait for a connection.
     pub lateness_ms: Percentiles,
+    /// Sends that waited for a free connection past their intended time.
+    #[serde(default)]
+    pub queued: u64,
+    /// How long those sends waited (their latency includes it).
+    #[serde(default)]
+    pub queue_wait_ms: Percentiles,
     /// Every status code seen (2xx too).
     pub statuses: BTreeMap<String, u64>,
+    /// Share of all cores the generator's own threads used (an embedded runtime excluded).
     pub generator_cpu_pct: f64,
-    /// The generator, not the target, limited this run (late sends or saturated CPU).
+    /// The generator's threads' on-CPU + run-queue wait, share of those threads.
+    #[serde(default)]
+    pub generator_busy_pct: f64,
+    /// The generator, not the target, limited this run: true only when the generator's own
+    /// evidence (send delay, busy threads) crossed its stated bound.
     pub generator_limited: bool,
+    /// A milder sign from the generator's evidence, or why it was called limited.
+    #[serde(default)]
+    pub generator_note: Option<String>,
+    /// The target at its limit (an object at or near its ceiling, sends queued for
+    /// connections): the finding, in words. Set by run assembly, which knows the ceiling.
+    #[serde(default)]
+    pub target_note: Option<String>,
     /// Stopped by cancellation or its hard time bound before the plan finished.
     pub stopped_early: bool,
     /// Start of the schedule, ms since the Unix epoch.
@@ -227,9 +246,14 @@ impl RunSummary {
             planned: s.planned,
             service_ms: s.service_ms,
             lateness_ms: s.lateness_ms,
+            queued: s.queued,
+            queue_wait_ms: s.queue_wait_ms,
             statuses: s.statuses.clone(),
             generator_cpu_pct: s.generator_cpu_pct,
+            generator_busy_pct: s.generator_busy_pct,
             generator_limited: s.generator_limited,
+            generator_note: s.generator_note.clone(),
+            target_note: None,
             stopped_early: !s.done,
             started_at_ms,
         }
