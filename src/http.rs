@@ -234,7 +234,17 @@ fn human_summary(url: &str, describe: &str, s: &RunSummary) -> String {
         "  service     {}  (from actual send)\n",
         fmt_pct(&s.service_ms)
     );
-    out += &format!("  lateness    {}\n", fmt_pct(&s.lateness_ms));
+    out += &format!(
+        "  lateness    {}  (the generator's own send delay)\n",
+        fmt_pct(&s.lateness_ms)
+    );
+    if s.queued > 0 {
+        out += &format!(
+            "  queued      {} sends waited for a free connection: {}\n",
+            s.queued,
+            fmt_pct(&s.queue_wait_ms)
+        );
+    }
     let statuses: Vec<String> = s
         .statuses
         .iter()
@@ -262,13 +272,21 @@ fn human_summary(url: &str, describe: &str, s: &RunSummary) -> String {
         out += &format!("  errors      {} ({})\n", e.total, parts.join(", "));
     }
     if s.missed > 0 {
-        out += &format!("  note        {} planned sends found no free connection in time (raise --connections)\n", s.missed);
-    }
-    if s.generator_limited {
         out += &format!(
-            "  WARNING     generator-limited (send lateness p99 {:.3} ms, generator CPU {:.0}%): these numbers show dobench's limit, not the target's\n",
-            s.lateness_ms.p99, s.generator_cpu_pct
+            "  note        {} planned sends were never made by the generator\n",
+            s.missed
         );
+    }
+    if let Some(t) = &s.target_note {
+        out += &format!("  target      {t}\n");
+    }
+    if let Some(g) = &s.generator_note {
+        let word = if s.generator_limited {
+            "WARNING"
+        } else {
+            "generator"
+        };
+        out += &format!("  {word:<11} {g}\n");
     }
     if s.stopped_early {
         out += "  note        stopped early\n";

@@ -169,6 +169,10 @@ pub struct RunSummary {
     pub target_note: Option<String>,
     /// Stopped by cancellation or its hard time bound before the plan finished.
     pub stopped_early: bool,
+    /// Why the run fails whatever its thresholds say (too many missed sends, the embedded
+    /// runtime's own 5xx answers ...). Empty for a run that stands; set by run assembly.
+    #[serde(default)]
+    pub failures: Vec<String>,
     /// Start of the schedule, ms since the Unix epoch.
     pub started_at_ms: u64,
 }
@@ -255,8 +259,15 @@ impl RunSummary {
             generator_note: s.generator_note.clone(),
             target_note: None,
             stopped_early: !s.done,
+            failures: Vec::new(),
             started_at_ms,
         }
+        .with_target_note()
+    }
+
+    fn with_target_note(mut self) -> Self {
+        self.target_note = self.target_finding();
+        self
     }
 
     /// Builds the summary of a finished run: the final snapshot's figures, with duration,
@@ -328,7 +339,7 @@ impl RunSummary {
             sort_hottest_first(&mut v);
             v
         });
-        summary
+        summary.with_target_note()
     }
 }
 
@@ -339,4 +350,97 @@ fn sort_hottest_first(v: &mut [ObjectSummary]) {
 /// A run id: start time in ms (hex) and 32 random bits, e.g. `19a3c2f01b2-5e1f00aa`.
 pub fn new_run_id(started_at_ms: u64) -> String {
     format!("{started_at_ms:x}-{:08x}", rand::random::<u32>())
+}
+
+/// A target object at or above this share of its ceiling (peak second, %) is at its limit.
+pub const AT_LIMIT_CEILING_PCT: f64 = 90.0;
+/// Sends queued for a connection above this share of requests mean the target could not keep
+/// up with the offered rate over the connections given.
+pub const AT_LIMIT_QUEUED_SHARE: f64 = 0.01;
+
+impl RunSummary {
+    /// The target's own limit, in words, when the run shows it: its hottest object at or near
+    /// the ceiling, sends that queued for a connection, overload refusals. `None` when the
+    /// target kept up. Evidence about the target only; the generator's is `generator_note`.
+    pub fn target_finding(&self) -> Option<String> {
+        let queued = if self.queued > 0 {
+            format!(
+                "{} sends queued for a connection (wait p99 {:.1} ms)",
+                self.queued, self.queue_wait_ms.p99
+            )
+        } else {
+            "no sends queued".to_string()
+        };
+        let refused = if self.errors.overloaded > 0 {
+            format!(", {} refused as overloaded", self.errors.overloaded)
+        } else {
+            String::new()
+        };
+        let hottest = self.objects.as_ref().and_then(|v| {
+            v.iter()
+                .max_by(|a, b| a.ceiling_pct.total_cmp(&b.ceiling_pct))
+        });
+        if let (Some(o), Some(c)) = (hottest, self.ceiling_rps.filter(|c| *c > 0.0)) {
+            if o.ceiling_pct >= AT_LIMIT_CEILING_PCT {
+                return Some(format!(
+                    "the target is at its limit: object {} at {:.0} % of the ceiling (peak {:.0}/s of {c:.0}/s), {queued}{refused}",
+                    o.name,
+                    o.ceiling_pct.min(100.0),
+                    o.peak_rps
+                ));
+            }
+        }
+        let queued_share = self.queued as f64 / self.requests.max(1) as f64;
+        if queued_share > AT_LIMIT_QUEUED_SHARE || self.errors.overloaded > 0 {
+            return Some(format!(
+                "the target is at its limit: it answered slower than the offered rate needs over the connections given; {queued}{refused}"
+            ));
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary() -> RunSummary {
+        RunSummary::from_snapshot(&Snapshot::default(), SummaryMeta::default(), 0)
+    }
+
+    #[test]
+    fn a_saturated_object_is_the_targets_limit() {
+        let mut s = summary();
+        assert_eq!(s.target_finding(), None);
+        s.ceiling_rps = Some(1000.0);
+        s.requests = 10_000;
+        s.queued = 4_900;
+        s.queue_wait_ms.p99 = 812.0;
+        s.objects = Some(vec![ObjectSummary {
+            name: "x".into(),
+            id: String::new(),
+            rps: 1000.0,
+            peak_rps: 1003.0,
+            ceiling_pct: 100.3,
+            secs_over_90pct: 5,
+            requests: 10_000,
+            latency_ms: Percentiles::default(),
+        }]);
+        let f = s.target_finding().unwrap();
+        assert!(
+            f.starts_with("the target is at its limit: object x at 100 % of the ceiling"),
+            "{f}"
+        );
+        assert!(f.contains("4900 sends queued"), "{f}");
+    }
+
+    #[test]
+    fn queueing_without_objects_is_still_the_targets_limit() {
+        let mut s = summary();
+        s.requests = 1000;
+        s.queued = 5;
+        assert_eq!(s.target_finding(), None, "0.5 % queued is noise");
+        s.queued = 200;
+        assert!(s.target_finding().unwrap().contains("200 sends queued"));
+    }
 }

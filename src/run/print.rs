@@ -86,6 +86,14 @@ pub fn human_summary(loaded: &LoadedProfile, r: &RunResult) -> String {
         s.achieved_rps, s.offered_rps, s.duration_s, s.requests, s.missed
     );
     let _ = writeln!(o, "  latency     {}", pct(&s.latency_ms));
+    if s.queued > 0 {
+        let _ = writeln!(
+            o,
+            "  queued      {} sends waited for a free connection: {}",
+            s.queued,
+            pct(&s.queue_wait_ms)
+        );
+    }
     for (name, op) in &s.ops {
         let _ = writeln!(
             o,
@@ -158,12 +166,19 @@ pub fn human_summary(loaded: &LoadedProfile, r: &RunResult) -> String {
     for n in &r.notes {
         let _ = writeln!(o, "  note        {n}");
     }
-    if s.generator_limited {
-        let _ = writeln!(
-            o,
-            "  WARNING     generator-limited (send lateness p99 {:.2} ms, CPU {:.0} %): these numbers show dobench's limit",
-            s.lateness_ms.p99, s.generator_cpu_pct
-        );
+    if let Some(t) = &s.target_note {
+        let _ = writeln!(o, "  target      {t}");
+    }
+    if let Some(g) = &s.generator_note {
+        let word = if s.generator_limited {
+            "WARNING"
+        } else {
+            "generator"
+        };
+        let _ = writeln!(o, "  {word:<11} {g}");
+    }
+    for f in &s.failures {
+        let _ = writeln!(o, "  FAIL        {f}");
     }
     if s.stopped_early {
         let _ = writeln!(o, "  note        stopped early");

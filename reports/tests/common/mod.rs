@@ -150,8 +150,9 @@ pub fn drive(
                 op: which,
                 object: Some(&names[k]),
                 lateness: Duration::from_micros(20),
-                service: d,
+                service: Some(d),
                 latency: d,
+                queue_wait: None,
                 outcome,
             });
         }
@@ -171,6 +172,7 @@ pub fn drive(
             missed: 0,
             in_flight: 0,
             cpu_pct: 12.0,
+            busy_pct: 20.0,
             done,
         });
         writer.push_snapshot(&snap).expect("write snapshot");
