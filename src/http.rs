@@ -79,6 +79,10 @@ pub async fn run(args: HttpArgs) -> anyhow::Result<ExitCode> {
         crate::tui::check_terminal()?;
     }
     let plan = Plan::try_from(args)?;
+    crate::limits::check_sockets(
+        plan.config.max_in_flight as u64,
+        &format!("--connections {}", plan.config.max_in_flight),
+    )?;
     let planned_s = plan
         .config
         .planned_duration()

@@ -90,6 +90,33 @@ impl RunResult {
     }
 }
 
+/// Sockets this process holds at once for a profile: the generator's connections (chat: one
+/// WebSocket per member, plus its HTTP connections), twice over when the embedded runtime
+/// holds the other end in this same process.
+fn sockets_needed(p: &dobench_workloads::Profile, embedded: bool) -> (u64, String) {
+    let http = (p.load.max_in_flight as u64).max(u64::from(p.load.vus.unwrap_or(0)));
+    let (client, what) = if p.workload == WorkloadKind::Chat {
+        let members = u64::from(p.chat.rooms) * u64::from(p.chat.members);
+        (
+            members + http,
+            format!(
+                "{} rooms × {} members + {http} connections",
+                p.chat.rooms, p.chat.members
+            ),
+        )
+    } else {
+        (http, format!("load.max_in_flight = {http}"))
+    };
+    if embedded {
+        (
+            client.saturating_mul(2),
+            format!("{what}, both ends in this process with the embedded runtime"),
+        )
+    } else {
+        (client, what)
+    }
+}
+
 /// A run may leave at most this share of its planned sends unmade by the generator and still
 /// stand; past it the run fails whatever its thresholds say (issue 20).
 pub const MAX_MISSED_SHARE: f64 = 0.01;
@@ -287,6 +314,8 @@ pub async fn execute(
     view: View,
 ) -> anyhow::Result<RunResult> {
     let p = &plan.loaded.profile;
+    let (sockets, what) = sockets_needed(p, plan.target.is_none());
+    crate::limits::check_sockets(sockets, &what)?;
     let embedded = match &plan.target {
         None => Some(start_embedded(p).await?),
         Some(_) => None,

@@ -60,8 +60,26 @@ fn run_json(profile: &str, extra: &[&str]) -> serde_json::Value {
         "objects",
         "hibernation",
         "alarms",
+        "queued",
+        "queue_wait_ms",
+        "lateness_ms",
+        "generator_limited",
+        "generator_note",
     ] {
         assert!(v.get(key).is_some(), "{key} missing from {v}");
+    }
+    // The default profiles (at these rates) are never the generator's limit (issue 14).
+    assert_eq!(
+        v["generator_limited"], false,
+        "{profile}: {}",
+        v["generator_note"]
+    );
+    if let Some(planned) = v["planned"].as_u64() {
+        assert_eq!(
+            v["requests"].as_u64().unwrap() + v["missed"].as_u64().unwrap(),
+            planned,
+            "{profile}: requests + missed = planned"
+        );
     }
     v
 }

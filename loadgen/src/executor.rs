@@ -255,6 +255,10 @@ async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
                 outcome: Outcome::Failed(ErrorKind::Timeout),
             };
             sh.lock_shard(id).record(&sample);
+            sh.source.unsent(ticket.global, &spec);
+            // No await on this path: let the collector and the other workers run (a backlog
+            // of millions would otherwise hold the thread until it is drained).
+            tokio::task::yield_now().await;
             continue;
         }
         let sent = Instant::now();
