@@ -76,8 +76,6 @@ pub struct RunResult {
     pub summary: RunSummary,
     pub objects_used: u64,
     pub read_fan_in: u64,
-    /// (object, ok answers/s) for every object.
-    pub served: std::collections::HashMap<String, f64>,
     pub notes: Vec<String>,
 }
 
@@ -460,7 +458,6 @@ async fn drive(
     summary.correctness = Some(finished.correctness.clone());
     summary.thresholds = thresholds::evaluate(&p.thresholds, &summary);
     summary.failures = run_failures(&summary, plan.target.is_none());
-    let served = served_rates(outcome);
     let writer = writer.context("recording the run")?;
     summary.run_id = writer.id().to_string();
     writer.finish(&summary, Some(&outcome.aggregate))?;
@@ -468,7 +465,6 @@ async fn drive(
         objects_used: finished.objects_used,
         read_fan_in: finished.read_fan_in,
         notes: finished.notes.clone(),
-        served,
         summary,
     })
 }
@@ -571,20 +567,6 @@ fn hibernation(stats: &ServerStats, nonce: &str) -> HibernationSummary {
             0.0
         },
     }
-}
-
-/// Successful (non-error) answers per second, per object.
-fn served_rates(
-    outcome: &dobench_loadgen::executor::RunOutcome,
-) -> std::collections::HashMap<String, f64> {
-    let secs = outcome.elapsed.as_secs_f64().max(1e-3);
-    outcome
-        .aggregate
-        .total
-        .objects
-        .iter()
-        .map(|(k, st)| (k.to_string(), (st.requests - st.errors) as f64 / secs))
-        .collect()
 }
 
 /// Writes one HTML report of `ids` from the store at `db`.

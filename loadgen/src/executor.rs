@@ -33,7 +33,7 @@ use crate::client::http::{ClientConfig, HttpConn, RequestError};
 use crate::cpu;
 use crate::error::{Error, Result};
 use crate::pacer::Pacer;
-use crate::recorder::{ErrorKind, Outcome, Recorder, Sample};
+use crate::recorder::{ErrorKind, Outcome, Recorder, Sample, Tracking};
 use crate::request::RequestSource;
 use crate::schedule::{ClosedModel, OpenPlan, Schedule, Segment};
 use crate::snapshot::Snapshot;
@@ -56,6 +56,9 @@ pub struct RunConfig {
     /// Open every worker's connection before the start instant (and fail fast with
     /// `Error::Unreachable` when none can connect).
     pub preconnect: bool,
+    /// Objects that keep a latency histogram (the ones with most requests); every object
+    /// keeps exact counts whatever this says.
+    pub track_objects: usize,
 }
 
 impl RunConfig {
@@ -69,6 +72,7 @@ impl RunConfig {
             client: ClientConfig::default(),
             tick: Duration::from_millis(250),
             preconnect: true,
+            track_objects: crate::aggregate::DEFAULT_TRACKED_OBJECTS,
         }
     }
 
@@ -189,10 +193,12 @@ impl Shared {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Moves every shard's contents into `delta` (which is reset first).
-    fn collect(&self, delta: &mut Recorder, spare: &mut Recorder) {
+    /// Moves every shard's contents into `delta` (which is reset first); each shard gets a
+    /// fresh recorder that keeps object latency as `tracking` says.
+    fn collect(&self, delta: &mut Recorder, spare: &mut Recorder, tracking: &Tracking) {
         delta.reset();
         for shard in &self.shards {
+            spare.tracking = tracking.clone();
             std::mem::swap(
                 &mut *shard.lock().unwrap_or_else(PoisonError::into_inner),
                 spare,
@@ -393,7 +399,14 @@ async fn run(
 
     let cpu0 = shared.threads.usage();
     let wall0 = Instant::now();
-    let mut agg = Aggregate::new();
+    let mut agg = Aggregate::tracking_objects(config.track_objects);
+    let initial = agg.tracking();
+    for shard in &shared.shards {
+        shard
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .tracking = initial.clone();
+    }
     let (mut delta, mut spare) = (Recorder::new(), Recorder::new());
     let mut ticker = tokio::time::interval_at(start + config.tick, config.tick);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -429,7 +442,7 @@ async fn run(
             _ = ticker.tick() => {
                 shared.threads.note_current();
                 let now = Instant::now();
-                shared.collect(&mut delta, &mut spare);
+                shared.collect(&mut delta, &mut spare, &agg.tracking());
                 agg.push(&delta, now.saturating_duration_since(start));
                 tx.send_replace(agg.snapshot(&live(false, now)));
             }
@@ -448,7 +461,7 @@ async fn run(
             }
         }
     };
-    shared.collect(&mut delta, &mut spare);
+    shared.collect(&mut delta, &mut spare, &agg.tracking());
     agg.push(&delta, end.saturating_duration_since(start));
     agg.finish();
     let mut last = live(true, end);

@@ -55,8 +55,12 @@ pub struct Snapshot {
     /// Every status code seen, by code (2xx included).
     pub statuses: BTreeMap<String, u64>,
     pub ops: BTreeMap<String, OpSnapshot>,
-    /// Per target object, busiest (last second) first.
+    /// The hottest target objects (last second's rate, then requests), busiest first; at
+    /// most as many as the recorder tracks (64 by default): never one entry per object.
     pub objects: Vec<ObjectSnapshot>,
+    /// Distinct objects touched so far (all of them, not only those listed).
+    #[serde(default)]
+    pub objects_total: u64,
     /// Share of all CPU cores the generator's own threads used since the start (0–100); an
     /// embedded runtime's threads are not counted.
     pub generator_cpu_pct: f64,
@@ -95,5 +99,12 @@ pub struct ObjectSnapshot {
     pub rps_last_s: f64,
     /// Highest 1-second req/s seen so far.
     pub peak_rps: f64,
+    /// Requests the object served (not refused as overloaded, no transport failure).
+    #[serde(default)]
+    pub served: u64,
+    /// Highest 1-second rate of served requests (whole seconds).
+    #[serde(default)]
+    pub peak_served_rps: f64,
+    /// Zero for an object outside the tracked (hottest) set.
     pub latency_ms: Percentiles,
 }

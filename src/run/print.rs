@@ -118,26 +118,27 @@ pub fn human_summary(loaded: &LoadedProfile, r: &RunResult) -> String {
     if let Some(objects) = &s.objects {
         let _ = writeln!(
             o,
-            "  objects     {} used; top {} by req/s:",
+            "  objects     {} used; top {} by req/s (% of ceiling: served turns, peak second / average):",
             r.objects_used,
             objects.len().min(10)
         );
         let _ = writeln!(
             o,
-            "    {:<28} {:>9} {:>9} {:>9} {:>10} {:>7}",
-            "object", "req/s", "ok/s", "peak/s", "% ceiling", "s>90%"
+            "    {:<28} {:>9} {:>9} {:>9} {:>14} {:>7}",
+            "object", "req/s", "served/s", "peak/s", "% ceiling", "s>90%"
         );
         for ob in objects.iter().take(10) {
-            let ok = r.served.get(&ob.name).copied().unwrap_or(0.0);
             let _ = writeln!(
                 o,
-                "    {:<28} {:>9.1} {:>9.1} {:>9.0} {:>10} {:>7}",
+                "    {:<28} {:>9.1} {:>9.1} {:>9.0} {:>14} {:>7}",
                 ob.name,
                 ob.rps,
-                ok,
+                ob.served_rps,
                 ob.peak_rps,
-                s.ceiling_rps
-                    .map_or("-".into(), |_| format!("{:.1}", ob.ceiling_pct)),
+                s.ceiling_rps.map_or("-".into(), |_| format!(
+                    "{:.1} / {:.1}",
+                    ob.ceiling_pct, ob.avg_ceiling_pct
+                )),
                 ob.secs_over_90pct
             );
         }

@@ -242,7 +242,7 @@ pub fn start(
                     max: pct.max,
                 },
             }),
-            objects_used: outcome.aggregate.total.objects.len() as u64,
+            objects_used: outcome.aggregate.objects.len() as u64,
             outcome,
             correctness: verdict(checks),
             read_fan_in: 1,

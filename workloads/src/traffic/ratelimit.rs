@@ -309,7 +309,7 @@ pub fn start(
         ));
         drop(st);
         Ok(Finished {
-            objects_used: outcome.aggregate.total.objects.len() as u64,
+            objects_used: outcome.aggregate.objects.len() as u64,
             outcome,
             correctness: verdict(checks),
             alarms: None,
