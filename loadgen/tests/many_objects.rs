@@ -4,12 +4,17 @@
 //! most requests, and a snapshot tick that lists the hottest objects only. Its own test
 //! binary: it reads this process's RSS.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use dobench_loadgen::aggregate::{Live, DEFAULT_TRACKED_OBJECTS};
 use dobench_loadgen::recorder::Sample;
 use dobench_loadgen::{Aggregate, Outcome, Recorder};
+
+/// The RSS test must not see another test's allocations: one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
@@ -23,6 +28,7 @@ fn rss_bytes() -> u64 {
 
 #[test]
 fn a_million_objects_at_ten_thousand_per_second_stay_bounded() {
+    let _serial = SERIAL.blocking_lock();
     const OBJECTS: u64 = 1_000_000;
     const RATE: u64 = 10_000;
     const TICKS_PER_S: u64 = 4;
@@ -117,4 +123,55 @@ fn a_million_objects_at_ten_thousand_per_second_stay_bounded() {
     });
     assert_eq!(snap.objects[0].name.split('-').next(), Some("hot"));
     assert!(snap.objects[0].latency_ms.p50 > 0.0);
+}
+
+/// Every request to its own object, through the real executor and HTTP: every object is
+/// counted, at most the tracked number keep a latency histogram, and the live snapshots list
+/// the hottest only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_executor_counts_every_object_and_tracks_latency_for_few() {
+    let _serial = SERIAL.lock().await;
+    use dobench_loadgen::http::Method;
+    use dobench_loadgen::{
+        executor, OpenSchedule, RequestSource, RequestSpec, RunConfig, Schedule,
+    };
+    struct EachItsOwn(String);
+    impl RequestSource for EachItsOwn {
+        fn request(&self, index: u64) -> RequestSpec {
+            RequestSpec::new("get", Method::GET, &self.0)
+                .unwrap()
+                .with_object(format!("o-{index}"))
+        }
+    }
+    let base = common::fast_server().await;
+    let mut cfg = RunConfig::new(Schedule::Open(OpenSchedule::Constant {
+        rate: 2000.0,
+        duration: Duration::from_secs(2),
+    }));
+    cfg.track_objects = 8;
+    let handle = executor::start(
+        cfg,
+        Arc::new(EachItsOwn(format!("{base}/"))),
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .unwrap();
+    let mut live = handle.snapshots.clone();
+    let watcher = tokio::spawn(async move {
+        let mut most = 0;
+        while live.changed().await.is_ok() {
+            let s = live.borrow_and_update().clone();
+            most = most.max(s.objects.len());
+            if s.done {
+                break;
+            }
+        }
+        most
+    });
+    let out = handle.wait().await.unwrap();
+    let most_listed = watcher.await.unwrap();
+    assert_eq!(out.snapshot.requests, 4000, "{:?}", out.snapshot.errors);
+    assert_eq!(out.aggregate.objects.len(), 4000);
+    assert_eq!(out.snapshot.objects_total, 4000);
+    assert!(out.aggregate.object_latency.len() <= 8);
+    assert!(most_listed <= 16, "a snapshot listed {most_listed} objects");
 }
