@@ -126,10 +126,9 @@ impl Shares {
     }
 }
 
-/// The calling thread's OS id (Linux: from the `/proc/thread-self` link).
+/// The calling thread's OS id.
 fn current_tid() -> Option<u32> {
-    let link = std::fs::read_link("/proc/thread-self").ok()?;
-    link.file_name()?.to_str()?.parse().ok()
+    u32::try_from(rustix::thread::gettid().as_raw_nonzero().get()).ok()
 }
 
 /// (on-CPU ns, run-queue wait ns) of thread `tid` of this process.
