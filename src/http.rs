@@ -275,6 +275,12 @@ fn human_summary(url: &str, describe: &str, s: &RunSummary) -> String {
         parts.extend(e.status.iter().map(|(c, n)| format!("{c}: {n}")));
         out += &format!("  errors      {} ({})\n", e.total, parts.join(", "));
     }
+    if e.refused > 0 {
+        out += &format!(
+            "  refused     {} (429 answers: refusals, not errors)\n",
+            e.refused
+        );
+    }
     if s.missed > 0 {
         out += &format!(
             "  note        {} planned sends were never made by the generator\n",

@@ -67,7 +67,8 @@ fn is_overloaded_body(body: &[u8]) -> bool {
 }
 
 /// Errors by kind. `total` = connect + timeout + other + overloaded + every status ≥ 400 in
-/// `status` (overloaded 503s are *not* also in `status["503"]`).
+/// `status` (overloaded 503s are *not* also in `status["503"]`). A 429 is a *refusal* (a
+/// rate limiter saying no is the limiter working), counted in `refused` and not in `total`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ErrorCounts {
     pub total: u64,
@@ -75,8 +76,11 @@ pub struct ErrorCounts {
     pub timeout: u64,
     pub connect: u64,
     pub other: u64,
-    /// Error statuses (4xx, 5xx) by code.
+    /// Error statuses (4xx but 429, 5xx) by code.
     pub status: BTreeMap<String, u64>,
+    /// 429 answers: refusals, not errors (they are in `statuses` too).
+    #[serde(default)]
+    pub refused: u64,
 }
 
 impl ErrorCounts {
@@ -86,6 +90,7 @@ impl ErrorCounts {
         self.timeout += o.timeout;
         self.connect += o.connect;
         self.other += o.other;
+        self.refused += o.refused;
         for (k, v) in &o.status {
             *self.status.entry(k.clone()).or_default() += v;
         }
@@ -216,12 +221,15 @@ impl Recorder {
         let (has_latency, is_error, served) = match s.outcome {
             Outcome::Status { code, overloaded } => {
                 *self.statuses.entry(code).or_default() += 1;
+                let refused = code == 429;
                 if overloaded {
                     self.errors.overloaded += 1;
+                } else if refused {
+                    self.errors.refused += 1;
                 } else if code >= 400 {
                     *self.errors.status.entry(code.to_string()).or_default() += 1;
                 }
-                (true, overloaded || code >= 400, !overloaded)
+                (true, overloaded || (code >= 400 && !refused), !overloaded)
             }
             Outcome::Frame => (true, false, true),
             Outcome::Failed(kind) => {
@@ -406,13 +414,15 @@ mod tests {
         r.record(&sample(&op, None, 5, Outcome::from_response(404, b"")));
         r.record(&sample(&op, None, 5, Outcome::Failed(ErrorKind::Connect)));
         r.record(&sample(&op, None, 5, Outcome::Failed(ErrorKind::Timeout)));
-        assert_eq!(r.requests, 6);
+        r.record(&sample(&op, None, 5, Outcome::from_response(429, b"{}")));
+        assert_eq!(r.errors.refused, 1, "a 429 is a refusal");
+        assert_eq!(r.requests, 7);
         assert_eq!(r.errors.total, 5);
         assert_eq!(r.errors.overloaded, 1);
         assert_eq!(r.errors.status.get("503"), Some(&1));
         assert_eq!(r.errors.status.get("404"), Some(&1));
         assert_eq!((r.errors.connect, r.errors.timeout), (1, 1));
-        assert_eq!(r.latency.len(), 5); // not the connect error
+        assert_eq!(r.latency.len(), 6); // not the connect error
         assert_eq!(r.objects[&obj].requests, 2);
         assert_eq!(
             r.objects[&obj].served, 1,

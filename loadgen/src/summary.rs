@@ -121,8 +121,12 @@ impl Default for Thresholds {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdResult {
     pub expr: String,
+    /// In the metric's own unit (a ratio as a fraction, a percentage as 0–100, ms ...).
     pub actual: f64,
     pub passed: bool,
+    /// `actual` as a person reads it, in the threshold's unit (`0.4744` → `47.440 %`).
+    #[serde(default)]
+    pub shown: String,
 }
 
 /// The run summary (see DESIGN.md). `None` parts marked `skip` are omitted from the JSON

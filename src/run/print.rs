@@ -115,6 +115,13 @@ pub fn human_summary(loaded: &LoadedProfile, r: &RunResult) -> String {
         parts.extend(e.status.iter().map(|(c, n)| format!("status {c}: {n}")));
         let _ = writeln!(o, "  errors      {} ({})", e.total, parts.join(", "));
     }
+    if e.refused > 0 {
+        let _ = writeln!(
+            o,
+            "  refused     {} (429: the limiter saying no; refusals, not errors)",
+            e.refused
+        );
+    }
     if let Some(objects) = &s.objects {
         let _ = writeln!(
             o,
@@ -204,13 +211,12 @@ pub fn human_summary(loaded: &LoadedProfile, r: &RunResult) -> String {
             if t.passed { "pass" } else { "FAIL" }
         );
         for th in &t.results {
-            let _ = writeln!(
-                o,
-                "    {} {}  (actual {})",
-                mark(th.passed),
-                th.expr,
+            let actual = if th.shown.is_empty() {
                 fmt_num(th.actual)
-            );
+            } else {
+                th.shown.clone()
+            };
+            let _ = writeln!(o, "    {} {}  (actual {actual})", mark(th.passed), th.expr);
         }
     }
     let _ = writeln!(

@@ -220,11 +220,13 @@ pub fn summary(sim: &Sim, outcome: &RunOutcome) -> RunSummary {
                 expr: "p99_ms < 50".into(),
                 actual: p99,
                 passed: p99 < 50.0,
+                shown: format!("{p99:.2} ms"),
             },
             ThresholdResult {
-                expr: "errors < 1%".into(),
-                actual: err_pct,
+                expr: "error_rate < 1%".into(),
+                actual: err_pct / 100.0,
                 passed: err_pct < 1.0,
+                shown: format!("{err_pct:.3} %"),
             },
         ],
     };
