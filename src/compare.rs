@@ -31,8 +31,11 @@ pub struct Row {
     pub hottest_rps: f64,
     pub hottest_peak_rps: f64,
     pub hottest_ok_rps: f64,
-    /// Hottest object's served (ok) rate as a percentage of the ceiling.
+    /// Hottest object's `ceiling_pct`: its peak per-second *served* rate over the ceiling
+    /// (the same figure as `run`, `show` and the HTML report).
     pub hottest_ceiling_pct: f64,
+    /// The same object's average served rate over the ceiling (shown beside the peak).
+    pub hottest_avg_ceiling_pct: f64,
     pub objects_used: u64,
     pub read_fan_in: u64,
     pub correctness: bool,
@@ -43,9 +46,7 @@ impl Row {
     fn of(r: &RunResult) -> Row {
         let s = &r.summary;
         let hot = s.objects.as_ref().and_then(|o| o.first());
-        let ok = hot
-            .and_then(|h| r.served.get(&h.name).copied())
-            .unwrap_or(0.0);
+        let ok = hot.map_or(0.0, |h| h.served_rps);
         Row {
             target: s.target.clone(),
             strategy: s.strategy.clone().unwrap_or_default(),
@@ -57,10 +58,8 @@ impl Row {
             hottest_rps: hot.map_or(0.0, |h| h.rps),
             hottest_peak_rps: hot.map_or(0.0, |h| h.peak_rps),
             hottest_ok_rps: ok,
-            hottest_ceiling_pct: s
-                .ceiling_rps
-                .filter(|c| *c > 0.0)
-                .map_or(0.0, |c| ok / c * 100.0),
+            hottest_ceiling_pct: hot.map_or(0.0, |h| h.ceiling_pct),
+            hottest_avg_ceiling_pct: hot.map_or(0.0, |h| h.avg_ceiling_pct),
             objects_used: r.objects_used,
             read_fan_in: r.read_fan_in,
             correctness: s.correctness.as_ref().is_none_or(|c| c.passed),
@@ -69,17 +68,11 @@ impl Row {
     }
 }
 
-/// The passing strategy with the fewest objects (ties: cheaper reads, then lower p99).
-pub fn best(rows: &[Row]) -> Option<String> {
-    rows.iter()
-        .filter(|r| r.correctness && r.thresholds)
-        .min_by(|a, b| {
-            a.objects_used
-                .cmp(&b.objects_used)
-                .then(a.read_fan_in.cmp(&b.read_fan_in))
-                .then(a.p99_ms.total_cmp(&b.p99_ms))
-        })
-        .map(|r| r.strategy.clone())
+/// The best strategy among `runs` by the one rule (`summary::best_index`, which the HTML
+/// report uses too).
+pub fn best(runs: &[&RunResult]) -> Option<String> {
+    dobench_loadgen::summary::best_index(runs.iter().map(|r| &r.summary))
+        .and_then(|i| runs[i].summary.strategy.clone())
 }
 
 /// The table as printed.
@@ -98,7 +91,7 @@ pub fn table(rows: &[Row], ceiling: Option<f64>) -> String {
     }
     let _ = writeln!(
         o,
-        "{:<12} {:>9} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7} {:>6} {:>11} {:>10}",
+        "{:<12} {:>9} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>12} {:>7} {:>6} {:>11} {:>10}",
         "strategy",
         "rate/s",
         "p50 ms",
@@ -107,7 +100,7 @@ pub fn table(rows: &[Row], ceiling: Option<f64>) -> String {
         "hot req/s",
         "hot peak",
         "hot ok/s",
-        "% ceil",
+        "% ceil pk/avg",
         "objects",
         "fan-in",
         "correctness",
@@ -119,7 +112,7 @@ pub fn table(rows: &[Row], ceiling: Option<f64>) -> String {
         }
         let _ = writeln!(
             o,
-            "{:<12} {:>9.1} {:>8.2} {:>8.2} {:>9} {:>9.1} {:>9.0} {:>9.1} {:>7} {:>7} {:>6} {:>11} {:>10}",
+            "{:<12} {:>9.1} {:>8.2} {:>8.2} {:>9} {:>9.1} {:>9.0} {:>9.1} {:>12} {:>7} {:>6} {:>11} {:>10}",
             r.strategy,
             r.achieved_rps,
             r.p50_ms,
@@ -128,7 +121,10 @@ pub fn table(rows: &[Row], ceiling: Option<f64>) -> String {
             r.hottest_rps,
             r.hottest_peak_rps,
             r.hottest_ok_rps,
-            ceiling.map_or("-".into(), |_| format!("{:.0}", r.hottest_ceiling_pct)),
+            ceiling.map_or("-".into(), |_| format!(
+                "{:.0}/{:.0}",
+                r.hottest_ceiling_pct, r.hottest_avg_ceiling_pct
+            )),
             r.objects_used,
             r.read_fan_in,
             if r.correctness { "pass" } else { "FAIL" },
@@ -212,10 +208,9 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let best_by_target: Vec<(String, Option<String>)> = targets
         .iter()
         .map(|t| {
-            let mine: Vec<Row> = rows
+            let mine: Vec<&RunResult> = results
                 .iter()
-                .filter(|r| r.target == t.label)
-                .cloned()
+                .filter(|r| r.summary.target == t.label)
                 .collect();
             (t.label.clone(), best(&mine))
         })

@@ -79,6 +79,10 @@ pub async fn run(args: HttpArgs) -> anyhow::Result<ExitCode> {
         crate::tui::check_terminal()?;
     }
     let plan = Plan::try_from(args)?;
+    crate::limits::check_sockets(
+        plan.config.max_in_flight as u64,
+        &format!("--connections {}", plan.config.max_in_flight),
+    )?;
     let planned_s = plan
         .config
         .planned_duration()
@@ -234,7 +238,17 @@ fn human_summary(url: &str, describe: &str, s: &RunSummary) -> String {
         "  service     {}  (from actual send)\n",
         fmt_pct(&s.service_ms)
     );
-    out += &format!("  lateness    {}\n", fmt_pct(&s.lateness_ms));
+    out += &format!(
+        "  lateness    {}  (the generator's own send delay)\n",
+        fmt_pct(&s.lateness_ms)
+    );
+    if s.queued > 0 {
+        out += &format!(
+            "  queued      {} sends waited for a free connection: {}\n",
+            s.queued,
+            fmt_pct(&s.queue_wait_ms)
+        );
+    }
     let statuses: Vec<String> = s
         .statuses
         .iter()
@@ -261,14 +275,28 @@ fn human_summary(url: &str, describe: &str, s: &RunSummary) -> String {
         parts.extend(e.status.iter().map(|(c, n)| format!("{c}: {n}")));
         out += &format!("  errors      {} ({})\n", e.total, parts.join(", "));
     }
-    if s.missed > 0 {
-        out += &format!("  note        {} planned sends found no free connection in time (raise --connections)\n", s.missed);
-    }
-    if s.generator_limited {
+    if e.refused > 0 {
         out += &format!(
-            "  WARNING     generator-limited (send lateness p99 {:.3} ms, generator CPU {:.0}%): these numbers show dobench's limit, not the target's\n",
-            s.lateness_ms.p99, s.generator_cpu_pct
+            "  refused     {} (429 answers: refusals, not errors)\n",
+            e.refused
         );
+    }
+    if s.missed > 0 {
+        out += &format!(
+            "  note        {} planned sends were never made by the generator\n",
+            s.missed
+        );
+    }
+    if let Some(t) = &s.target_note {
+        out += &format!("  target      {t}\n");
+    }
+    if let Some(g) = &s.generator_note {
+        let word = if s.generator_limited {
+            "WARNING"
+        } else {
+            "generator"
+        };
+        out += &format!("  {word:<11} {g}\n");
     }
     if s.stopped_early {
         out += "  note        stopped early\n";

@@ -4,6 +4,7 @@
 mod cli;
 mod compare;
 mod http;
+mod limits;
 mod profiles;
 mod report;
 mod run;
@@ -24,6 +25,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     init_tracing();
+    // Sockets are the load generator's raw material: take all the kernel lets us.
+    limits::raise_nofile();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -30,6 +30,10 @@ fn single_overloads_and_hash16_stays_under_the_ceiling() {
             &format!("load.rate={rate}"),
             "--set",
             &format!("runtime.ceiling={ceiling}"),
+            // The claim under test, as thresholds: no refusals, correct answers. `single`
+            // must break the first; `hash:16` must keep both, so it is the best.
+            "--set",
+            r#"thresholds=["error_rate < 0.1%", "correctness = true"]"#,
         ])
         .arg("--db")
         .arg(dir.path().join("results.db"))
@@ -67,6 +71,16 @@ fn single_overloads_and_hash16_stays_under_the_ceiling() {
         "single served {served}/s against a {ceiling}/s ceiling"
     );
     assert!(single["objects"][0]["peak_rps"].as_f64().unwrap() > ceiling);
+    // ceiling_pct counts served turns only: the offered peak is over the ceiling, the served
+    // peak at it (never 500 %), with the average beside it.
+    let pct = single["objects"][0]["ceiling_pct"].as_f64().unwrap();
+    assert!((70.0..=115.0).contains(&pct), "single ceiling_pct {pct}");
+    let avg = single["objects"][0]["avg_ceiling_pct"].as_f64().unwrap();
+    assert!(
+        avg > 0.0 && avg <= pct + 1e-9,
+        "avg {avg} beside peak {pct}"
+    );
+    assert_eq!(single["thresholds"]["passed"], false);
 
     // hash:16: no overload, every object under the ceiling.
     assert_eq!(hash["errors"]["overloaded"], 0, "{}", hash["errors"]);
@@ -77,5 +91,7 @@ fn single_overloads_and_hash16_stays_under_the_ceiling() {
     assert!(
         hash["latency_ms"]["p50"].as_f64().unwrap() < single["latency_ms"]["p99"].as_f64().unwrap()
     );
-    assert_ne!(v["best"], "single");
+    assert_eq!(hash["thresholds"]["passed"], true, "{}", hash["thresholds"]);
+    // The one best rule: among runs that passed, the fewest objects.
+    assert_eq!(v["best"], "hash:16", "{}", v["best"]);
 }

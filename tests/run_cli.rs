@@ -60,8 +60,27 @@ fn run_json(profile: &str, extra: &[&str]) -> serde_json::Value {
         "objects",
         "hibernation",
         "alarms",
+        "queued",
+        "queue_wait_ms",
+        "lateness_ms",
+        "generator_limited",
+        "generator_note",
     ] {
         assert!(v.get(key).is_some(), "{key} missing from {v}");
+    }
+    // `generator_limited` is not asserted here: at these rates it is false on a quiet
+    // machine, and true, honestly, when other processes hold the cores and the sends go out
+    // late (the sends *were* late). honest_cli.rs pins the verdict on the issue's cases.
+    if v["generator_limited"] == true {
+        eprintln!("{profile}: {}", v["generator_note"]);
+    }
+    // chat still books its sends in its own loop (issue 14 must-show 3 is open).
+    if let Some(planned) = v["planned"].as_u64().filter(|_| profile != "chat-fanout") {
+        assert_eq!(
+            v["requests"].as_u64().unwrap() + v["missed"].as_u64().unwrap(),
+            planned,
+            "{profile}: requests + missed = planned"
+        );
     }
     v
 }

@@ -16,8 +16,9 @@ fn sample<'a>(op: &'a Arc<str>, object: Option<&'a Arc<str>>, i: u64) -> Sample<
         op,
         object,
         lateness: Duration::from_micros(i % 50),
-        service: lat,
+        service: Some(lat),
         latency: lat,
+        queue_wait: None,
         outcome: Outcome::Status {
             code: 200,
             overloaded: false,

@@ -1,9 +1,12 @@
 //! The run-wide tally the executor folds each tick's merged shards into: cumulative
-//! `Recorder`, a sliding last-second window, 1-second interval histograms and per-object
-//! per-second counts; it renders `Snapshot`s. Single owner (the executor's collector task),
-//! so no locks; never touches workers or the network.
+//! `Recorder`, a sliding last-second window, 1-second interval histograms, and per-object
+//! books that scale to millions of objects: exact counts, rate and per-second peaks for
+//! every object ([`ObjectTally`]), latency histograms only for the N with most requests
+//! (default 64). It renders `Snapshot`s listing the hottest objects only. Single owner (the
+//! executor's collector task), so no locks; never touches workers or the network, and never
+//! walks every object on a tick.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +14,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use crate::hist::{new_histogram, to_v2, Percentiles};
-use crate::recorder::Recorder;
+use crate::recorder::{Recorder, Tracking};
 use crate::snapshot::{ObjectSnapshot, OpSnapshot, Snapshot};
 
 /// One second of the run (a time-series point).
@@ -48,7 +51,10 @@ pub struct Live {
     pub sent: u64,
     pub missed: u64,
     pub in_flight: u64,
+    /// The generator's threads' on-CPU time, share of all cores (0–100).
     pub cpu_pct: f64,
+    /// The generator's threads' on-CPU + run-queue wait, share of those threads (0–100).
+    pub busy_pct: f64,
     pub done: bool,
 }
 
@@ -60,20 +66,55 @@ struct TickDelta {
     objects: HashMap<Arc<str>, u64>,
 }
 
+/// Objects given latency histograms by default (the hottest by requests).
+pub const DEFAULT_TRACKED_OBJECTS: usize = 64;
+
+/// Everything a run keeps about one object: exact counts, and per-second counts of the
+/// seconds it was touched in (sparse: an object touched once costs one entry, whatever the
+/// run's length). A few dozen bytes plus 12 per second touched; no histogram.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectTally {
+    pub requests: u64,
+    pub errors: u64,
+    /// Requests the object served (not refused as overloaded, no transport failure).
+    pub served: u64,
+    /// Highest requests in one whole second.
+    pub peak_requests: u32,
+    /// Highest served requests in one whole second (what `ceiling_pct` is made of).
+    pub peak_served: u32,
+    /// (second, requests, served) of every second with requests, in order.
+    pub seconds: Vec<(u32, u32, u32)>,
+}
+
+impl ObjectTally {
+    /// Seconds in which the object served more than `rps`.
+    pub fn seconds_serving_over(&self, rps: f64) -> u64 {
+        self.seconds.iter().filter(|s| f64::from(s.2) > rps).count() as u64
+    }
+}
+
 /// Cumulative state of one run.
 pub struct Aggregate {
+    /// Run-wide histograms and counts. Its `objects`/`object_latency` maps stay empty: the
+    /// per-object books are `objects` and `object_latency` below.
     pub total: Recorder,
     pub intervals: Vec<IntervalStats>,
-    /// Completed requests per object per whole second (index = second).
-    pub object_seconds: HashMap<Arc<str>, Vec<u64>>,
+    /// Every object's exact counts and per-second series.
+    pub objects: HashMap<Arc<str>, ObjectTally>,
+    /// Latency of the tracked (hottest by requests) objects only.
+    pub object_latency: HashMap<Arc<str>, Histogram<u64>>,
+    /// How many objects keep a latency histogram.
+    tracked: usize,
+    /// The tracked objects, as handed to recorders (see [`Aggregate::tracking`]).
+    hot: Arc<HashSet<Arc<str>>>,
     window: VecDeque<TickDelta>,
     last_push_s: f64,
     second: u64,
     second_requests: u64,
     second_errors: u64,
     second_latency: Histogram<u64>,
-    second_objects: HashMap<Arc<str>, u64>,
-    peaks: HashMap<Arc<str>, f64>,
+    /// This second's (requests, served) per object.
+    second_objects: HashMap<Arc<str>, (u64, u64)>,
 }
 
 impl Default for Aggregate {
@@ -83,11 +124,20 @@ impl Default for Aggregate {
 }
 
 impl Aggregate {
+    /// An empty tally keeping latency for the [`DEFAULT_TRACKED_OBJECTS`] hottest objects.
     pub fn new() -> Self {
+        Self::tracking_objects(DEFAULT_TRACKED_OBJECTS)
+    }
+
+    /// An empty tally keeping latency histograms for the `n` objects with most requests.
+    pub fn tracking_objects(n: usize) -> Self {
         Aggregate {
             total: Recorder::new(),
             intervals: Vec::new(),
-            object_seconds: HashMap::new(),
+            objects: HashMap::new(),
+            object_latency: HashMap::new(),
+            tracked: n,
+            hot: Arc::new(HashSet::new()),
             window: VecDeque::new(),
             last_push_s: 0.0,
             second: 0,
@@ -95,7 +145,15 @@ impl Aggregate {
             second_errors: 0,
             second_latency: new_histogram(),
             second_objects: HashMap::new(),
-            peaks: HashMap::new(),
+        }
+    }
+
+    /// What a shard recorder should keep object latency for until the next tick: the
+    /// tracked objects, and as many newcomers as there are free tracking slots.
+    pub fn tracking(&self) -> Tracking {
+        Tracking::Only {
+            hot: self.hot.clone(),
+            newcomers: self.tracked.saturating_sub(self.hot.len()),
         }
     }
 
@@ -109,14 +167,39 @@ impl Aggregate {
         while self.second < sec {
             self.close_second();
         }
-        self.total.add(delta);
+        self.total.add_run_wide(delta);
         self.second_requests += delta.requests;
         self.second_errors += delta.errors.total;
         let _ = self.second_latency.add(&delta.latency);
-        let mut objects = HashMap::new();
-        for (k, st) in delta.objects.iter().filter(|(_, st)| st.requests > 0) {
-            *self.second_objects.entry(k.clone()).or_default() += st.requests;
-            objects.insert(k.clone(), st.requests);
+        let mut objects = HashMap::with_capacity(delta.objects.len());
+        let mut changed = Vec::new();
+        for (k, c) in delta.objects.iter().filter(|(_, c)| c.requests > 0) {
+            let s = self.second_objects.entry(k.clone()).or_default();
+            s.0 += c.requests;
+            s.1 += c.served;
+            objects.insert(k.clone(), c.requests);
+            let t = match self.objects.get_mut(k) {
+                Some(t) => t,
+                None => self.objects.entry(k.clone()).or_default(),
+            };
+            t.requests += c.requests;
+            t.errors += c.errors;
+            t.served += c.served;
+            changed.push(k);
+        }
+        self.update_hot(&changed);
+        for (k, h) in &delta.object_latency {
+            if !self.hot.contains(k) {
+                continue;
+            }
+            match self.object_latency.get_mut(k) {
+                Some(d) => {
+                    let _ = d.add(h);
+                }
+                None => {
+                    self.object_latency.insert(k.clone(), h.clone());
+                }
+            }
         }
         // Drop ticks older than one second, reusing a dropped slot's histogram.
         let mut reuse = None;
@@ -139,13 +222,52 @@ impl Aggregate {
         });
     }
 
+    /// Re-picks the tracked set: the `tracked` objects with most requests. Only objects whose
+    /// count changed can enter, so this costs the tick's objects, never all objects.
+    fn update_hot(&mut self, changed: &[&Arc<str>]) {
+        if self.tracked == 0 {
+            return;
+        }
+        let count = |k: &Arc<str>| self.objects.get(k).map_or(0, |t| t.requests);
+        let floor = if self.hot.len() < self.tracked {
+            0
+        } else {
+            self.hot.iter().map(&count).min().unwrap_or(0)
+        };
+        let mut entering: Vec<&Arc<str>> = changed
+            .iter()
+            .copied()
+            .filter(|k| !self.hot.contains(*k) && count(k) > floor)
+            .collect();
+        if entering.is_empty() {
+            return;
+        }
+        let mut all: Vec<(u64, Arc<str>)> = self
+            .hot
+            .iter()
+            .map(|k| (count(k), k.clone()))
+            .chain(entering.drain(..).map(|k| (count(k), k.clone())))
+            .collect();
+        all.sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        all.truncate(self.tracked);
+        let hot: HashSet<Arc<str>> = all.into_iter().map(|(_, k)| k).collect();
+        // An object that left the tracked set gives its histogram back.
+        self.object_latency.retain(|k, _| hot.contains(k));
+        self.hot = Arc::new(hot);
+    }
+
     fn close_second(&mut self) {
-        for (k, n) in self.second_objects.drain() {
-            let v = self.object_seconds.entry(k.clone()).or_default();
-            v.resize(self.second as usize, 0);
-            v.push(n);
-            let peak = self.peaks.entry(k).or_default();
-            *peak = peak.max(n as f64);
+        let second = self.second as u32;
+        for (k, (requests, served)) in self.second_objects.drain() {
+            if let Some(t) = self.objects.get_mut(&k) {
+                let (r, s) = (
+                    requests.min(u64::from(u32::MAX)) as u32,
+                    served.min(u64::from(u32::MAX)) as u32,
+                );
+                t.seconds.push((second, r, s));
+                t.peak_requests = t.peak_requests.max(r);
+                t.peak_served = t.peak_served.max(s);
+            }
         }
         self.intervals.push(IntervalStats {
             second: self.second,
@@ -165,12 +287,17 @@ impl Aggregate {
         if self.second_requests > 0 || !self.second_objects.is_empty() {
             self.close_second();
         }
-        for v in self.object_seconds.values_mut() {
-            v.resize(self.second as usize, 0);
-        }
     }
 
-    /// Renders the current state.
+    /// Per-object latency percentiles (zero for an object that was not tracked).
+    pub fn object_latency_ms(&self, name: &str) -> Percentiles {
+        self.object_latency
+            .get(name)
+            .map_or_else(Percentiles::default, Percentiles::of)
+    }
+
+    /// Renders the current state. Lists the hottest objects only (by last-second rate, then
+    /// requests; as many as are tracked, at least 16): never one entry per object per tick.
     pub fn snapshot(&self, live: &Live) -> Snapshot {
         let elapsed_s = live.elapsed.as_secs_f64();
         let per_s = |n: u64| {
@@ -211,34 +338,56 @@ impl Aggregate {
                 )
             })
             .collect();
-        let mut objects: Vec<ObjectSnapshot> = t
-            .objects
-            .iter()
-            .map(|(k, st)| {
-                let rps_last_s = per_span(last_obj.get(k).copied().unwrap_or(0));
-                let full_window = span >= 0.999;
-                let peak = self.peaks.get(k).copied().unwrap_or(0.0);
+        // Candidates: objects busy in the last second, and the tracked (busiest overall).
+        let mut candidates: Vec<(&Arc<str>, f64, u64)> = last_obj
+            .keys()
+            .copied()
+            .chain(self.hot.iter().filter(|k| !last_obj.contains_key(k)))
+            .filter_map(|k| {
+                let tally = self.objects.get(k)?;
+                Some((
+                    k,
+                    per_span(last_obj.get(k).copied().unwrap_or(0)),
+                    tally.requests,
+                ))
+            })
+            .collect();
+        let by_heat = |a: &(&Arc<str>, f64, u64), b: &(&Arc<str>, f64, u64)| {
+            b.1.total_cmp(&a.1)
+                .then(b.2.cmp(&a.2))
+                .then_with(|| a.0.cmp(b.0))
+        };
+        let shown = self.tracked.max(16);
+        if candidates.len() > shown {
+            candidates.select_nth_unstable_by(shown - 1, by_heat);
+            candidates.truncate(shown);
+        }
+        candidates.sort_unstable_by(by_heat);
+        let full_window = span >= 0.999;
+        let objects = candidates
+            .into_iter()
+            .map(|(k, rps_last_s, _)| {
+                let tally = &self.objects[k];
+                let peak = f64::from(tally.peak_requests);
                 ObjectSnapshot {
                     name: k.to_string(),
-                    requests: st.requests,
-                    errors: st.errors,
-                    rps: per_s(st.requests),
+                    requests: tally.requests,
+                    errors: tally.errors,
+                    rps: per_s(tally.requests),
                     rps_last_s,
                     peak_rps: if full_window {
                         peak.max(rps_last_s)
                     } else {
                         peak
                     },
-                    latency_ms: Percentiles::of(&st.latency),
+                    served: tally.served,
+                    peak_served_rps: f64::from(tally.peak_served),
+                    latency_ms: self.object_latency_ms(k),
                 }
             })
             .collect();
-        objects.sort_by(|a, b| {
-            b.rps_last_s
-                .total_cmp(&a.rps_last_s)
-                .then(b.requests.cmp(&a.requests))
-        });
         let lateness_ms = Percentiles::of(&t.lateness);
+        let verdict = GeneratorVerdict::of(&lateness_ms, live.busy_pct, t.requests);
         Snapshot {
             elapsed_s,
             planned_s: live.planned.as_secs_f64(),
@@ -255,6 +404,8 @@ impl Aggregate {
             latency_ms_last_s: Percentiles::of(&last),
             service_ms: Percentiles::of(&t.service),
             lateness_ms,
+            queued: t.queued,
+            queue_wait_ms: Percentiles::of(&t.queue_wait),
             errors: t.errors.clone(),
             errors_last_s: last_err,
             statuses: t
@@ -263,20 +414,59 @@ impl Aggregate {
                 .map(|(k, v)| (k.to_string(), *v))
                 .collect(),
             ops,
+            objects_total: self.objects.len() as u64,
             objects,
             generator_cpu_pct: live.cpu_pct,
-            generator_limited: generator_limited(&lateness_ms, live.cpu_pct),
+            generator_busy_pct: live.busy_pct,
+            generator_limited: verdict.limited,
+            generator_note: verdict.note,
             server: None,
         }
     }
 }
 
-/// p99 send lateness above this (ms) marks a run as generator-limited.
-pub const LATE_P99_MS: f64 = 1.0;
-/// Generator CPU use (share of all cores, %) at or above this marks it generator-limited.
-pub const SATURATED_CPU_PCT: f64 = 90.0;
+/// The generator's own send delay (p99, ms) above which it is called the run's limit.
+pub const LIMITED_LATE_P99_MS: f64 = 10.0;
+/// The generator's threads' busy share (on-CPU + run-queue wait, %) at or above which the
+/// generator is called the run's limit: its threads always had work and never caught up.
+pub const LIMITED_BUSY_PCT: f64 = 90.0;
+/// Milder signs, reported as a note only.
+pub const NOTE_LATE_P99_MS: f64 = 1.0;
+/// See [`NOTE_LATE_P99_MS`].
+pub const NOTE_BUSY_PCT: f64 = 60.0;
+/// Fewer completed requests than this say nothing about the generator either way.
+const MIN_REQUESTS: u64 = 50;
 
-/// True when the generator, not the target, set the numbers.
-pub fn generator_limited(lateness: &Percentiles, cpu_pct: f64) -> bool {
-    lateness.p99 > LATE_P99_MS || cpu_pct >= SATURATED_CPU_PCT
+/// Whether the generator, not the target, set a run's numbers; evidence about the generator
+/// only (its own send delay, its own threads), never the target's queueing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeneratorVerdict {
+    /// The evidence crossed [`LIMITED_LATE_P99_MS`] or [`LIMITED_BUSY_PCT`].
+    pub limited: bool,
+    /// What was seen, when it crossed a bound or a milder one.
+    pub note: Option<String>,
+}
+
+impl GeneratorVerdict {
+    /// The verdict on a run's (or a run so far's) lateness and busy share.
+    pub fn of(lateness: &Percentiles, busy_pct: f64, requests: u64) -> Self {
+        let late = lateness.p99;
+        let limited = requests >= MIN_REQUESTS
+            && (late > LIMITED_LATE_P99_MS || busy_pct >= LIMITED_BUSY_PCT);
+        let mild =
+            requests >= MIN_REQUESTS && (late > NOTE_LATE_P99_MS || busy_pct >= NOTE_BUSY_PCT);
+        let note = (limited || mild).then(|| {
+            let evidence = format!(
+                "the generator's own send delay p99 {late:.2} ms, its threads busy {busy_pct:.0} %"
+            );
+            if limited {
+                format!(
+                    "generator-limited ({evidence}; bounds {LIMITED_LATE_P99_MS} ms, {LIMITED_BUSY_PCT} %): these numbers show dobench's limit"
+                )
+            } else {
+                format!("the generator showed some strain ({evidence}); figures still stand")
+            }
+        });
+        GeneratorVerdict { limited, note }
+    }
 }

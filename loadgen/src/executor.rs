@@ -1,9 +1,21 @@
 //! The one executor loop for every load model. Workers (one per connection / virtual user)
 //! claim the next planned index from a shared atomic cursor, sleep until its intended instant,
 //! send, and record into their shard; a collector merges the shards every tick (~4 Hz) and
-//! publishes a `Snapshot` on a `watch`. An open-model send that no worker could take within
-//! `miss_grace` of its intended time is counted as *missed*, never sent late in silence and
-//! never dropped from the books. Every run is bounded in count and time and stops by itself.
+//! publishes a `Snapshot` on a `watch`. Every run is bounded in count and time and stops by
+//! itself.
+//!
+//! The books of an open-model send (wrk2's and oha's `--latency-correction` rule):
+//! - a send whose intended time comes while every connection is busy is *queued*: it goes
+//!   out on the first free connection and keeps its intended time, so its wait is in its
+//!   latency; the wait itself is booked as `queue_wait`;
+//! - a queued send that could not start within the request timeout is a *timeout* error
+//!   whose latency (≥ the timeout) is recorded: no stalled request leaves the latency;
+//! - *lateness* is the generator's own delay: actual send − the later of the intended time
+//!   and the moment a connection was free (never the wait for a connection);
+//! - *missed* is only what the generator itself failed to send: its own delay exceeded the
+//!   timeout, or the run was stopped (signal, hard time bound) with sends still planned;
+//! - `requests + missed = planned`, always.
+//!
 //! Must never hold a shard lock across an await or sleep one request at a time on a timer.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,7 +33,7 @@ use crate::client::http::{ClientConfig, HttpConn, RequestError};
 use crate::cpu;
 use crate::error::{Error, Result};
 use crate::pacer::Pacer;
-use crate::recorder::{ErrorKind, Outcome, Recorder, Sample};
+use crate::recorder::{ErrorKind, Outcome, Recorder, Sample, Tracking};
 use crate::request::RequestSource;
 use crate::schedule::{ClosedModel, OpenPlan, Schedule, Segment};
 use crate::snapshot::Snapshot;
@@ -35,21 +47,22 @@ pub struct RunConfig {
     /// Open model: workers (= connections = max requests in flight). Closed model: ignored
     /// (one worker per virtual user).
     pub max_in_flight: usize,
-    /// Per-request bound (connect + send + whole response).
+    /// Per-request bound (connect + send + whole response), and the longest an open-model
+    /// send may wait for a free connection before it is booked as a timeout.
     pub timeout: Duration,
     pub client: ClientConfig,
-    /// A planned send is *missed* when it could not start within this long after its
-    /// intended time (no free worker, or the worker woke too late). Closed model: unused.
-    pub miss_grace: Duration,
     /// Snapshot period.
     pub tick: Duration,
     /// Open every worker's connection before the start instant (and fail fast with
     /// `Error::Unreachable` when none can connect).
     pub preconnect: bool,
+    /// Objects that keep a latency histogram (the ones with most requests); every object
+    /// keeps exact counts whatever this says.
+    pub track_objects: usize,
 }
 
 impl RunConfig {
-    /// Defaults: whole schedule, 64 in flight, 10 s timeout, HTTP/1.1, 10 ms miss grace, 4 Hz.
+    /// Defaults: whole schedule, 64 in flight, 10 s timeout, HTTP/1.1, 4 Hz.
     pub fn new(schedule: Schedule) -> Self {
         RunConfig {
             schedule,
@@ -57,9 +70,9 @@ impl RunConfig {
             max_in_flight: 64,
             timeout: Duration::from_secs(10),
             client: ClientConfig::default(),
-            miss_grace: Duration::from_millis(10),
             tick: Duration::from_millis(250),
             preconnect: true,
+            track_objects: crate::aggregate::DEFAULT_TRACKED_OBJECTS,
         }
     }
 
@@ -127,13 +140,14 @@ struct Shared {
     sent: AtomicU64,
     missed: AtomicU64,
     in_flight: AtomicU64,
-    miss_grace: Duration,
     timeout: Duration,
     source: Arc<dyn RequestSource>,
     shards: Vec<Mutex<Recorder>>,
     stop: CancellationToken,
     /// Precise wake-ups (open model only; `None` if the thread could not start).
     pacer: Option<Pacer>,
+    /// The threads this run's workers and collector ran on (the generator's CPU).
+    threads: cpu::ThreadSet,
 }
 
 impl Shared {
@@ -142,37 +156,19 @@ impl Shared {
             return None;
         }
         match &self.plan {
-            Plan::Open(plan) => loop {
-                let total = plan.len();
-                let i = self.next.load(Ordering::Acquire);
-                if i >= total {
+            Plan::Open(plan) => {
+                // In order, never skipped: a send due while every worker was busy is taken
+                // by the first worker to come free (it is then *queued*).
+                let i = self.next.fetch_add(1, Ordering::AcqRel);
+                if i >= plan.len() {
                     return None;
                 }
                 let t = plan.send_time(i)?;
-                let now = Instant::now().saturating_duration_since(self.start);
-                if now > t + self.miss_grace {
-                    // Nobody was free when these were due: skip them all at once, as missed.
-                    let first_ok = plan.count_before(now - self.miss_grace).clamp(i + 1, total);
-                    if self
-                        .next
-                        .compare_exchange(i, first_ok, Ordering::AcqRel, Ordering::Acquire)
-                        .is_ok()
-                    {
-                        self.missed.fetch_add(first_ok - i, Ordering::Relaxed);
-                    }
-                    continue;
-                }
-                if self
-                    .next
-                    .compare_exchange(i, i + 1, Ordering::AcqRel, Ordering::Acquire)
-                    .is_ok()
-                {
-                    return Some(Ticket {
-                        global: plan.global(i),
-                        intended: self.start + t,
-                    });
-                }
-            },
+                Some(Ticket {
+                    global: plan.global(i),
+                    intended: self.start + t,
+                })
+            }
             Plan::Closed { model, segment } => {
                 let now = Instant::now();
                 if model.duration.is_some_and(|d| now >= self.start + d) {
@@ -197,10 +193,12 @@ impl Shared {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Moves every shard's contents into `delta` (which is reset first).
-    fn collect(&self, delta: &mut Recorder, spare: &mut Recorder) {
+    /// Moves every shard's contents into `delta` (which is reset first); each shard gets a
+    /// fresh recorder that keeps object latency as `tracking` says.
+    fn collect(&self, delta: &mut Recorder, spare: &mut Recorder, tracking: &Tracking) {
         delta.reset();
         for shard in &self.shards {
+            spare.tracking = tracking.clone();
             std::mem::swap(
                 &mut *shard.lock().unwrap_or_else(PoisonError::into_inner),
                 spare,
@@ -218,8 +216,15 @@ async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
     };
     let mut iterations = 0;
     let wake = Arc::new(tokio::sync::Notify::new());
-    while let Some(ticket) = sh.claim(&mut iterations) {
-        let wait = ticket.intended.saturating_duration_since(Instant::now());
+    loop {
+        // This worker's connection is free from here on.
+        let free_at = Instant::now();
+        sh.threads.note_current();
+        let Some(ticket) = sh.claim(&mut iterations) else {
+            break;
+        };
+        let queue_wait = (is_open && free_at > ticket.intended).then(|| free_at - ticket.intended);
+        let wait = ticket.intended.saturating_duration_since(free_at);
         if wait > Duration::from_micros(20) {
             // Open model: the pacer thread wakes us on time (tokio's timer is 1 ms coarse).
             let paced = sh
@@ -232,13 +237,36 @@ async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
                 _ = sh.stop.cancelled() => return,
             }
         }
-        if is_open && Instant::now() > ticket.intended + sh.miss_grace {
-            // Claimed in time but woke too late (an overloaded generator): the send did not
-            // happen within the grace, so it is missed, never sent late in silence.
+        sh.threads.note_current();
+        // When the send could go: its intended time, or when a connection came free.
+        let ready = ticket.intended.max(free_at);
+        let now = Instant::now();
+        if is_open && now.saturating_duration_since(ready) >= sh.timeout {
+            // The generator itself could not send within a timeout of when it could have
+            // (its threads starved): the one kind of send booked as missed.
             sh.missed.fetch_add(1, Ordering::Relaxed);
             continue;
         }
         let spec = sh.source.request(ticket.global);
+        if is_open && now.saturating_duration_since(ticket.intended) >= sh.timeout {
+            // Waited for a connection for a whole timeout: a timeout error, with its wait as
+            // latency, never dropped.
+            let sample = Sample {
+                op: &spec.op,
+                object: spec.object.as_ref(),
+                lateness: Duration::ZERO,
+                service: None,
+                latency: now - ticket.intended,
+                queue_wait,
+                outcome: Outcome::Failed(ErrorKind::Timeout),
+            };
+            sh.lock_shard(id).record(&sample);
+            sh.source.unsent(ticket.global, &spec);
+            // No await on this path: let the collector and the other workers run (a backlog
+            // of millions would otherwise hold the thread until it is drained).
+            tokio::task::yield_now().await;
+            continue;
+        }
         let sent = Instant::now();
         sh.sent.fetch_add(1, Ordering::Relaxed);
         sh.in_flight.fetch_add(1, Ordering::Relaxed);
@@ -262,9 +290,10 @@ async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
         let sample = Sample {
             op: &spec.op,
             object: spec.object.as_ref(),
-            lateness: sent - ticket.intended,
-            service: done - sent,
+            lateness: sent.saturating_duration_since(ready),
+            service: Some(done - sent),
             latency: done - ticket.intended,
+            queue_wait,
             outcome,
         };
         sh.lock_shard(id).record(&sample);
@@ -348,7 +377,6 @@ async fn run(
         sent: AtomicU64::new(0),
         missed: AtomicU64::new(0),
         in_flight: AtomicU64::new(0),
-        miss_grace: config.miss_grace,
         timeout: config.timeout,
         source,
         shards: (0..shard_count)
@@ -356,7 +384,9 @@ async fn run(
             .collect(),
         stop: stop.clone(),
         pacer,
+        threads: cpu::ThreadSet::new(),
     });
+    shared.threads.note_current();
     let mut set = JoinSet::new();
     for (id, conn) in conns.into_iter().enumerate() {
         set.spawn(worker(id, shared.clone(), conn));
@@ -367,9 +397,16 @@ async fn run(
         .map(|d| d + config.timeout + Duration::from_secs(1));
     let deadline = hard_bound.map(|b| start + b);
 
-    let cpu0 = cpu::process_cpu_time();
+    let cpu0 = shared.threads.usage();
     let wall0 = Instant::now();
-    let mut agg = Aggregate::new();
+    let mut agg = Aggregate::tracking_objects(config.track_objects);
+    let initial = agg.tracking();
+    for shard in &shared.shards {
+        shard
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .tracking = initial.clone();
+    }
     let (mut delta, mut spare) = (Recorder::new(), Recorder::new());
     let mut ticker = tokio::time::interval_at(start + config.tick, config.tick);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -380,31 +417,32 @@ async fn run(
             Plan::Open(p) => p.count_before(elapsed),
             Plan::Closed { .. } => shared.sent.load(Ordering::Relaxed),
         };
-        let cpu_pct = match (cpu0, cpu::process_cpu_time()) {
-            (Some(a), Some(b)) => {
-                let wall = now.saturating_duration_since(wall0).as_secs_f64().max(1e-3);
-                ((b.saturating_sub(a)).as_secs_f64() / wall / cpu::cores() as f64 * 100.0)
-                    .min(100.0)
-            }
-            _ => 0.0,
-        };
+        let shares = cpu::Shares::between(
+            &cpu0,
+            &shared.threads.usage(),
+            now.saturating_duration_since(wall0),
+        );
+        let sent = shared.sent.load(Ordering::Relaxed);
+        let missed = shared.missed.load(Ordering::Relaxed);
         Live {
             elapsed,
             planned,
             planned_requests,
             offered_so_far,
-            sent: shared.sent.load(Ordering::Relaxed),
-            missed: shared.missed.load(Ordering::Relaxed),
+            sent,
+            missed,
             in_flight: shared.in_flight.load(Ordering::Relaxed),
-            cpu_pct,
+            cpu_pct: shares.cpu_pct,
+            busy_pct: shares.busy_pct,
             done,
         }
     };
     let end = loop {
         tokio::select! {
             _ = ticker.tick() => {
+                shared.threads.note_current();
                 let now = Instant::now();
-                shared.collect(&mut delta, &mut spare);
+                shared.collect(&mut delta, &mut spare, &agg.tracking());
                 agg.push(&delta, now.saturating_duration_since(start));
                 tx.send_replace(agg.snapshot(&live(false, now)));
             }
@@ -423,10 +461,17 @@ async fn run(
             }
         }
     };
-    shared.collect(&mut delta, &mut spare);
+    shared.collect(&mut delta, &mut spare, &agg.tracking());
     agg.push(&delta, end.saturating_duration_since(start));
     agg.finish();
-    let snapshot = agg.snapshot(&live(true, end));
+    let mut last = live(true, end);
+    if let Some(planned) = planned_requests {
+        // Whatever was planned and did not end as a request was not sent by the generator:
+        // stopped before its time, or abandoned in flight by the stop. `requests + missed =
+        // planned`, always.
+        last.missed = planned.saturating_sub(agg.total.requests);
+    }
+    let snapshot = agg.snapshot(&last);
     tx.send_replace(snapshot.clone());
     let elapsed = end.saturating_duration_since(start);
     let offered_rps = match &shared.plan {

@@ -1,10 +1,15 @@
 //! Per-shard aggregates of completed requests: latency (from intended send), service time
-//! (from actual send) and send lateness histograms, per-op and per-object stats, status codes
-//! and errors by kind. A `Recorder` is plain data: workers record into their own shard, the
-//! executor swaps shards out and merges them each tick. Never keeps individual samples and
-//! never takes a lock itself (the owner decides).
+//! (from actual send), send lateness and queue-wait histograms, per-op stats, per-object
+//! counts, status codes and errors by kind. A `Recorder` is plain data: workers record into
+//! their own shard, the executor swaps shards out and merges them each tick. Never keeps
+//! individual samples and never takes a lock itself (the owner decides).
+//!
+//! Objects may number in the millions: every object gets exact counts (an [`ObjectCount`],
+//! 24 bytes), but a latency histogram (~200 KiB) only when [`Tracking`] says so: the objects
+//! the aggregate currently holds hottest, plus a small budget of newcomers per tick. Never
+//! gives every object a histogram.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,7 +67,8 @@ fn is_overloaded_body(body: &[u8]) -> bool {
 }
 
 /// Errors by kind. `total` = connect + timeout + other + overloaded + every status ≥ 400 in
-/// `status` (overloaded 503s are *not* also in `status["503"]`).
+/// `status` (overloaded 503s are *not* also in `status["503"]`). A 429 is a *refusal* (a
+/// rate limiter saying no is the limiter working), counted in `refused` and not in `total`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ErrorCounts {
     pub total: u64,
@@ -70,8 +76,11 @@ pub struct ErrorCounts {
     pub timeout: u64,
     pub connect: u64,
     pub other: u64,
-    /// Error statuses (4xx, 5xx) by code.
+    /// Error statuses (4xx but 429, 5xx) by code.
     pub status: BTreeMap<String, u64>,
+    /// 429 answers: refusals, not errors (they are in `statuses` too).
+    #[serde(default)]
+    pub refused: u64,
 }
 
 impl ErrorCounts {
@@ -81,6 +90,7 @@ impl ErrorCounts {
         self.timeout += o.timeout;
         self.connect += o.connect;
         self.other += o.other;
+        self.refused += o.refused;
         for (k, v) in &o.status {
             *self.status.entry(k.clone()).or_default() += v;
         }
@@ -107,17 +117,45 @@ impl Stat {
     }
 }
 
+/// Exact per-object counts (every object, however many).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ObjectCount {
+    /// Completed requests (any outcome).
+    pub requests: u64,
+    pub errors: u64,
+    /// Requests the object served: an answer that is not an overload refusal (503
+    /// `overloaded`), and no transport failure. A 429 from a working limiter is served.
+    pub served: u64,
+}
+
+/// Which objects get a per-object latency histogram in a recorder.
+#[derive(Debug, Clone)]
+pub enum Tracking {
+    /// Every object (fine for a handful of objects: chat rooms, tests).
+    All,
+    /// The objects in `hot`, plus up to `newcomers` others first seen by this recorder.
+    Only {
+        hot: Arc<HashSet<Arc<str>>>,
+        newcomers: usize,
+    },
+}
+
 /// One finished request, as the executor reports it.
 #[derive(Debug, Clone, Copy)]
 pub struct Sample<'a> {
     pub op: &'a Arc<str>,
     pub object: Option<&'a Arc<str>>,
-    /// actual send − intended send.
+    /// The generator's own send delay: actual send − the later of (intended send, the moment
+    /// a connection was free). Never includes the wait for a connection.
     pub lateness: Duration,
-    /// response − actual send.
-    pub service: Duration,
-    /// response − intended send.
+    /// response − actual send; `None` when the request was never sent (it could not start
+    /// within the request timeout because no connection was free).
+    pub service: Option<Duration>,
+    /// response (or giving up) − intended send.
     pub latency: Duration,
+    /// How long the send waited for a free connection past its intended time (`None`: a
+    /// connection was free in time).
+    pub queue_wait: Option<Duration>,
     pub outcome: Outcome,
 }
 
@@ -125,11 +163,20 @@ pub struct Sample<'a> {
 #[derive(Debug, Clone)]
 pub struct Recorder {
     pub requests: u64,
+    /// Sends that waited for a free connection past their intended time.
+    pub queued: u64,
+    /// How long those sends waited.
+    pub queue_wait: Histogram<u64>,
     pub latency: Histogram<u64>,
     pub service: Histogram<u64>,
     pub lateness: Histogram<u64>,
     pub ops: HashMap<Arc<str>, Stat>,
-    pub objects: HashMap<Arc<str>, Stat>,
+    /// Exact counts of every object.
+    pub objects: HashMap<Arc<str>, ObjectCount>,
+    /// Latency from intended send of the tracked objects only (see [`Tracking`]).
+    pub object_latency: HashMap<Arc<str>, Histogram<u64>>,
+    /// Which objects get a latency histogram here.
+    pub tracking: Tracking,
     /// Every status code seen (2xx too), by code.
     pub statuses: BTreeMap<u16, u64>,
     pub errors: ErrorCounts,
@@ -145,11 +192,15 @@ impl Recorder {
     pub fn new() -> Self {
         Recorder {
             requests: 0,
+            queued: 0,
+            queue_wait: new_histogram(),
             latency: new_histogram(),
             service: new_histogram(),
             lateness: new_histogram(),
             ops: HashMap::new(),
             objects: HashMap::new(),
+            object_latency: HashMap::new(),
+            tracking: Tracking::All,
             statuses: BTreeMap::new(),
             errors: ErrorCounts::default(),
         }
@@ -160,25 +211,34 @@ impl Recorder {
     /// latency (a lower bound) is recorded so a slow target cannot hide behind its timeouts.
     pub fn record(&mut self, s: &Sample<'_>) {
         self.requests += 1;
-        hist::record(&mut self.lateness, s.lateness);
-        let (has_latency, is_error) = match s.outcome {
+        if let Some(w) = s.queue_wait {
+            self.queued += 1;
+            hist::record(&mut self.queue_wait, w);
+        }
+        if s.service.is_some() {
+            hist::record(&mut self.lateness, s.lateness);
+        }
+        let (has_latency, is_error, served) = match s.outcome {
             Outcome::Status { code, overloaded } => {
                 *self.statuses.entry(code).or_default() += 1;
+                let refused = code == 429;
                 if overloaded {
                     self.errors.overloaded += 1;
+                } else if refused {
+                    self.errors.refused += 1;
                 } else if code >= 400 {
                     *self.errors.status.entry(code.to_string()).or_default() += 1;
                 }
-                (true, overloaded || code >= 400)
+                (true, overloaded || (code >= 400 && !refused), !overloaded)
             }
-            Outcome::Frame => (true, false),
+            Outcome::Frame => (true, false, true),
             Outcome::Failed(kind) => {
                 match kind {
                     ErrorKind::Connect => self.errors.connect += 1,
                     ErrorKind::Timeout => self.errors.timeout += 1,
                     ErrorKind::Other => self.errors.other += 1,
                 }
-                (kind == ErrorKind::Timeout, true)
+                (kind == ErrorKind::Timeout, true, false)
             }
         };
         if is_error {
@@ -186,22 +246,55 @@ impl Recorder {
         }
         if has_latency {
             hist::record(&mut self.latency, s.latency);
-            hist::record(&mut self.service, s.service);
+            if let Some(service) = s.service {
+                hist::record(&mut self.service, service);
+            }
         }
-        let bump = |map: &mut HashMap<Arc<str>, Stat>, key: &Arc<str>| {
-            let stat = match map.get_mut(key) {
-                Some(st) => st,
-                None => map.entry(key.clone()).or_insert_with(Stat::new),
+        let stat = match self.ops.get_mut(s.op) {
+            Some(st) => st,
+            None => self.ops.entry(s.op.clone()).or_insert_with(Stat::new),
+        };
+        stat.requests += 1;
+        stat.errors += u64::from(is_error);
+        if has_latency {
+            hist::record(&mut stat.latency, s.latency);
+        }
+        if let Some(obj) = s.object {
+            let count = match self.objects.get_mut(obj) {
+                Some(c) => c,
+                None => self.objects.entry(obj.clone()).or_default(),
             };
-            stat.requests += 1;
-            stat.errors += u64::from(is_error);
+            count.requests += 1;
+            count.errors += u64::from(is_error);
+            count.served += u64::from(served);
             if has_latency {
-                hist::record(&mut stat.latency, s.latency);
+                self.record_object_latency(obj, s.latency);
+            }
+        }
+    }
+
+    fn record_object_latency(&mut self, obj: &Arc<str>, latency: Duration) {
+        if let Some(h) = self.object_latency.get_mut(obj) {
+            hist::record(h, latency);
+            return;
+        }
+        let track = match &mut self.tracking {
+            Tracking::All => true,
+            Tracking::Only { hot, newcomers } => {
+                if hot.contains(obj) {
+                    true
+                } else if *newcomers > 0 {
+                    *newcomers -= 1;
+                    true
+                } else {
+                    false
+                }
             }
         };
-        bump(&mut self.ops, s.op);
-        if let Some(obj) = s.object {
-            bump(&mut self.objects, obj);
+        if track {
+            let mut h = new_histogram();
+            hist::record(&mut h, latency);
+            self.object_latency.insert(obj.clone(), h);
         }
     }
 
@@ -210,21 +303,42 @@ impl Recorder {
         if other.requests == 0 {
             return;
         }
+        self.add_run_wide(other);
+        for (k, c) in &other.objects {
+            let d = self.objects.entry(k.clone()).or_default();
+            d.requests += c.requests;
+            d.errors += c.errors;
+            d.served += c.served;
+        }
+        for (k, h) in &other.object_latency {
+            match self.object_latency.get_mut(k) {
+                Some(d) => {
+                    let _ = d.add(h);
+                }
+                None => {
+                    self.object_latency.insert(k.clone(), h.clone());
+                }
+            }
+        }
+    }
+
+    /// Adds everything of `other` but its per-object maps (which the aggregate keeps apart).
+    pub fn add_run_wide(&mut self, other: &Recorder) {
+        if other.requests == 0 {
+            return;
+        }
         self.requests += other.requests;
+        self.queued += other.queued;
+        let _ = self.queue_wait.add(&other.queue_wait);
         // Same bounds everywhere, and values are clamped on record: addition cannot fail.
         let _ = self.latency.add(&other.latency);
         let _ = self.service.add(&other.service);
         let _ = self.lateness.add(&other.lateness);
-        for (dst, src) in [
-            (&mut self.ops, &other.ops),
-            (&mut self.objects, &other.objects),
-        ] {
-            for (k, st) in src.iter().filter(|(_, st)| st.requests > 0) {
-                let d = dst.entry(k.clone()).or_insert_with(Stat::new);
-                d.requests += st.requests;
-                d.errors += st.errors;
-                let _ = d.latency.add(&st.latency);
-            }
+        for (k, st) in other.ops.iter().filter(|(_, st)| st.requests > 0) {
+            let d = self.ops.entry(k.clone()).or_insert_with(Stat::new);
+            d.requests += st.requests;
+            d.errors += st.errors;
+            let _ = d.latency.add(&st.latency);
         }
         for (code, n) in &other.statuses {
             *self.statuses.entry(*code).or_default() += n;
@@ -232,19 +346,26 @@ impl Recorder {
         self.errors.add(&other.errors);
     }
 
-    /// Empties the recorder but keeps its allocations (op/object keys stay with zero counts).
+    /// Empties the recorder. Ops keep their allocations (a handful of keys); objects are
+    /// dropped (there may be millions, and a tick sees only some), keeping a modest capacity.
     pub fn reset(&mut self) {
         self.requests = 0;
+        self.queued = 0;
+        self.queue_wait.reset();
         self.latency.reset();
         self.service.reset();
         self.lateness.reset();
-        for st in self.ops.values_mut().chain(self.objects.values_mut()) {
+        for st in self.ops.values_mut() {
             if st.requests > 0 {
                 st.requests = 0;
                 st.errors = 0;
                 st.latency.reset();
             }
         }
+        self.objects.clear();
+        self.objects.shrink_to(4096);
+        self.object_latency.clear();
+        self.object_latency.shrink_to(256);
         self.statuses.clear();
         self.errors = ErrorCounts::default();
     }
@@ -265,8 +386,9 @@ mod tests {
             op,
             object: obj,
             lateness: Duration::ZERO,
-            service: d,
+            service: Some(d),
             latency: d,
+            queue_wait: None,
             outcome,
         }
     }
@@ -292,14 +414,20 @@ mod tests {
         r.record(&sample(&op, None, 5, Outcome::from_response(404, b"")));
         r.record(&sample(&op, None, 5, Outcome::Failed(ErrorKind::Connect)));
         r.record(&sample(&op, None, 5, Outcome::Failed(ErrorKind::Timeout)));
-        assert_eq!(r.requests, 6);
+        r.record(&sample(&op, None, 5, Outcome::from_response(429, b"{}")));
+        assert_eq!(r.errors.refused, 1, "a 429 is a refusal");
+        assert_eq!(r.requests, 7);
         assert_eq!(r.errors.total, 5);
         assert_eq!(r.errors.overloaded, 1);
         assert_eq!(r.errors.status.get("503"), Some(&1));
         assert_eq!(r.errors.status.get("404"), Some(&1));
         assert_eq!((r.errors.connect, r.errors.timeout), (1, 1));
-        assert_eq!(r.latency.len(), 5); // not the connect error
+        assert_eq!(r.latency.len(), 6); // not the connect error
         assert_eq!(r.objects[&obj].requests, 2);
+        assert_eq!(
+            r.objects[&obj].served, 1,
+            "the overload refusal was not served"
+        );
         assert_eq!(r.statuses[&503], 2);
     }
 
@@ -325,5 +453,22 @@ mod tests {
         assert_eq!(b.requests, 0);
         assert!(b.latency.is_empty());
         assert_eq!(b.ops[&op].requests, 0);
+    }
+
+    #[test]
+    fn only_tracked_objects_get_a_latency_histogram() {
+        let op: Arc<str> = "get".into();
+        let names: Vec<Arc<str>> = (0..100).map(|i| Arc::from(format!("o{i}"))).collect();
+        let mut r = Recorder::new();
+        r.tracking = Tracking::Only {
+            hot: Arc::new([names[7].clone()].into_iter().collect()),
+            newcomers: 2,
+        };
+        for n in &names {
+            r.record(&sample(&op, Some(n), 3, Outcome::from_response(200, b"")));
+        }
+        assert_eq!(r.objects.len(), 100, "every object is counted");
+        assert_eq!(r.object_latency.len(), 3, "the hot one and two newcomers");
+        assert!(r.object_latency.contains_key(&names[7]));
     }
 }

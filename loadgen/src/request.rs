@@ -90,6 +90,13 @@ pub trait RequestSource: Send + Sync {
     fn observe(&self, index: u64, request: &RequestSpec, response: &Response) {
         let _ = (index, request, response);
     }
+
+    /// Called when a request built by [`RequestSource::request`] was never sent (it waited
+    /// for a connection for a whole timeout and is booked as a timeout): a source that
+    /// counted it as sent takes it back here.
+    fn unsent(&self, index: u64, request: &RequestSpec) {
+        let _ = (index, request);
+    }
 }
 
 /// The same request every time (what `dobench http` sends).

@@ -30,7 +30,8 @@ pub struct Snapshot {
     pub sent: u64,
     /// Requests completed so far (any outcome).
     pub requests: u64,
-    /// Planned sends that found no free worker/connection in time (k6's dropped_iterations).
+    /// Planned sends the generator itself did not make (its own delay exceeded the timeout,
+    /// or the run stopped first). `requests + missed = planned` at the end of a run.
     pub missed: u64,
     pub in_flight: u64,
     /// Latency from intended send (coordinated-omission free), whole run so far.
@@ -39,21 +40,39 @@ pub struct Snapshot {
     pub latency_ms_last_s: Percentiles,
     /// Service time (from actual send), whole run so far.
     pub service_ms: Percentiles,
-    /// Send lateness (actual − intended send), whole run so far.
+    /// The generator's own send delay: actual send − the later of (intended send, the moment
+    /// a connection came free); never the wait for a connection. Whole run so far.
     pub lateness_ms: Percentiles,
+    /// Sends that found every connection busy at their intended time and waited for one.
+    #[serde(default)]
+    pub queued: u64,
+    /// How long the queued sends waited for a connection (their latency includes it).
+    #[serde(default)]
+    pub queue_wait_ms: Percentiles,
     pub errors: ErrorCounts,
     /// Errors over the last second.
     pub errors_last_s: u64,
     /// Every status code seen, by code (2xx included).
     pub statuses: BTreeMap<String, u64>,
     pub ops: BTreeMap<String, OpSnapshot>,
-    /// Per target object, busiest (last second) first.
+    /// The hottest target objects (last second's rate, then requests), busiest first; at
+    /// most as many as the recorder tracks (64 by default): never one entry per object.
     pub objects: Vec<ObjectSnapshot>,
-    /// Share of all CPU cores the generator's process used since the start (0–100).
+    /// Distinct objects touched so far (all of them, not only those listed).
+    #[serde(default)]
+    pub objects_total: u64,
+    /// Share of all CPU cores the generator's own threads used since the start (0–100); an
+    /// embedded runtime's threads are not counted.
     pub generator_cpu_pct: f64,
-    /// Sends ran late (p99 lateness > 1 ms) or the generator's CPU saturated: the numbers
-    /// show the generator's limit, not the target's.
+    /// The generator's threads' on-CPU + run-queue wait as a share of those threads (0–100).
+    #[serde(default)]
+    pub generator_busy_pct: f64,
+    /// The generator's own evidence (send delay, busy threads) crossed its bound: the numbers
+    /// show the generator's limit, not the target's (see `aggregate::GeneratorVerdict`).
     pub generator_limited: bool,
+    /// What the generator's evidence showed when it crossed a bound or a milder one.
+    #[serde(default)]
+    pub generator_note: Option<String>,
     /// The target's own stats (reference runtime only), merged in by whoever scrapes them
     /// (`server_stats::spawn_scraper`); the executor leaves it `None`.
     #[serde(default)]
@@ -80,5 +99,12 @@ pub struct ObjectSnapshot {
     pub rps_last_s: f64,
     /// Highest 1-second req/s seen so far.
     pub peak_rps: f64,
+    /// Requests the object served (not refused as overloaded, no transport failure).
+    #[serde(default)]
+    pub served: u64,
+    /// Highest 1-second rate of served requests (whole seconds).
+    #[serde(default)]
+    pub peak_served_rps: f64,
+    /// Zero for an object outside the tracked (hottest) set.
     pub latency_ms: Percentiles,
 }

@@ -21,19 +21,41 @@ pub struct OpSummary {
 }
 
 /// Per-object line of the summary (hottest first).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ObjectSummary {
     pub name: String,
     /// Target-side object id (filled in by a workload that knows it; empty otherwise).
     pub id: String,
+    /// Average requests/s offered to the object (served or refused).
     pub rps: f64,
+    /// Highest requests in one whole second (served or refused).
     pub peak_rps: f64,
-    /// `peak_rps` as a percentage of `ceiling_rps` (0 without a ceiling).
+    /// The peak per-second rate of *served* requests as a percentage of `ceiling_rps` (0
+    /// without a ceiling). Refusals are not in it (they are in `errors.overloaded`).
     pub ceiling_pct: f64,
+    /// Whole seconds in which the object served more than 90 % of the ceiling.
     pub secs_over_90pct: u64,
     pub requests: u64,
+    /// Zero for an object outside the tracked (hottest) set: see `latency_kept`.
     pub latency_ms: Percentiles,
+    // ---- additions ----
+    /// Average served requests/s.
+    #[serde(default)]
+    pub served_rps: f64,
+    /// Highest served requests in one whole second.
+    #[serde(default)]
+    pub peak_served_rps: f64,
+    /// `served_rps` as a percentage of the ceiling: the average beside `ceiling_pct`.
+    #[serde(default)]
+    pub avg_ceiling_pct: f64,
+    /// Whether `latency_ms` was kept for this object (the N with most requests are).
+    #[serde(default)]
+    pub latency_kept: bool,
 }
+
+/// At most this many objects are listed in a summary (hottest first); `objects_total` says
+/// how many there were.
+pub const SUMMARY_OBJECTS: usize = 1000;
 
 /// WebSocket hibernation savings (filled in by the chat workload).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,8 +121,12 @@ impl Default for Thresholds {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdResult {
     pub expr: String,
+    /// In the metric's own unit (a ratio as a fraction, a percentage as 0–100, ms ...).
     pub actual: f64,
     pub passed: bool,
+    /// `actual` as a person reads it, in the threshold's unit (`0.4744` → `47.440 %`).
+    #[serde(default)]
+    pub shown: String,
 }
 
 /// The run summary (see DESIGN.md). `None` parts marked `skip` are omitted from the JSON
@@ -129,6 +155,9 @@ pub struct RunSummary {
     pub ceiling_rps: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub objects: Option<Vec<ObjectSummary>>,
+    /// Distinct objects the run touched (the list holds at most [`SUMMARY_OBJECTS`]).
+    #[serde(default)]
+    pub objects_total: u64,
     pub hibernation: Option<HibernationSummary>,
     pub alarms: Option<AlarmSummary>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -141,15 +170,38 @@ pub struct RunSummary {
     pub planned: Option<u64>,
     /// Service time (response − actual send).
     pub service_ms: Percentiles,
-    /// Send lateness (actual − intended send).
+    /// The generator's own send delay (actual send − the later of intended send and a free
+    /// connection); never the wait for a connection.
     pub lateness_ms: Percentiles,
+    /// Sends that waited for a free connection past their intended time.
+    #[serde(default)]
+    pub queued: u64,
+    /// How long those sends waited (their latency includes it).
+    #[serde(default)]
+    pub queue_wait_ms: Percentiles,
     /// Every status code seen (2xx too).
     pub statuses: BTreeMap<String, u64>,
+    /// Share of all cores the generator's own threads used (an embedded runtime excluded).
     pub generator_cpu_pct: f64,
-    /// The generator, not the target, limited this run (late sends or saturated CPU).
+    /// The generator's threads' on-CPU + run-queue wait, share of those threads.
+    #[serde(default)]
+    pub generator_busy_pct: f64,
+    /// The generator, not the target, limited this run: true only when the generator's own
+    /// evidence (send delay, busy threads) crossed its stated bound.
     pub generator_limited: bool,
+    /// A milder sign from the generator's evidence, or why it was called limited.
+    #[serde(default)]
+    pub generator_note: Option<String>,
+    /// The target at its limit (an object at or near its ceiling, sends queued for
+    /// connections): the finding, in words. Set by run assembly, which knows the ceiling.
+    #[serde(default)]
+    pub target_note: Option<String>,
     /// Stopped by cancellation or its hard time bound before the plan finished.
     pub stopped_early: bool,
+    /// Why the run fails whatever its thresholds say (too many missed sends, the embedded
+    /// runtime's own 5xx answers ...). Empty for a run that stands; set by run assembly.
+    #[serde(default)]
+    pub failures: Vec<String>,
     /// Start of the schedule, ms since the Unix epoch.
     pub started_at_ms: u64,
 }
@@ -175,15 +227,26 @@ impl RunSummary {
             let mut v: Vec<ObjectSummary> = s
                 .objects
                 .iter()
-                .map(|o| ObjectSummary {
-                    name: o.name.clone(),
-                    id: String::new(),
-                    rps: o.rps,
-                    peak_rps: o.peak_rps,
-                    ceiling_pct: ceiling.map_or(0.0, |c| o.peak_rps / c * 100.0),
-                    secs_over_90pct: 0,
-                    requests: o.requests,
-                    latency_ms: o.latency_ms,
+                .map(|o| {
+                    let served_rps = if s.elapsed_s > 0.0 {
+                        o.served as f64 / s.elapsed_s
+                    } else {
+                        0.0
+                    };
+                    ObjectSummary {
+                        name: o.name.clone(),
+                        id: String::new(),
+                        rps: o.rps,
+                        peak_rps: o.peak_rps,
+                        ceiling_pct: ceiling.map_or(0.0, |c| o.peak_served_rps / c * 100.0),
+                        secs_over_90pct: 0,
+                        requests: o.requests,
+                        latency_ms: o.latency_ms,
+                        served_rps,
+                        peak_served_rps: o.peak_served_rps,
+                        avg_ceiling_pct: ceiling.map_or(0.0, |c| served_rps / c * 100.0),
+                        latency_kept: o.latency_ms != Percentiles::default(),
+                    }
                 })
                 .collect();
             sort_hottest_first(&mut v);
@@ -219,6 +282,7 @@ impl RunSummary {
             errors: s.errors.clone(),
             ceiling_rps: meta.ceiling_rps,
             objects,
+            objects_total: s.objects_total,
             hibernation: None,
             alarms: None,
             correctness: None,
@@ -227,12 +291,24 @@ impl RunSummary {
             planned: s.planned,
             service_ms: s.service_ms,
             lateness_ms: s.lateness_ms,
+            queued: s.queued,
+            queue_wait_ms: s.queue_wait_ms,
             statuses: s.statuses.clone(),
             generator_cpu_pct: s.generator_cpu_pct,
+            generator_busy_pct: s.generator_busy_pct,
             generator_limited: s.generator_limited,
+            generator_note: s.generator_note.clone(),
+            target_note: None,
             stopped_early: !s.done,
+            failures: Vec::new(),
             started_at_ms,
         }
+        .with_target_note()
+    }
+
+    fn with_target_note(mut self) -> Self {
+        self.target_note = self.target_finding();
+        self
     }
 
     /// Builds the summary of a finished run: the final snapshot's figures, with duration,
@@ -270,41 +346,54 @@ impl RunSummary {
                 )
             })
             .collect();
-        summary.objects = (!total.objects.is_empty()).then(|| {
-            let mut v: Vec<ObjectSummary> = total
-                .objects
-                .iter()
-                .map(|(k, st)| {
-                    let seconds = outcome
-                        .aggregate
-                        .object_seconds
-                        .get(k)
-                        .map(Vec::as_slice)
-                        .unwrap_or(&[]);
-                    let peak = seconds.iter().copied().max().unwrap_or(0) as f64;
-                    let (ceiling_pct, secs_over_90pct) = match ceiling {
+        let agg = &outcome.aggregate;
+        summary.objects_total = agg.objects.len() as u64;
+        summary.objects = (!agg.objects.is_empty()).then(|| {
+            // The hottest SUMMARY_OBJECTS by requests, found without sorting them all.
+            let mut hot: Vec<(&std::sync::Arc<str>, &crate::aggregate::ObjectTally)> =
+                agg.objects.iter().collect();
+            let by_requests =
+                |a: &(&std::sync::Arc<str>, &crate::aggregate::ObjectTally),
+                 b: &(&std::sync::Arc<str>, &crate::aggregate::ObjectTally)| {
+                    b.1.requests.cmp(&a.1.requests).then_with(|| a.0.cmp(b.0))
+                };
+            if hot.len() > SUMMARY_OBJECTS {
+                hot.select_nth_unstable_by(SUMMARY_OBJECTS - 1, by_requests);
+                hot.truncate(SUMMARY_OBJECTS);
+            }
+            let mut v: Vec<ObjectSummary> = hot
+                .into_iter()
+                .map(|(k, t)| {
+                    let served_rps = per_s(t.served);
+                    let (ceiling_pct, secs_over_90pct, avg_ceiling_pct) = match ceiling {
                         Some(c) => (
-                            peak / c * 100.0,
-                            seconds.iter().filter(|&&n| n as f64 > 0.9 * c).count() as u64,
+                            f64::from(t.peak_served) / c * 100.0,
+                            t.seconds_serving_over(0.9 * c),
+                            served_rps / c * 100.0,
                         ),
-                        None => (0.0, 0),
+                        None => (0.0, 0, 0.0),
                     };
+                    let latency = agg.object_latency.get(k);
                     ObjectSummary {
                         name: k.to_string(),
                         id: String::new(),
-                        rps: per_s(st.requests),
-                        peak_rps: peak,
+                        rps: per_s(t.requests),
+                        peak_rps: f64::from(t.peak_requests),
                         ceiling_pct,
                         secs_over_90pct,
-                        requests: st.requests,
-                        latency_ms: Percentiles::of(&st.latency),
+                        requests: t.requests,
+                        latency_ms: latency.map_or_else(Percentiles::default, Percentiles::of),
+                        served_rps,
+                        peak_served_rps: f64::from(t.peak_served),
+                        avg_ceiling_pct,
+                        latency_kept: latency.is_some(),
                     }
                 })
                 .collect();
             sort_hottest_first(&mut v);
             v
         });
-        summary
+        summary.with_target_note()
     }
 }
 
@@ -315,4 +404,173 @@ fn sort_hottest_first(v: &mut [ObjectSummary]) {
 /// A run id: start time in ms (hex) and 32 random bits, e.g. `19a3c2f01b2-5e1f00aa`.
 pub fn new_run_id(started_at_ms: u64) -> String {
     format!("{started_at_ms:x}-{:08x}", rand::random::<u32>())
+}
+
+/// A target object at or above this share of its ceiling (peak second, %) is at its limit.
+pub const AT_LIMIT_CEILING_PCT: f64 = 90.0;
+/// Sends queued for a connection above this share of requests mean the target could not keep
+/// up with the offered rate over the connections given.
+pub const AT_LIMIT_QUEUED_SHARE: f64 = 0.01;
+
+impl RunSummary {
+    /// The target's own limit, in words, when the run shows it: its hottest object at or near
+    /// the ceiling, sends that queued for a connection, overload refusals. `None` when the
+    /// target kept up. Evidence about the target only; the generator's is `generator_note`.
+    pub fn target_finding(&self) -> Option<String> {
+        let queued = if self.queued > 0 {
+            format!(
+                "{} sends queued for a connection (wait p99 {:.1} ms)",
+                self.queued, self.queue_wait_ms.p99
+            )
+        } else {
+            "no sends queued".to_string()
+        };
+        let refused = if self.errors.overloaded > 0 {
+            format!(", {} refused as overloaded", self.errors.overloaded)
+        } else {
+            String::new()
+        };
+        let hottest = self.objects.as_ref().and_then(|v| {
+            v.iter()
+                .max_by(|a, b| a.ceiling_pct.total_cmp(&b.ceiling_pct))
+        });
+        if let (Some(o), Some(c)) = (hottest, self.ceiling_rps.filter(|c| *c > 0.0)) {
+            if o.ceiling_pct >= AT_LIMIT_CEILING_PCT {
+                return Some(format!(
+                    "the target is at its limit: object {} at {:.0} % of the ceiling (peak {:.0}/s of {c:.0}/s), {queued}{refused}",
+                    o.name,
+                    o.ceiling_pct,
+                    o.peak_served_rps
+                ));
+            }
+        }
+        let queued_share = self.queued as f64 / self.requests.max(1) as f64;
+        if queued_share > AT_LIMIT_QUEUED_SHARE || self.errors.overloaded > 0 {
+            return Some(format!(
+                "the target is at its limit: it answered slower than the offered rate needs over the connections given; {queued}{refused}"
+            ));
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary() -> RunSummary {
+        RunSummary::from_snapshot(&Snapshot::default(), SummaryMeta::default(), 0)
+    }
+
+    #[test]
+    fn a_saturated_object_is_the_targets_limit() {
+        let mut s = summary();
+        assert_eq!(s.target_finding(), None);
+        s.ceiling_rps = Some(1000.0);
+        s.requests = 10_000;
+        s.queued = 4_900;
+        s.queue_wait_ms.p99 = 812.0;
+        s.objects = Some(vec![ObjectSummary {
+            name: "x".into(),
+            id: String::new(),
+            rps: 1000.0,
+            peak_rps: 1003.0,
+            ceiling_pct: 100.3,
+            peak_served_rps: 1003.0,
+            secs_over_90pct: 5,
+            requests: 10_000,
+            ..ObjectSummary::default()
+        }]);
+        let f = s.target_finding().unwrap();
+        assert!(
+            f.starts_with("the target is at its limit: object x at 100 % of the ceiling"),
+            "{f}"
+        );
+        assert!(f.contains("4900 sends queued"), "{f}");
+    }
+
+    #[test]
+    fn queueing_without_objects_is_still_the_targets_limit() {
+        let mut s = summary();
+        s.requests = 1000;
+        s.queued = 5;
+        assert_eq!(s.target_finding(), None, "0.5 % queued is noise");
+        s.queued = 200;
+        assert!(s.target_finding().unwrap().contains("200 sends queued"));
+    }
+}
+
+impl RunSummary {
+    /// The run stands: it finished, correctness and thresholds passed, nothing failed it.
+    pub fn passed(&self) -> bool {
+        !self.stopped_early
+            && self.thresholds.passed
+            && self.correctness.as_ref().is_none_or(|c| c.passed)
+            && self.failures.is_empty()
+    }
+
+    /// Objects the run used (`objects_total`, or the listed ones for a summary that predates
+    /// that field).
+    pub fn objects_used(&self) -> u64 {
+        if self.objects_total > 0 {
+            self.objects_total
+        } else {
+            self.objects.as_ref().map_or(0, |v| v.len() as u64)
+        }
+    }
+
+    /// The hottest object's `ceiling_pct` (0 when there are no objects or no ceiling).
+    pub fn hottest_ceiling_pct(&self) -> f64 {
+        self.objects
+            .as_ref()
+            .map_or(0.0, |v| v.iter().map(|o| o.ceiling_pct).fold(0.0, f64::max))
+    }
+}
+
+/// The one "best" rule, used by `compare` and the HTML report alike: among runs that
+/// [passed](RunSummary::passed), the fewest objects; ties go to the lowest hottest-object
+/// `ceiling_pct`, then the lowest p99. `None` when no run passed.
+pub fn best_index<'a>(runs: impl IntoIterator<Item = &'a RunSummary>) -> Option<usize> {
+    runs.into_iter()
+        .enumerate()
+        .filter(|(_, s)| s.passed())
+        .min_by(|(_, a), (_, b)| {
+            a.objects_used()
+                .cmp(&b.objects_used())
+                .then(a.hottest_ceiling_pct().total_cmp(&b.hottest_ceiling_pct()))
+                .then(a.latency_ms.p99.total_cmp(&b.latency_ms.p99))
+        })
+        .map(|(i, _)| i)
+}
+
+#[cfg(test)]
+mod best_tests {
+    use super::*;
+
+    fn run(objects: u64, hot_pct: f64, p99: f64, passed: bool) -> RunSummary {
+        let mut s = RunSummary::from_snapshot(&Snapshot::default(), SummaryMeta::default(), 0);
+        s.stopped_early = false;
+        s.objects_total = objects;
+        s.objects = Some(vec![ObjectSummary {
+            ceiling_pct: hot_pct,
+            ..ObjectSummary::default()
+        }]);
+        s.latency_ms.p99 = p99;
+        s.thresholds.passed = passed;
+        s
+    }
+
+    #[test]
+    fn fewest_objects_then_coolest_hottest_then_p99() {
+        let runs = [
+            run(1, 50.0, 1.0, false), // fewest, but failed
+            run(16, 60.0, 5.0, true),
+            run(16, 40.0, 9.0, true), // same objects, cooler hottest object
+            run(64, 10.0, 0.5, true),
+        ];
+        assert_eq!(best_index(&runs), Some(2));
+        let tie = [run(16, 40.0, 9.0, true), run(16, 40.0, 3.0, true)];
+        assert_eq!(best_index(&tie), Some(1));
+        assert_eq!(best_index(&[run(1, 1.0, 1.0, false)]), None);
+    }
 }

@@ -1,5 +1,8 @@
 //! Honest latency, part 2: a 1 s stall shows up in the open model's p99 (latency from the
-//! intended send) while a closed model at the same load hides it in the max only.
+//! intended send) while a closed model at the same load hides it in the max only; with fewer
+//! connections than the stall needs, the sends that found every connection busy wait, keep
+//! their intended time and are booked as queued (issue 14, must-show 1); a send that could
+//! not start within the timeout is a timeout error with its latency, never dropped.
 
 mod common;
 
@@ -44,19 +47,26 @@ async fn stall_shows_in_open_p99_but_not_in_closed_p99() {
         .await
         .unwrap()
         .snapshot;
-    assert_eq!(o.sent + o.missed, 1000, "{o:?}");
-    // A few sends may be missed when other processes saturate the CPU; the claim is the p99.
-    assert!(o.missed <= 50, "{o:?}");
+    assert_eq!(o.requests + o.missed, 1000, "{o:?}");
+    assert_eq!(
+        o.missed, 0,
+        "the target's stall is never the generator's miss: {o:?}"
+    );
     assert!(
         o.latency_ms.p99 >= 500.0,
         "open p99 {} ms should show the 1 s stall",
         o.latency_ms.p99
     );
-    // Service time from the *actual* send shows the same stall: the requests were sent on time.
+    // The requests were sent on time (the stall is the target's): the generator's own delay
+    // is small at the median, and any tail past its bound is owned up to.
     assert!(
-        o.lateness_ms.p99 < 20.0,
+        o.lateness_ms.p50 <= 1.0,
         "sends must be on time: {:?}",
         o.lateness_ms
+    );
+    assert!(
+        o.lateness_ms.p99 <= dobench_loadgen::aggregate::LIMITED_LATE_P99_MS || o.generator_limited,
+        "{o:?}"
     );
 
     let closed = RunConfig::new(Schedule::Closed(ClosedModel {
@@ -90,4 +100,91 @@ async fn stall_shows_in_open_p99_but_not_in_closed_p99() {
         "stall: open p99 {:.1} ms vs closed p99 {:.1} ms (closed max {:.1} ms)",
         o.latency_ms.p99, c.latency_ms.p99, c.latency_ms.max
     );
+}
+
+fn open_run(rate: f64, secs: u64, connections: usize) -> RunConfig {
+    let mut c = RunConfig::new(Schedule::Open(OpenSchedule::Constant {
+        rate,
+        duration: Duration::from_secs(secs),
+    }));
+    c.max_in_flight = connections;
+    c
+}
+
+/// Issue 14's measurement: 200 req/s for 5 s over 64 connections, every request held for 1 s
+/// once. The first 64 sends of the stall hold every connection; the ~136 planned after them
+/// wait for one. Counted from their intended time, ~200 of 1,000 latencies spread over
+/// 0–1000 ms, so p90 ≥ 300 ms (it read 23 ms when waiting sends were dropped as "missed").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_waiting_for_a_connection_keep_their_intended_time() {
+    let stall = common::Stall::default();
+    let base = common::stall_server(stall.clone()).await;
+    stall.set(
+        tokio::time::Instant::now() + Duration::from_secs(2),
+        Duration::from_secs(1),
+    );
+    let o = executor::start(
+        open_run(200.0, 5, 64),
+        source(&base),
+        CancellationToken::new(),
+    )
+    .unwrap()
+    .wait()
+    .await
+    .unwrap()
+    .snapshot;
+    eprintln!(
+        "64 connections: latency {:?}, queued {} waiting {:?}, lateness {:?}",
+        o.latency_ms, o.queued, o.queue_wait_ms, o.lateness_ms
+    );
+    assert_eq!(o.requests + o.missed, 1000, "{o:?}");
+    assert_eq!(o.missed, 0, "{o:?}");
+    assert_eq!(o.errors.total, 0, "{o:?}");
+    assert!(
+        o.latency_ms.p90 >= 300.0,
+        "p90 {} ms hides the stall",
+        o.latency_ms.p90
+    );
+    // ~200 sends fell in the stall and 64 held the connections: the rest waited.
+    assert!((80..=200).contains(&o.queued), "queued {}", o.queued);
+    assert!(o.queue_wait_ms.max >= 500.0, "{:?}", o.queue_wait_ms);
+    // Waiting for a connection is not the generator's delay: ~14 % of sends waited up to
+    // 0.7 s, yet lateness stays small past p90 (counted from intended, it would be ~0.5 s).
+    assert!(o.queue_wait_ms.p50 >= 100.0, "{:?}", o.queue_wait_ms);
+    assert!(o.lateness_ms.p90 < 50.0, "{:?}", o.lateness_ms);
+}
+
+/// Past the request timeout a waiting send is a timeout error, and its wait (≥ the timeout)
+/// is in the latency: 4 connections, a 2 s stall, 300 ms timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_that_cannot_start_within_the_timeout_is_a_timeout_with_its_latency() {
+    let stall = common::Stall::default();
+    let base = common::stall_server(stall.clone()).await;
+    stall.set(
+        tokio::time::Instant::now() + Duration::from_millis(500),
+        Duration::from_secs(2),
+    );
+    let mut cfg = open_run(100.0, 3, 4);
+    cfg.timeout = Duration::from_millis(300);
+    let o = executor::start(cfg, source(&base), CancellationToken::new())
+        .unwrap()
+        .wait()
+        .await
+        .unwrap()
+        .snapshot;
+    eprintln!(
+        "timeouts {} of {}, queued {}, latency {:?}",
+        o.errors.timeout, o.requests, o.queued, o.latency_ms
+    );
+    assert_eq!(o.requests + o.missed, 300, "{o:?}");
+    assert_eq!(o.missed, 0, "{o:?}");
+    // ~200 sends were planned inside the stall: all of them end as timeouts.
+    assert!(o.errors.timeout >= 150, "{o:?}");
+    assert!(
+        o.sent < o.requests,
+        "some timed out before they could be sent: {o:?}"
+    );
+    // Every timeout has its latency, ≥ the timeout: at least p_(timeouts/requests) ≥ 300 ms.
+    let share = o.errors.timeout as f64 / o.requests as f64;
+    assert!(share > 0.5 && o.latency_ms.p50 >= 300.0, "{o:?}");
 }

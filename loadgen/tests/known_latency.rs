@@ -1,13 +1,12 @@
-//! Honest latency, part 1: a server that answers after exactly 20 ms reads as 20–23 ms
-//! at p50 and p99. Its own test binary, so no other test competes for the two cores.
-//!
-//! p99 of 300 samples is the 3rd-worst request, so a few scheduler hiccups caused by *other*
-//! processes on a shared 2-core machine can push it past 23 ms. The test therefore makes up
-//! to three attempts and passes if one meets the bound; every attempt's figures are printed.
-//! The claim is about an optimized build (`cargo test --release`: measured p50 20.6 ms, p99
-//! 22.3 ms on a loaded 2-core machine). In an unoptimized build the *test server itself*
-//! answers with p99 25–30 ms when other processes load the CPU (its service time shows it),
-//! so the test is ignored there, visibly, rather than asserting something looser.
+//! Honest latency, part 1: against a server whose own service time is 20 ms, the generator
+//! adds little of its own, and says so when it does not. The test bounds what *the
+//! generator* adds — send lateness (its own delay past the intended time), which here is
+//! exactly latency − service per request, since no send waits for a connection — and never
+//! the machine's absolute speed: the server's own time (service) may be anything ≥ 20 ms on
+//! a loaded machine. Its median must be on time; its tail may only exceed the generator's
+//! stated bound if the run then calls itself generator-limited (a machine that starves the
+//! generator's threads — other processes on a shared 2-core VM — makes sends late, and the
+//! books must show it). Passes in debug and release builds, loaded or not.
 
 mod common;
 
@@ -15,62 +14,62 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dobench_loadgen::http::Method;
-use dobench_loadgen::{executor, FixedRequest, OpenSchedule, RunConfig, Schedule, Snapshot};
+use dobench_loadgen::{executor, FixedRequest, OpenSchedule, RunConfig, Schedule};
 use tokio_util::sync::CancellationToken;
 
-fn source(base: &str) -> Arc<FixedRequest> {
-    Arc::new(FixedRequest(
-        dobench_loadgen::RequestSpec::new("get", Method::GET, &format!("{base}/")).unwrap(),
-    ))
-}
+/// What the generator may add at p50 (its own send delay), whatever the machine does.
+const ADDED_P50_MS: f64 = 1.0;
 
-async fn attempt(base: &str) -> Snapshot {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_generator_adds_little_to_a_known_20ms_service_time() {
+    let base = common::delay_server(Duration::from_millis(20)).await;
     let schedule = Schedule::Open(OpenSchedule::Constant {
         rate: 100.0,
         duration: Duration::from_secs(3),
     });
-    let out = executor::start(
-        RunConfig::new(schedule),
-        source(base),
-        CancellationToken::new(),
-    )
-    .unwrap()
-    .wait()
-    .await
-    .unwrap();
-    let s = out.snapshot;
+    let source = Arc::new(FixedRequest(
+        dobench_loadgen::RequestSpec::new("get", Method::GET, &format!("{base}/")).unwrap(),
+    ));
+    let s = executor::start(RunConfig::new(schedule), source, CancellationToken::new())
+        .unwrap()
+        .wait()
+        .await
+        .unwrap()
+        .snapshot;
     eprintln!(
-        "latency {:?}\nservice {:?}\nlateness {:?}\ncpu {:.0}%",
-        s.latency_ms, s.service_ms, s.lateness_ms, s.generator_cpu_pct
+        "latency {:?}\nservice {:?}\nlateness {:?}\ngenerator cpu {:.0}% busy {:.0}%",
+        s.latency_ms, s.service_ms, s.lateness_ms, s.generator_cpu_pct, s.generator_busy_pct
     );
-    assert_eq!(s.sent + s.missed, 300, "{s:?}");
-    assert!(s.requests >= 295, "{s:?}");
-    assert_eq!(s.errors.total, 0);
-    s
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    debug_assertions,
-    ignore = "timing claim needs an optimized build: cargo test --release -p dobench-loadgen"
-)]
-async fn known_20ms_latency_reads_as_20ms() {
-    let base = common::delay_server(Duration::from_millis(20)).await;
-    let max_ms = 23.0;
-    let within = |s: &Snapshot| {
-        [s.latency_ms.p50, s.latency_ms.p99]
-            .iter()
-            .all(|v| (20.0..=max_ms).contains(v))
-    };
-    let mut last = None;
-    for _ in 0..3 {
-        let s = attempt(&base).await;
-        // Never below the true 20 ms: latency can only be overstated by the machine, not hidden.
-        assert!(s.latency_ms.p50 >= 20.0, "{:?}", s.latency_ms);
-        if within(&s) {
-            return;
-        }
-        last = Some(s.latency_ms);
+    assert_eq!(s.requests + s.missed, 300, "{s:?}");
+    assert_eq!((s.missed, s.errors.total), (0, 0), "{s:?}");
+    assert_eq!(s.queued, 0, "64 connections for 2 in flight: nothing waits");
+    // Never below the truth: latency cannot be understated.
+    assert!(s.latency_ms.p50 >= 20.0, "{:?}", s.latency_ms);
+    assert!(s.service_ms.p50 >= 20.0, "{:?}", s.service_ms);
+    // What the generator adds: on time at the median; past its bound only when it says so.
+    assert!(
+        s.lateness_ms.p50 <= ADDED_P50_MS,
+        "the generator added {:?}",
+        s.lateness_ms
+    );
+    if s.lateness_ms.p99 > dobench_loadgen::aggregate::LIMITED_LATE_P99_MS {
+        assert!(s.generator_limited, "late sends not owned up to: {s:?}");
+    } else if s.lateness_ms.p99 > dobench_loadgen::aggregate::NOTE_LATE_P99_MS {
+        assert!(s.generator_note.is_some(), "{s:?}");
     }
-    panic!("p50/p99 not within 20–{max_ms} ms in 3 attempts: last {last:?}");
+    // latency = lateness + service for every request (nothing queued): the books add up.
+    let slack = 0.01 * s.latency_ms.max + 0.1;
+    assert!(
+        s.latency_ms.max <= s.service_ms.max + s.lateness_ms.max + slack,
+        "latency {:?} vs service {:?} + lateness {:?}",
+        s.latency_ms,
+        s.service_ms,
+        s.lateness_ms
+    );
+    assert!(
+        s.latency_ms.p50 - s.service_ms.p50 <= ADDED_P50_MS + 0.1,
+        "latency − service at p50: {:?} vs {:?}",
+        s.latency_ms,
+        s.service_ms
+    );
 }

@@ -1,5 +1,5 @@
-//! The generator at and past its limits: an impossible rate is reported as missed sends and
-//! still ends on time; a burst is sent within its grace or counted as missed.
+//! The generator at and past its limits: an impossible rate is reported as generator-limited
+//! and still ends on time; a burst goes out whole.
 
 mod common;
 
@@ -19,8 +19,11 @@ fn source(base: &str) -> Arc<FixedRequest> {
     ))
 }
 
+/// An impossible rate against a trivially fast server: the generator's own threads are the
+/// limit, and the run says so (issue 14, must-show 2). Still bounded: it ends within plan +
+/// timeout + slack, and every planned send is booked (`requests + missed = planned`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn impossible_rate_reports_missed_and_ends_on_time() {
+async fn impossible_rate_is_generator_limited_and_ends_on_time() {
     let _serial = SERIAL.lock().await;
     let base = common::fast_server().await;
     let mut cfg = RunConfig::new(Schedule::Open(OpenSchedule::Constant {
@@ -28,6 +31,7 @@ async fn impossible_rate_reports_missed_and_ends_on_time() {
         duration: Duration::from_secs(2),
     }));
     cfg.max_in_flight = 4;
+    cfg.timeout = Duration::from_millis(500);
     let t0 = Instant::now();
     let out = executor::start(cfg, source(&base), CancellationToken::new())
         .unwrap()
@@ -36,18 +40,25 @@ async fn impossible_rate_reports_missed_and_ends_on_time() {
         .unwrap();
     let took = t0.elapsed();
     let s = &out.snapshot;
-    assert!(s.missed > 0, "{s:?}");
-    assert_eq!(
-        s.sent + s.missed,
-        2_000_000,
-        "every planned send is either sent or missed"
+    eprintln!(
+        "impossible rate: took {took:?}, requests {} sent {} missed {} timeouts {} busy {:.0}% note {:?}",
+        s.requests, s.sent, s.missed, s.errors.timeout, s.generator_busy_pct, s.generator_note
     );
-    assert!(took < Duration::from_millis(3000), "took {took:?}");
-    assert!(s.generator_limited || s.missed > 0);
+    assert_eq!(
+        s.requests + s.missed,
+        2_000_000,
+        "every planned send is booked"
+    );
+    // Plan (2 s) + timeout (0.5 s) + 1 s hard-bound slack + shutdown.
+    assert!(took < Duration::from_millis(4500), "took {took:?}");
+    assert!(s.generator_limited, "{s:?}");
+    assert!(s.generator_note.is_some());
 }
 
+/// 1,000 sends released at one instant on 1,000 connections: none waits for a connection and
+/// none is missed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn burst_is_sent_within_50ms_or_counted_missed() {
+async fn burst_is_sent_whole() {
     let _serial = SERIAL.lock().await;
     let base = common::fast_server().await;
     let mut cfg = RunConfig::new(Schedule::Open(OpenSchedule::Burst {
@@ -55,7 +66,6 @@ async fn burst_is_sent_within_50ms_or_counted_missed() {
         at: Duration::from_millis(100),
     }));
     cfg.max_in_flight = 1000;
-    cfg.miss_grace = Duration::from_millis(50);
     let out = executor::start(cfg, source(&base), CancellationToken::new())
         .unwrap()
         .wait()
@@ -63,20 +73,12 @@ async fn burst_is_sent_within_50ms_or_counted_missed() {
         .unwrap();
     let s = &out.snapshot;
     eprintln!(
-        "burst: sent {} missed {} lateness {:?}",
-        s.sent, s.missed, s.lateness_ms
+        "burst: sent {} missed {} queued {} lateness {:?}",
+        s.sent, s.missed, s.queued, s.lateness_ms
     );
-    assert_eq!(s.sent + s.missed, 1000);
-    assert_eq!(s.requests, s.sent);
-    assert!(
-        s.lateness_ms.max <= 51.0,
-        "a sent request started {} ms late",
-        s.lateness_ms.max
-    );
-    // How much of the burst makes it out in time is a performance figure: asserted in an
-    // optimized build only (a debug build on a busy 2-core machine sends ~40 %).
-    let floor = if cfg!(debug_assertions) { 1 } else { 500 };
-    assert!(s.sent >= floor, "most of the burst should go out: {s:?}");
+    assert_eq!(s.requests + s.missed, 1000);
+    assert_eq!((s.sent, s.missed, s.queued), (1000, 0, 0), "{s:?}");
+    assert_eq!(s.errors.total, 0, "{s:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -126,4 +128,6 @@ async fn cancellation_stops_early() {
     assert!(out.stopped_early);
     assert!(out.snapshot.done);
     assert!(out.snapshot.requests > 10);
+    // What the stop left unsent is the generator's: missed.
+    assert_eq!(out.snapshot.requests + out.snapshot.missed, 3000);
 }

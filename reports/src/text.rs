@@ -227,11 +227,14 @@ pub fn summary(s: &RunSummary) -> String {
             t.actual
         );
     }
-    if s.generator_limited {
-        let _ = writeln!(
-            o,
-            "note      the generator limited this run (late sends or saturated CPU)"
-        );
+    if let Some(t) = &s.target_note {
+        let _ = writeln!(o, "target    {t}");
+    }
+    if let Some(g) = &s.generator_note {
+        let _ = writeln!(o, "generator {g}");
+    }
+    for f in &s.failures {
+        let _ = writeln!(o, "FAIL      {f}");
     }
     o
 }

@@ -86,6 +86,14 @@ pub fn human_summary(loaded: &LoadedProfile, r: &RunResult) -> String {
         s.achieved_rps, s.offered_rps, s.duration_s, s.requests, s.missed
     );
     let _ = writeln!(o, "  latency     {}", pct(&s.latency_ms));
+    if s.queued > 0 {
+        let _ = writeln!(
+            o,
+            "  queued      {} sends waited for a free connection: {}",
+            s.queued,
+            pct(&s.queue_wait_ms)
+        );
+    }
     for (name, op) in &s.ops {
         let _ = writeln!(
             o,
@@ -107,29 +115,37 @@ pub fn human_summary(loaded: &LoadedProfile, r: &RunResult) -> String {
         parts.extend(e.status.iter().map(|(c, n)| format!("status {c}: {n}")));
         let _ = writeln!(o, "  errors      {} ({})", e.total, parts.join(", "));
     }
+    if e.refused > 0 {
+        let _ = writeln!(
+            o,
+            "  refused     {} (429: the limiter saying no; refusals, not errors)",
+            e.refused
+        );
+    }
     if let Some(objects) = &s.objects {
         let _ = writeln!(
             o,
-            "  objects     {} used; top {} by req/s:",
+            "  objects     {} used; top {} by req/s (% of ceiling: served turns, peak second / average):",
             r.objects_used,
             objects.len().min(10)
         );
         let _ = writeln!(
             o,
-            "    {:<28} {:>9} {:>9} {:>9} {:>10} {:>7}",
-            "object", "req/s", "ok/s", "peak/s", "% ceiling", "s>90%"
+            "    {:<28} {:>9} {:>9} {:>9} {:>14} {:>7}",
+            "object", "req/s", "served/s", "peak/s", "% ceiling", "s>90%"
         );
         for ob in objects.iter().take(10) {
-            let ok = r.served.get(&ob.name).copied().unwrap_or(0.0);
             let _ = writeln!(
                 o,
-                "    {:<28} {:>9.1} {:>9.1} {:>9.0} {:>10} {:>7}",
+                "    {:<28} {:>9.1} {:>9.1} {:>9.0} {:>14} {:>7}",
                 ob.name,
                 ob.rps,
-                ok,
+                ob.served_rps,
                 ob.peak_rps,
-                s.ceiling_rps
-                    .map_or("-".into(), |_| format!("{:.1}", ob.ceiling_pct)),
+                s.ceiling_rps.map_or("-".into(), |_| format!(
+                    "{:.1} / {:.1}",
+                    ob.ceiling_pct, ob.avg_ceiling_pct
+                )),
                 ob.secs_over_90pct
             );
         }
@@ -158,12 +174,19 @@ pub fn human_summary(loaded: &LoadedProfile, r: &RunResult) -> String {
     for n in &r.notes {
         let _ = writeln!(o, "  note        {n}");
     }
-    if s.generator_limited {
-        let _ = writeln!(
-            o,
-            "  WARNING     generator-limited (send lateness p99 {:.2} ms, CPU {:.0} %): these numbers show dobench's limit",
-            s.lateness_ms.p99, s.generator_cpu_pct
-        );
+    if let Some(t) = &s.target_note {
+        let _ = writeln!(o, "  target      {t}");
+    }
+    if let Some(g) = &s.generator_note {
+        let word = if s.generator_limited {
+            "WARNING"
+        } else {
+            "generator"
+        };
+        let _ = writeln!(o, "  {word:<11} {g}");
+    }
+    for f in &s.failures {
+        let _ = writeln!(o, "  FAIL        {f}");
     }
     if s.stopped_early {
         let _ = writeln!(o, "  note        stopped early");
@@ -188,13 +211,12 @@ pub fn human_summary(loaded: &LoadedProfile, r: &RunResult) -> String {
             if t.passed { "pass" } else { "FAIL" }
         );
         for th in &t.results {
-            let _ = writeln!(
-                o,
-                "    {} {}  (actual {})",
-                mark(th.passed),
-                th.expr,
+            let actual = if th.shown.is_empty() {
                 fmt_num(th.actual)
-            );
+            } else {
+                th.shown.clone()
+            };
+            let _ = writeln!(o, "    {} {}  (actual {actual})", mark(th.passed), th.expr);
         }
     }
     let _ = writeln!(

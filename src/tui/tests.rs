@@ -54,6 +54,8 @@ fn object(name: &str, rps: f64) -> ObjectSnapshot {
         rps: rps * 0.9,
         rps_last_s: rps,
         peak_rps: rps * 1.05,
+        served: (rps * 10.0) as u64,
+        peak_served_rps: rps * 1.05,
         latency_ms: pct(1.0, 4.0),
     }
 }

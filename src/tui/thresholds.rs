@@ -40,7 +40,14 @@ fn live_metric(s: &Snapshot, ceiling: Option<f64>, metric: &str) -> Option<f64> 
         "missed" => s.missed as f64,
         "achieved_rps" => s.achieved_rps,
         "max_object_rps" => max_peak(),
-        "max_object_ceiling_pct" => max_peak() / ceiling.filter(|c| *c > 0.0)? * 100.0,
+        "max_object_ceiling_pct" => {
+            let served = s
+                .objects
+                .iter()
+                .map(|o| o.peak_served_rps)
+                .fold(0.0, f64::max);
+            served / ceiling.filter(|c| *c > 0.0)? * 100.0
+        }
         "hibernation_saved_pct" => s.server.as_ref()?.hibernation.saved_pct,
         _ => return None,
     })

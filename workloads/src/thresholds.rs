@@ -1,7 +1,12 @@
 //! Threshold expressions of a profile (`p99_ms < 50`, `error_rate < 0.1%`,
-//! `max_object_rps < 900`, `correctness = true`) and their evaluation against a finished
-//! `RunSummary`. Parsing happens when the profile is loaded, so a typo fails before any load
-//! is sent. Pure: never measures anything itself.
+//! `max_object_rps < 900`, `max_object_ceiling_pct < 90%`, `correctness = true`) and their
+//! evaluation against a finished `RunSummary`. Parsing happens when the profile is loaded, so
+//! a typo fails before any load is sent. Pure: never measures anything itself.
+//!
+//! Every metric has one [`Unit`], and a value's suffix must fit it: `%` on a *ratio* metric
+//! (`error_rate`, a fraction 0–1) means percent of one (`0.1%` = 0.001); on a *percentage*
+//! metric (`*_pct`, already 0–100) it is the same number (`90%` = 90); `ms` fits only
+//! milliseconds. A suffix that does not fit its metric is a profile error naming both.
 
 use std::fmt;
 
@@ -30,6 +35,52 @@ pub const METRICS: &[&str] = &[
     "alarms_missing",
     "hibernation_saved_pct",
 ];
+
+/// What a metric's number means, and so which suffixes its threshold may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Milliseconds (`50` or `50ms`).
+    Ms,
+    /// A fraction 0–1 (`0.001` or `0.1%`).
+    Ratio,
+    /// A percentage 0–100 (`90` or `90%`).
+    Percent,
+    /// A plain count.
+    Count,
+    /// Requests per second.
+    PerSecond,
+    /// `true` / `false`.
+    Bool,
+}
+
+impl Unit {
+    /// The unit of a known metric.
+    pub fn of(metric: &str) -> Unit {
+        match metric {
+            m if m.ends_with("_ms") => Unit::Ms,
+            "error_rate" => Unit::Ratio,
+            m if m.ends_with("_pct") => Unit::Percent,
+            m if m.ends_with("_rps") => Unit::PerSecond,
+            "correctness" => Unit::Bool,
+            _ => Unit::Count,
+        }
+    }
+
+    /// A value of this unit as a person reads it (`0.0047` ratio → `0.47 %`).
+    pub fn show(self, v: f64) -> String {
+        if v.is_nan() {
+            return "n/a".into();
+        }
+        match self {
+            Unit::Ms => format!("{v:.2} ms"),
+            Unit::Ratio => format!("{:.3} %", v * 100.0),
+            Unit::Percent => format!("{v:.1} %"),
+            Unit::PerSecond => format!("{v:.1}/s"),
+            Unit::Bool => (if v != 0.0 { "true" } else { "false" }).into(),
+            Unit::Count => format!("{v:.0}"),
+        }
+    }
+}
 
 /// Comparison operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,31 +157,55 @@ impl std::str::FromStr for Threshold {
                 METRICS.join(", ")
             )));
         }
-        let value = match rhs {
-            "true" => 1.0,
-            "false" => 0.0,
-            r if r.ends_with('%') => {
-                r.trim_end_matches('%')
-                    .trim()
-                    .parse::<f64>()
-                    .map_err(|_| bad(format!("`{r}` is not a number")))?
-                    / 100.0
-            }
-            r => r
-                .trim_end_matches("ms")
-                .trim()
+        let unit = Unit::of(metric);
+        let number = |r: &str| {
+            r.trim()
                 .parse::<f64>()
-                .map_err(|_| bad(format!("`{r}` is not a number")))?,
+                .map_err(|_| bad(format!("`{r}` is not a number")))
         };
-        if metric == "correctness" && !matches!(rhs, "true" | "false") {
-            return Err(bad("correctness compares with true or false".into()));
-        }
+        let value = match (unit, rhs) {
+            (Unit::Bool, "true") => 1.0,
+            (Unit::Bool, "false") => 0.0,
+            (Unit::Bool, _) => {
+                return Err(bad(format!("{metric} compares with true or false")));
+            }
+            (_, "true" | "false") => {
+                return Err(bad(format!("{metric} is a number, not true/false")));
+            }
+            (Unit::Ratio, r) if r.ends_with('%') => number(r.trim_end_matches('%'))? / 100.0,
+            (Unit::Percent, r) if r.ends_with('%') => number(r.trim_end_matches('%'))?,
+            (Unit::Ms, r) if r.ends_with("ms") => number(r.trim_end_matches("ms"))?,
+            (_, r) if r.ends_with('%') => {
+                return Err(bad(format!(
+                    "`%` does not fit {metric}, which is {}",
+                    unit_words(unit)
+                )));
+            }
+            (_, r) if r.ends_with("ms") => {
+                return Err(bad(format!(
+                    "`ms` does not fit {metric}, which is {}",
+                    unit_words(unit)
+                )));
+            }
+            (_, r) => number(r)?,
+        };
         Ok(Threshold {
             expr: s.trim().to_string(),
             metric: metric.to_string(),
             op,
             value,
         })
+    }
+}
+
+fn unit_words(u: Unit) -> &'static str {
+    match u {
+        Unit::Ms => "in milliseconds",
+        Unit::Ratio => "a fraction (0.001, or 0.1%)",
+        Unit::Percent => "a percentage (90, or 90%)",
+        Unit::PerSecond => "a rate per second",
+        Unit::Count => "a count",
+        Unit::Bool => "true or false",
     }
 }
 
@@ -175,6 +250,7 @@ pub fn evaluate(thresholds: &[Threshold], s: &RunSummary) -> Thresholds {
                 expr: t.expr.clone(),
                 actual: actual.unwrap_or(f64::NAN),
                 passed: actual.is_some_and(|a| t.op.holds(a, t.value)),
+                shown: Unit::of(&t.metric).show(actual.unwrap_or(f64::NAN)),
             }
         })
         .collect();
@@ -201,5 +277,28 @@ mod tests {
         assert!("p99 < 5".parse::<Threshold>().is_err());
         assert!("p99_ms ~ 5".parse::<Threshold>().is_err());
         assert!("correctness = 1".parse::<Threshold>().is_err());
+    }
+
+    #[test]
+    fn percent_means_percent_for_percentages_and_a_fraction_for_ratios() {
+        let t: Threshold = "max_object_ceiling_pct < 90%".parse().unwrap();
+        assert_eq!(t.value, 90.0);
+        let t: Threshold = "hibernation_saved_pct > 50%".parse().unwrap();
+        assert_eq!(t.value, 50.0, "50 % saved, not 0.5 %");
+        let t: Threshold = "max_object_ceiling_pct < 90".parse().unwrap();
+        assert_eq!(t.value, 90.0);
+        let t: Threshold = "error_rate < 0.001".parse().unwrap();
+        assert_eq!(t.value, 0.001);
+        for bad in [
+            "p99_ms < 5%",
+            "max_object_rps < 90%",
+            "errors < 1ms",
+            "error_rate < 1ms",
+        ] {
+            let err = bad.parse::<Threshold>().unwrap_err().to_string();
+            assert!(err.contains("does not fit"), "{bad}: {err}");
+        }
+        assert!("p99_ms < 5ms".parse::<Threshold>().is_ok());
+        assert_eq!(Unit::Ratio.show(0.4744), "47.440 %");
     }
 }

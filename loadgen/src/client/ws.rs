@@ -144,7 +144,8 @@ async fn echo_session(
             op,
             object: None,
             lateness: Duration::ZERO,
-            service: d,
+            service: Some(d),
+            queue_wait: None,
             latency: d,
             outcome,
         };

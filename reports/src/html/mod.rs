@@ -47,8 +47,8 @@ pub const SECTIONS: &[&str] = &[
     "details",
 ];
 
-/// Index of the best run: the recorded best strategy if given, else among runs that passed,
-/// kept up (achieved ≥ 95 % of offered) and kept errors under 1 %, the lowest p99.
+/// Index of the best run: the recorded best strategy if given, else the one rule
+/// (`dobench_loadgen::summary::best_index`, as `compare` uses) over complete runs.
 pub fn best_run(runs: &[StoredRun], recorded: Option<&str>) -> Option<usize> {
     if runs.len() < 2 {
         return None;
@@ -61,22 +61,11 @@ pub fn best_run(runs: &[StoredRun], recorded: Option<&str>) -> Option<usize> {
             return Some(i);
         }
     }
-    runs.iter()
-        .enumerate()
-        .filter(|(_, r)| {
-            let s = &r.summary;
-            r.row.status == RunStatus::Complete
-                && r.row.passed != Some(false)
-                && s.achieved_rps >= 0.95 * s.offered_rps
-                && (s.requests == 0 || (s.errors.total as f64) < 0.01 * s.requests as f64)
-        })
-        .min_by(|a, b| {
-            a.1.summary
-                .latency_ms
-                .p99
-                .total_cmp(&b.1.summary.latency_ms.p99)
-        })
-        .map(|(i, _)| i)
+    let complete: Vec<usize> = (0..runs.len())
+        .filter(|&i| runs[i].row.status == RunStatus::Complete)
+        .collect();
+    dobench_loadgen::summary::best_index(complete.iter().map(|&i| &runs[i].summary))
+        .map(|k| complete[k])
 }
 
 fn series(label: String, color: &'static str, points: Vec<(f64, f64)>, dashed: bool) -> Series {

@@ -86,7 +86,7 @@ pub fn headline(run: &StoredRun) -> String {
         );
     }
     if s.generator_limited {
-        o.push_str("<p class=\"incomplete\">The load generator limited this run (late sends or saturated CPU): the numbers show its limit, not the target's.</p>");
+        o.push_str("<p class=\"incomplete\">The load generator limited this run (its own send delay or busy threads crossed their bound): the numbers show its limit, not the target's.</p>");
     }
     o
 }

@@ -150,8 +150,9 @@ pub fn drive(
                 op: which,
                 object: Some(&names[k]),
                 lateness: Duration::from_micros(20),
-                service: d,
+                service: Some(d),
                 latency: d,
+                queue_wait: None,
                 outcome,
             });
         }
@@ -171,6 +172,7 @@ pub fn drive(
             missed: 0,
             in_flight: 0,
             cpu_pct: 12.0,
+            busy_pct: 20.0,
             done,
         });
         writer.push_snapshot(&snap).expect("write snapshot");
@@ -218,11 +220,13 @@ pub fn summary(sim: &Sim, outcome: &RunOutcome) -> RunSummary {
                 expr: "p99_ms < 50".into(),
                 actual: p99,
                 passed: p99 < 50.0,
+                shown: format!("{p99:.2} ms"),
             },
             ThresholdResult {
-                expr: "errors < 1%".into(),
-                actual: err_pct,
+                expr: "error_rate < 1%".into(),
+                actual: err_pct / 100.0,
                 passed: err_pct < 1.0,
+                shown: format!("{err_pct:.3} %"),
             },
         ],
     };

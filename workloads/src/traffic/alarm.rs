@@ -23,8 +23,11 @@ use crate::strategy::mix64;
 
 const FAIL_SALT: u64 = 0xa1a2_0000_0000_0003;
 const SPREAD_SALT: u64 = 0xa1a2_0000_0000_0005;
-/// Slack allowed past the jittered backoff before a retry counts as late.
-const RETRY_SLACK_MS: i64 = 1000;
+/// Slack allowed past the jittered backoff before a retry counts as late, at production's time
+/// scale (1.0); scaled with the target's alarm time scale like the backoff itself, so at 0.1
+/// the retry after a 200 ms backoff must come within 350 ms (plus the storm's own queueing),
+/// not within 1.25 s (over six times the backoff) as before.
+const RETRY_SLACK_MS: f64 = 1000.0;
 
 struct AlarmSource {
     base: String,
@@ -197,7 +200,9 @@ pub fn start(
                             source.prefix, next.2
                         )
                     });
-                } else if gap > base_ms * 5 / 4 + RETRY_SLACK_MS {
+                } else if gap
+                    > base_ms * 5 / 4 + (RETRY_SLACK_MS * scale).round() as i64 + queued_ms
+                {
                     late_retries += 1;
                     example.get_or_insert_with(|| {
                         format!(
@@ -242,7 +247,7 @@ pub fn start(
                     max: pct.max,
                 },
             }),
-            objects_used: outcome.aggregate.total.objects.len() as u64,
+            objects_used: outcome.aggregate.objects.len() as u64,
             outcome,
             correctness: verdict(checks),
             read_fan_in: 1,

@@ -47,8 +47,9 @@ impl Shared {
             op,
             object: Some(&self.rooms[room]),
             lateness: Duration::ZERO,
-            service: latency,
+            service: Some(latency),
             latency,
+            queue_wait: None,
             outcome,
         };
         self.recorders[room]
@@ -235,6 +236,7 @@ async fn drive(
             missed: 0,
             in_flight: sent.saturating_sub(received),
             cpu_pct: 0.0,
+            busy_pct: 0.0,
             done,
         }
     };

@@ -101,6 +101,15 @@ impl RequestSource for CounterSource {
         spec.with_object(name)
     }
 
+    fn unsent(&self, index: u64, request: &RequestSpec) {
+        let mut st = self.lock();
+        if &*request.op == "read" {
+            st.read_sent.remove(&index);
+        } else if let Some(n) = request.object.as_ref().and_then(|o| st.sent_inc.get_mut(o)) {
+            *n = n.saturating_sub(1);
+        }
+    }
+
     fn observe(&self, index: u64, request: &RequestSpec, response: &Response) {
         let Some(name) = request.object.clone() else {
             return;

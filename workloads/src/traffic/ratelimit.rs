@@ -103,6 +103,15 @@ impl RequestSource for RatelimitSource {
         spec.with_object(name)
     }
 
+    fn unsent(&self, index: u64, _request: &RequestSpec) {
+        let (key, _) = self.key_of(index);
+        let mut st = self.lock();
+        st.sent.remove(&index);
+        if let Some(log) = st.keys.get_mut(&key) {
+            log.offered = log.offered.saturating_sub(1);
+        }
+    }
+
     fn observe(&self, index: u64, _request: &RequestSpec, response: &Response) {
         let done = Instant::now();
         let (key, _) = self.key_of(index);
@@ -300,7 +309,7 @@ pub fn start(
         ));
         drop(st);
         Ok(Finished {
-            objects_used: outcome.aggregate.total.objects.len() as u64,
+            objects_used: outcome.aggregate.objects.len() as u64,
             outcome,
             correctness: verdict(checks),
             alarms: None,
