@@ -17,8 +17,8 @@
 #            few hundred to few thousand touched stay and by pass 2 every one of r-1..r-M
 #            has left memory (the stats printed after each pass show live_objects).
 #            workerd evicts idle objects on its own schedule (~10 s idle): the script sleeps
-#            WORKERD_IDLE_WAIT s between its passes, but objects pass 2 reaches before
-#            their idle timeout (pass 1 took less than that) may still be in memory.
+#            WORKERD_IDLE_WAIT s between its wrk runs (see below) so they have left memory;
+#            still, the output says its pass 2 may hit objects still in memory.
 # Targets alternate dobench, workerd, dobench, workerd ... for ROUNDS rounds. Every answer
 # must be 200: a round with any other answer or a socket error is reported as FAILED, left
 # out of the medians, and the script exits 1 at the end. Prints per round and the medians:
@@ -33,8 +33,20 @@
 #      DOBENCH_BIN (default target/release/dobench),
 #      FLOOR_BIN (default target/release/examples/storage_floor),
 #      SKIP_WORKERD=1 (dobench and the floor only),
-#      WORKERD_IDLE_WAIT (s between workerd's two re-activation passes, default 15),
-#      PASS_TIMEOUT (s, longest one re-activation pass may take, default 600).
+#      WORKERD_IDLE_WAIT (s between workerd's wrk runs and passes, default 15),
+#      WORKERD_M (objects in workerd's re-activation passes, default min(M, 20000)),
+#      WORKERD_CHUNK (objects per wrk run against workerd, default from `ulimit -n`: see
+#                     below; 4000 with the limit of 20000 open files),
+#      PASS_TIMEOUT (s, longest one wrk run of a pass may take, default 600).
+# workerd and the open-files limit: workerd keeps ~3 files open (database, -wal, -shm) for
+# every object in memory, and an object stays in memory ~10 s after its last request, so
+# past about `ulimit -n`/3 objects touched within 10 s it answers 500 SQLITE_CANTOPEN (seen
+# here at ~1,000 new objects/s with the limit of 20000, which cannot be raised in this
+# container). So against workerd every phase is count-bounded and chunked: "new" is one
+# wrk run creating WORKERD_CHUNK new objects (not DURATION s), and each re-activation pass
+# is WORKERD_M/WORKERD_CHUNK wrk runs of WORKERD_CHUNK objects with WORKERD_IDLE_WAIT s
+# between them (excluded from objects/s and CPU), so those of the run before have left
+# memory. dobench runs each pass as one wrk run over all M objects.
 # Needs: wrk (apt-get install -y wrk), curl, python3, node + npm (for workerd from npm).
 # Only loopback traffic.
 set -euo pipefail
@@ -47,6 +59,14 @@ FLOOR_N="${FLOOR_N:-20000}"
 SKIP_WORKERD="${SKIP_WORKERD:-0}"
 WORKERD_IDLE_WAIT="${WORKERD_IDLE_WAIT:-15}"
 PASS_TIMEOUT="${PASS_TIMEOUT:-600}"
+NOFILE="$(ulimit -n)"
+if [ -z "${WORKERD_CHUNK:-}" ]; then
+  # ~3 open files per object in memory (database, -wal, -shm): stay well below the limit.
+  if [ "$NOFILE" = unlimited ]; then WORKERD_CHUNK=10000; else WORKERD_CHUNK=$(( (NOFILE - 1000) / 4 / 1000 * 1000 )); fi
+  [ "$WORKERD_CHUNK" -le 10000 ] || WORKERD_CHUNK=10000
+  [ "$WORKERD_CHUNK" -ge 500 ] || WORKERD_CHUNK=500
+fi
+WORKERD_M="${WORKERD_M:-$(( M < 20000 ? M : 20000 ))}"
 REACT_BUDGET="32MiB"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -104,12 +124,15 @@ function request()
 end
 EOF
 
-# pass.lua: POST /counter/r-1..r-M/increment once each, in order; after the M-th, cheap
+# pass.lua: POST /counter/<PREFIX><FIRST+1>..<PREFIX><FIRST+M_OBJ>/increment once each, in order
+# (one chunk of a pass); after the last, cheap
 # GET /_dobench/health until the M-th counter answer is in. Then it writes
 # "t_first_request_ns t_last_answer_ns ok not_ok" to MARKER and stops the thread (the
-# script then interrupts wrk, which otherwise waits out -d).
+# script then interrupts wrk, which otherwise waits out -d). The first answer that is not
+# 200 goes to MARKER.bad.
 cat >"$TMP/pass.lua" <<'EOF'
 local M = tonumber(os.getenv("M_OBJ"))
+local first = tonumber(os.getenv("FIRST"))
 local marker = os.getenv("MARKER")
 local head, tail, health
 local probed, sent, ok, bad, done = false, 0, 0, 0, false
@@ -122,7 +145,7 @@ local function now_ns()
 end
 function init(args)
   local host = wrk.headers["Host"] or (wrk.host .. ":" .. tostring(wrk.port))
-  head = "POST /counter/r-"
+  head = "POST /counter/" .. (os.getenv("PREFIX") or "r-")
   tail = "/increment HTTP/1.1\r\nHost: " .. host .. "\r\ncontent-length: 0\r\n\r\n"
   health = "GET /_dobench/health HTTP/1.1\r\nHost: " .. host .. "\r\n\r\n"
 end
@@ -134,13 +157,23 @@ function request()
   if sent < M then
     if sent == 0 then t0 = now_ns() end
     sent = sent + 1
-    return head .. sent .. tail
+    return head .. (first + sent) .. tail
   end
   return health
 end
 function response(status, headers, body)
-  if done or not string.find(body, '"value"', 1, true) then return end
-  if status == 200 then ok = ok + 1 else bad = bad + 1 end
+  -- Every answer but the health filler's is a counter answer, whatever its status.
+  if done or (status == 200 and body == '{"ok":true}') then return end
+  if status == 200 then
+    ok = ok + 1
+  else
+    bad = bad + 1
+    if bad == 1 then
+      local f = io.open(marker .. ".bad", "w")
+      f:write(tostring(status), " ", body, "\n")
+      f:close()
+    end
+  end
   if ok + bad >= M then
     done = true
     local f = io.open(marker, "w")
@@ -283,20 +316,18 @@ phase_new() {
   NEW_CPU="$(us_per_obj "$c0" "$c1" "$reqs")"
 }
 
-# phase_pass LABEL -> one pass over r-1..r-M; sets PASS_RATE, PASS_CPU, PASS_SECS; "" on failure
-phase_pass() {
-  local label="$1" marker="$TMP/marker-$1" out c0 c1 wpid waited=0
-  PASS_RATE="" PASS_CPU="" PASS_SECS=""
-  rm -f "$marker"
-  c0="$(cpu_ticks "$SRV_PID")"
-  M_OBJ="$M" MARKER="$marker" wrk -t1 -c"$CONNECTIONS" -d"${PASS_TIMEOUT}s" \
-      -s "$TMP/pass.lua" "$SRV_URL" >"$TMP/pass.out" 2>&1 &
+# pass_chunk LABEL PREFIX FIRST COUNT -> one wrk run over <PREFIX><FIRST+1>..<PREFIX><FIRST+COUNT>;
+# adds to P_SECS; returns 1 (after fail) if it did not get COUNT 200 answers
+pass_chunk() {
+  local label="$1" prefix="$2" first="$3" count="$4" marker="$TMP/marker-$1" out wpid
+  rm -f "$marker" "$marker.bad"
+  PREFIX="$prefix" M_OBJ="$count" FIRST="$first" MARKER="$marker" \
+      wrk -t1 -c"$CONNECTIONS" -d"${PASS_TIMEOUT}s" -s "$TMP/pass.lua" "$SRV_URL" >"$TMP/pass.out" 2>&1 &
   wpid="$!"
   PIDS+=("$wpid")
   while [ ! -s "$marker" ] && kill -0 "$wpid" 2>/dev/null; do
-    sleep 0.05
+    sleep 0.02
   done
-  c1="$(cpu_ticks "$SRV_PID")"
   # wrk sleeps out -d even after its thread stopped; SIGINT ends it (and prints its summary).
   kill -INT "$wpid" 2>/dev/null || true
   wait "$wpid" 2>/dev/null || true
@@ -304,9 +335,9 @@ phase_pass() {
   out="$(cat "$TMP/pass.out")"
   printf '== %s\n%s\n' "$label" "$out" >>"$TMP/wrk.log"
   if [ ! -s "$marker" ]; then
-    fail "$label: the pass did not get $M counter answers within ${PASS_TIMEOUT}s:"
+    fail "$label: did not get $count counter answers within ${PASS_TIMEOUT}s:"
     printf '%s\n' "$out" >&2
-    return 0
+    return 1
   fi
   local t0 t1 ok bad problems
   read -r t0 t1 ok bad <"$marker"
@@ -314,20 +345,42 @@ phase_pass() {
   if [ "$bad" != "0" ] || [ -n "$problems" ]; then
     fail "$label: not every answer was 200: ok=$ok not-ok=$bad $problems"
     printf '%s\n' "$out" >&2
-    return 0
+    [ ! -s "$marker.bad" ] || echo "first answer that was not 200: $(head -c 600 "$marker.bad")" >&2
+    return 1
   fi
-  PASS_SECS="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')"
-  PASS_RATE="$(awk -v s="$PASS_SECS" -v n="$M" 'BEGIN { printf "%.1f", n / s }')"
-  PASS_CPU="$(us_per_obj "$c0" "$c1" "$M")"
+  P_SECS="$(awk -v s="$P_SECS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", s + (b - a) / 1e9 }')"
+}
+
+# phase_pass LABEL PREFIX TOTAL CHUNK WAIT -> one pass over <PREFIX>1..<PREFIX>TOTAL in
+# order, as wrk runs of CHUNK objects with WAIT s between them; sets PASS_RATE, PASS_CPU,
+# PASS_SECS ("" on failure). objects/s counts only the time from each run's first request
+# to its last answer; the server's CPU only over the runs.
+phase_pass() {
+  local label="$1" prefix="$2" total="$3" chunk="$4" wait_s="$5" first=0 count c0 c1 cpu=0
+  PASS_RATE="" PASS_CPU="" PASS_SECS=""
+  P_SECS=0
+  while [ "$first" -lt "$total" ]; do
+    [ "$first" = 0 ] || sleep "$wait_s"
+    count=$((total - first))
+    [ "$count" -le "$chunk" ] || count="$chunk"
+    c0="$(cpu_ticks "$SRV_PID")"
+    pass_chunk "$label-from-$first" "$prefix" "$first" "$count" || return 0
+    c1="$(cpu_ticks "$SRV_PID")"
+    cpu=$((cpu + c1 - c0))
+    first=$((first + count))
+  done
+  PASS_SECS="$(awk -v s="$P_SECS" 'BEGIN { printf "%.3f", s }')"
+  PASS_RATE="$(awk -v s="$P_SECS" -v n="$total" 'BEGIN { printf "%.1f", n / s }')"
+  PASS_CPU="$(us_per_obj 0 "$cpu" "$total")"
 }
 
 counter_value() { # base_url name
   curl -fsS -X GET "$1/counter/$2" | sed -E 's/.*"value":([0-9]+).*/\1/'
 }
 
-# check_values URL: after both passes r-1 and r-M must read 2 (each touched exactly twice).
-check_values() {
-  local label="$1" v1 vm
+# check_values LABEL M: after both passes r-1 and r-M must read 2 (each touched exactly twice).
+check_values() { # label objects
+  local label="$1" M="$2" v1 vm
   v1="$(counter_value "$SRV_URL" r-1 || echo '?')"
   vm="$(counter_value "$SRV_URL" "r-$M" || echo '?')"
   if [ "$v1" != "2" ] || [ "$vm" != "2" ]; then
@@ -364,7 +417,8 @@ echo "activation: wrk -t1 -c$CONNECTIONS; new objects for ${DURATION}s; re-activ
 echo "  dobench: $DOBENCH_BIN serve --ceiling off (re-activation: --memory-budget $REACT_BUDGET)"
 echo "  floor:   $FLOOR_BIN"
 if [ "$SKIP_WORKERD" != "1" ]; then
-  echo "  workerd: $WORKER_DIR ($("$WORKER_DIR/node_modules/.bin/workerd" --version 2>/dev/null || echo '?')); ${WORKERD_IDLE_WAIT}s idle wait between its passes"
+  echo "  workerd: $WORKER_DIR ($("$WORKER_DIR/node_modules/.bin/workerd" --version 2>/dev/null || echo '?'))"
+  echo "           open-files limit $NOFILE: new = one run of $WORKERD_CHUNK new objects (not ${DURATION}s); passes of $WORKERD_M objects in runs of $WORKERD_CHUNK, ${WORKERD_IDLE_WAIT}s idle wait between runs"
   echo "  note: workerd evicts idle objects on its own schedule (~10 s idle); its second pass may hit objects still in memory"
 fi
 echo "  server CPU = utime + stime of the server process over the phase / objects"
@@ -394,7 +448,15 @@ for round in $(seq 1 "$ROUNDS"); do
   for t in "${TARGETS[@]}"; do
     data="$TMP/$t-data-$round"
     if [ "$t" = dobench ]; then start_dobench "$data" "dobench-new-$round"; else start_workerd "$data" "workerd-$round"; fi
-    phase_new "$t-new-$round" "n$round-$t-$$-"
+    if [ "$t" = dobench ]; then
+      tm="$M" tchunk="$M" twait=0
+      phase_new "$t-new-$round" "n$round-$t-$$-"
+    else
+      tm="$WORKERD_M" tchunk="$WORKERD_CHUNK" twait="$WORKERD_IDLE_WAIT"
+      phase_pass "$t-new-$round" "n$round-$t-$$-" "$WORKERD_CHUNK" "$WORKERD_CHUNK" 0
+      NEW_RATE="$PASS_RATE" NEW_CPU="$PASS_CPU" NEW_REQS="$WORKERD_CHUNK"
+      [ -z "$NEW_RATE" ] || sleep "$WORKERD_IDLE_WAIT" # let them leave memory (open files)
+    fi
     newinfo=""
     if [ "$t" = dobench ]; then
       newinfo="  [$(dobench_stats "$SRV_URL")]"
@@ -405,7 +467,7 @@ for round in $(seq 1 "$ROUNDS"); do
     printf 'round %d  %-8s new    %10s obj/s (%s µs CPU/obj, %s objects)%s\n' \
       "$round" "$t" "$(fmt "$NEW_RATE")" "$(fmt "$NEW_CPU")" "$(fmt "$NEW_REQS")" "$newinfo"
 
-    phase_pass "$t-pass1-$round"
+    phase_pass "$t-pass1-$round" r- "$tm" "$tchunk" "$twait"
     p1_rate="$PASS_RATE" p1_cpu="$PASS_CPU" p1_secs="$PASS_SECS"
     p1info=""
     if [ "$t" = dobench ]; then
@@ -414,15 +476,15 @@ for round in $(seq 1 "$ROUNDS"); do
       sleep "$WORKERD_IDLE_WAIT"
     fi
     printf 'round %d  %-8s pass 1 %10s obj/s (%s µs CPU/obj, %s objects in %s s: creates r-1..r-%s)%s\n' \
-      "$round" "$t" "$(fmt "$p1_rate")" "$(fmt "$p1_cpu")" "$M" "$(fmt "$p1_secs")" "$M" "$p1info"
+      "$round" "$t" "$(fmt "$p1_rate")" "$(fmt "$p1_cpu")" "$tm" "$(fmt "$p1_secs")" "$tm" "$p1info"
     if [ -n "$p1_rate" ]; then
-      phase_pass "$t-pass2-$round"
+      phase_pass "$t-pass2-$round" r- "$tm" "$tchunk" "$twait"
       p2info=""
       [ "$t" != dobench ] || p2info="  [$(dobench_stats "$SRV_URL")]"
-      [ -z "$PASS_RATE" ] || check_values "$t round $round"
+      [ -z "$PASS_RATE" ] || check_values "$t round $round" "$tm"
       [ -z "$PASS_RATE" ] || { add "react $t" "$PASS_RATE"; add "react-cpu $t" "$PASS_CPU"; }
       printf 'round %d  %-8s pass 2 %10s obj/s (%s µs CPU/obj, %s objects in %s s: re-activates r-1..r-%s)%s\n' \
-        "$round" "$t" "$(fmt "$PASS_RATE")" "$(fmt "$PASS_CPU")" "$M" "$(fmt "$PASS_SECS")" "$M" "$p2info"
+        "$round" "$t" "$(fmt "$PASS_RATE")" "$(fmt "$PASS_CPU")" "$tm" "$(fmt "$PASS_SECS")" "$tm" "$p2info"
     fi
     stop_server
     rm -rf "$data"

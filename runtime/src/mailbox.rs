@@ -15,7 +15,9 @@ use crate::sockets::Accepted;
 pub(crate) enum Envelope {
     /// An HTTP request; the reply leaves after the turn's writes commit.
     Fetch {
-        req: Request,
+        /// Boxed so an envelope stays small: every mailbox allocates room for a block of
+        /// envelopes, and a million objects each have a mailbox.
+        req: Box<Request>,
         /// The HTTP front holds a real WebSocket upgrade for this request.
         upgrade: bool,
         reply: oneshot::Sender<Result<Reply>>,

@@ -382,7 +382,7 @@ impl Runtime {
         self.post(
             object,
             Envelope::Fetch {
-                req,
+                req: Box::new(req),
                 upgrade,
                 reply,
             },

@@ -2,7 +2,7 @@
 //! `/_dobench/stats` and `/_dobench/metrics`. Written with relaxed atomics from the object's
 //! own task; readers get a consistent-enough view. Never blocks a turn.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 use std::time::Instant;
@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::id::ObjectId;
 
-/// Live counters of one object.
+/// Live counters of one object. Kept for every object seen, a million of them at scale: the
+/// rarely large counts are 32-bit (they saturate nothing a run can reach in practice).
 #[derive(Debug)]
 pub struct ObjectStats {
     pub(crate) class: Arc<str>,
@@ -19,19 +20,19 @@ pub struct ObjectStats {
     pub(crate) requests: AtomicU64,
     pub(crate) turns: AtomicU64,
     pub(crate) overloaded: AtomicU64,
-    pub(crate) constructions: AtomicU64,
-    pub(crate) evictions: AtomicU64,
+    pub(crate) constructions: AtomicU32,
+    pub(crate) evictions: AtomicU32,
     pub(crate) commits: AtomicU64,
-    pub(crate) resets: AtomicU64,
+    pub(crate) resets: AtomicU32,
     pub(crate) storage_bytes: AtomicU64,
-    pub(crate) alarms_set: AtomicU64,
-    pub(crate) alarm_runs: AtomicU64,
-    pub(crate) alarm_retries: AtomicU64,
-    pub(crate) alarms_given_up: AtomicU64,
+    pub(crate) alarms_set: AtomicU32,
+    pub(crate) alarm_runs: AtomicU32,
+    pub(crate) alarm_retries: AtomicU32,
+    pub(crate) alarms_given_up: AtomicU32,
     /// Microseconds with work in flight (billed duration), and the part while sockets were open.
     pub(crate) billed_us: AtomicU64,
     pub(crate) billed_with_sockets_us: AtomicU64,
-    pub(crate) hibernations: AtomicU64,
+    pub(crate) hibernations: AtomicU32,
     pub(crate) hibernated_us_done: AtomicU64,
     /// When the current hibernation began ([`Since`]; unset unless hibernated with sockets).
     pub(crate) hibernated_since: Since,
@@ -51,18 +52,18 @@ impl ObjectStats {
             requests: AtomicU64::new(0),
             turns: AtomicU64::new(0),
             overloaded: AtomicU64::new(0),
-            constructions: AtomicU64::new(0),
-            evictions: AtomicU64::new(0),
+            constructions: AtomicU32::new(0),
+            evictions: AtomicU32::new(0),
             commits: AtomicU64::new(0),
-            resets: AtomicU64::new(0),
+            resets: AtomicU32::new(0),
             storage_bytes: AtomicU64::new(0),
-            alarms_set: AtomicU64::new(0),
-            alarm_runs: AtomicU64::new(0),
-            alarm_retries: AtomicU64::new(0),
-            alarms_given_up: AtomicU64::new(0),
+            alarms_set: AtomicU32::new(0),
+            alarm_runs: AtomicU32::new(0),
+            alarm_retries: AtomicU32::new(0),
+            alarms_given_up: AtomicU32::new(0),
             billed_us: AtomicU64::new(0),
             billed_with_sockets_us: AtomicU64::new(0),
-            hibernations: AtomicU64::new(0),
+            hibernations: AtomicU32::new(0),
             hibernated_us_done: AtomicU64::new(0),
             hibernated_since: Since::default(),
             ws_messages_in: AtomicU64::new(0),
@@ -149,7 +150,7 @@ impl ObjectStats {
         t.avoided_ms += (socket_open_ms - with_sockets_ms).max(0.0);
         t.billable_requests += crate::pricing::billable_requests(
             self.requests.load(Relaxed),
-            self.alarm_runs.load(Relaxed),
+            u64::from(self.alarm_runs.load(Relaxed)),
             self.ws_messages_in.load(Relaxed),
         );
     }
@@ -164,7 +165,7 @@ impl ObjectStats {
         let socket_open_ms = sockets.1 as f64 / 1000.0;
         let billed_with_sockets_ms = self.billed_with_sockets_us.load(Relaxed) as f64 / 1000.0;
         let requests = self.requests.load(Relaxed);
-        let alarm_runs = self.alarm_runs.load(Relaxed);
+        let alarm_runs = u64::from(self.alarm_runs.load(Relaxed));
         let ws_in = self.ws_messages_in.load(Relaxed);
         ObjectStatsView {
             billed_ms,
@@ -172,7 +173,7 @@ impl ObjectStats {
             avoided_ms: (socket_open_ms - billed_with_sockets_ms).max(0.0),
             sockets_open: sockets.0 as u64,
             socket_open_ms,
-            hibernations: self.hibernations.load(Relaxed),
+            hibernations: u64::from(self.hibernations.load(Relaxed)),
             ws_messages_in: ws_in,
             billable_requests: crate::pricing::billable_requests(requests, alarm_runs, ws_in),
             class: self.class.to_string(),
@@ -184,15 +185,15 @@ impl ObjectStats {
             queue_depth: queue_depth as u64,
             overloaded: self.overloaded.load(Relaxed),
             active_ms: self.active_ms(),
-            constructions: self.constructions.load(Relaxed),
-            evictions: self.evictions.load(Relaxed),
+            constructions: u64::from(self.constructions.load(Relaxed)),
+            evictions: u64::from(self.evictions.load(Relaxed)),
             commits: self.commits.load(Relaxed),
-            resets: self.resets.load(Relaxed),
+            resets: u64::from(self.resets.load(Relaxed)),
             storage_bytes: self.storage_bytes.load(Relaxed),
-            alarms_set: self.alarms_set.load(Relaxed),
-            alarms_fired: self.alarm_runs.load(Relaxed),
-            alarms_retried: self.alarm_retries.load(Relaxed),
-            alarms_given_up: self.alarms_given_up.load(Relaxed),
+            alarms_set: u64::from(self.alarms_set.load(Relaxed)),
+            alarms_fired: u64::from(self.alarm_runs.load(Relaxed)),
+            alarms_retried: u64::from(self.alarm_retries.load(Relaxed)),
+            alarms_given_up: u64::from(self.alarms_given_up.load(Relaxed)),
         }
     }
 }
@@ -412,5 +413,15 @@ impl HibernationTotals {
             0.0
         };
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_object_that_left_memory_costs_a_few_hundred_bytes() {
+        // What every object seen keeps for the runtime's lifetime (plus its map slot).
+        let size = std::mem::size_of::<super::ObjectStats>();
+        assert!(size <= 208, "ObjectStats grew to {size} bytes");
     }
 }

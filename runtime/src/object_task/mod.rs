@@ -254,7 +254,7 @@ impl ObjectTask {
                         continue;
                     }
                     ctx.upgrade = upgrade;
-                    let result = catch_unwind(AssertUnwindSafe(|| obj.fetch(ctx, req)));
+                    let result = catch_unwind(AssertUnwindSafe(|| obj.fetch(ctx, *req)));
                     ctx.upgrade = false;
                     let accepted = ctx.accepted.take();
                     let result = match result {
