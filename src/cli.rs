@@ -68,8 +68,8 @@ pub struct ServeArgs {
     /// past it the least recently used close theirs and reopen on their next turn.
     #[arg(long)]
     pub max_open_databases: Option<usize>,
-    /// Threads that run object turns and their storage, apart from the HTTP front
-    /// (default: one per CPU; 0 runs them on the front's threads).
+    /// Threads that run object turns and their storage apart from the HTTP front's; 0 (the
+    /// default) runs them on the front's threads, which costs less CPU per request.
     #[arg(long)]
     pub object_threads: Option<usize>,
     /// Open the state-changing admin routes (`/_dobench/stall`) without the token, on a

@@ -143,9 +143,11 @@ impl Config {
             max_body_bytes: Self::DEFAULT_MAX_BODY,
             memory_budget_bytes: Self::DEFAULT_MEMORY_BUDGET,
             max_open_databases: default_max_open_databases(),
-            object_threads: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2),
+            // Measured on 2 cores: object turns on the front's own threads cost ~125 µs of CPU
+            // per new object, on threads of their own 145–150 µs (every request then crosses
+            // threads twice); so they share by default, and `--object-threads N` separates
+            // them (benches/activation.sh).
+            object_threads: 0,
             hibernate_after: Self::DEFAULT_HIBERNATE_AFTER,
             attachment_limit: crate::limits::DEFAULT_ATTACHMENT_BYTES,
             socket_send_buffer: crate::limits::DEFAULT_SEND_BUFFER_FRAMES,

@@ -6,7 +6,11 @@
 //! (full → [`Error::Overloaded`]). The task owns the instance and its SQLite [`Storage`],
 //! runs one turn at a time under the emulated ceiling ([`Ceiling`]), commits each group of
 //! turns once and only then releases their responses (the output gate). Idle objects are
-//! evicted and rebuilt from storage on the next request. [`http::app`] puts the workload
+//! evicted and rebuilt from storage on the next request; `residency.rs` keeps objects in
+//! memory within a memory budget and caps open databases (least recently used go first),
+//! and `storage/file.rs` says how a database lives on disk. Stats are totals plus the
+//! hottest objects and a paged listing ([`StatsQuery`]), at any number of objects.
+//! [`http::app`] puts the workload
 //! protocol and `/_dobench/{health,stats,metrics,stall}` in front; [`serve`] runs it, and
 //! [`serve_with`] runs it with a [`FrontConfig`]: name, connection, timeout, drain and
 //! send-queue bounds, the admin gate and the Host allow-list.
