@@ -73,16 +73,31 @@ fn start(bin: &str, budget: &str) -> Server {
 
 async fn touch_all(c: &reqwest::Client, base: &str, n: usize) -> f64 {
     let t0 = Instant::now();
-    let failures = stream::iter(0..n)
+    let failures: Vec<String> = stream::iter(0..n)
         .map(|i| {
             let url = format!("{base}/counter/obj-{i}/increment");
-            async move { c.post(url).send().await.map(|r| r.status().as_u16()) }
+            async move {
+                match c.post(url).send().await {
+                    Ok(r) if r.status() == 200 => None,
+                    Ok(r) => Some(format!(
+                        "{} {}",
+                        r.status(),
+                        r.text().await.unwrap_or_default()
+                    )),
+                    Err(e) => Some(format!("{e:?}")),
+                }
+            }
         })
         .buffer_unordered(64)
-        .filter(|r| std::future::ready(!matches!(r, Ok(200))))
-        .count()
+        .filter_map(std::future::ready)
+        .collect()
         .await;
-    assert_eq!(failures, 0, "every request must answer 200");
+    assert!(
+        failures.is_empty(),
+        "every request must answer 200: {} did not, first: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(3)]
+    );
     n as f64 / t0.elapsed().as_secs_f64()
 }
 
