@@ -20,6 +20,7 @@ fn sample<'a>(op: &'a Arc<str>, object: Option<&'a Arc<str>>, i: u64) -> Sample<
         latency: lat,
         queue_wait: None,
         outcome: Outcome::Status {
+            cold_start: false,
             code: 200,
             overloaded: false,
         },

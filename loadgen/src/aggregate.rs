@@ -406,6 +406,14 @@ impl Aggregate {
             lateness_ms,
             queued: t.queued,
             queue_wait_ms: Percentiles::of(&t.queue_wait),
+            cold_starts: t.cold_starts,
+            cold_start_latency_ms: Percentiles::of(&t.cold_latency),
+            warm_latency_ms: {
+                let mut warm = t.latency.clone();
+                // Every cold sample is also in `latency`, so the difference is exact.
+                let _ = warm.subtract(&t.cold_latency);
+                Percentiles::of(&warm)
+            },
             errors: t.errors.clone(),
             errors_last_s: last_err,
             statuses: t

@@ -280,7 +280,7 @@ async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
         };
         let done = Instant::now();
         let outcome = match &result {
-            Ok(Ok(resp)) => Outcome::from_response(resp.status, &resp.body),
+            Ok(Ok(resp)) => Outcome::from_http(resp),
             Ok(Err(RequestError { kind, .. })) => Outcome::Failed(*kind),
             Err(_) => {
                 conn.reset();

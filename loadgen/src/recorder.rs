@@ -37,6 +37,8 @@ pub enum Outcome {
     Status {
         code: u16,
         overloaded: bool,
+        /// The request brought its object into memory (see `Response::cold_start`).
+        cold_start: bool,
     },
     /// A WebSocket frame round trip (or connect) completed; has a latency, no status.
     Frame,
@@ -48,7 +50,25 @@ impl Outcome {
     /// counts as `overloaded`, not as a plain 503.
     pub fn from_response(code: u16, body: &[u8]) -> Self {
         let overloaded = code == 503 && is_overloaded_body(body);
-        Outcome::Status { code, overloaded }
+        Outcome::Status {
+            code,
+            overloaded,
+            cold_start: false,
+        }
+    }
+
+    /// Classifies a response, keeping whether it brought its object into memory.
+    pub fn from_http(r: &crate::request::Response) -> Self {
+        match Self::from_response(r.status, &r.body) {
+            Outcome::Status {
+                code, overloaded, ..
+            } => Outcome::Status {
+                code,
+                overloaded,
+                cold_start: r.cold_start,
+            },
+            other => other,
+        }
     }
 }
 
@@ -168,6 +188,9 @@ pub struct Recorder {
     /// How long those sends waited.
     pub queue_wait: Histogram<u64>,
     pub latency: Histogram<u64>,
+    /// Requests that brought their object into memory, and their latency (also in `latency`).
+    pub cold_starts: u64,
+    pub cold_latency: Histogram<u64>,
     pub service: Histogram<u64>,
     pub lateness: Histogram<u64>,
     pub ops: HashMap<Arc<str>, Stat>,
@@ -195,6 +218,8 @@ impl Recorder {
             queued: 0,
             queue_wait: new_histogram(),
             latency: new_histogram(),
+            cold_starts: 0,
+            cold_latency: new_histogram(),
             service: new_histogram(),
             lateness: new_histogram(),
             ops: HashMap::new(),
@@ -219,7 +244,15 @@ impl Recorder {
             hist::record(&mut self.lateness, s.lateness);
         }
         let (has_latency, is_error, served) = match s.outcome {
-            Outcome::Status { code, overloaded } => {
+            Outcome::Status {
+                code,
+                overloaded,
+                cold_start,
+            } => {
+                if cold_start {
+                    self.cold_starts += 1;
+                    hist::record(&mut self.cold_latency, s.latency);
+                }
                 *self.statuses.entry(code).or_default() += 1;
                 let refused = code == 429;
                 if overloaded {
@@ -330,6 +363,8 @@ impl Recorder {
         self.requests += other.requests;
         self.queued += other.queued;
         let _ = self.queue_wait.add(&other.queue_wait);
+        self.cold_starts += other.cold_starts;
+        let _ = self.cold_latency.add(&other.cold_latency);
         // Same bounds everywhere, and values are clamped on record: addition cannot fail.
         let _ = self.latency.add(&other.latency);
         let _ = self.service.add(&other.service);
@@ -352,6 +387,8 @@ impl Recorder {
         self.requests = 0;
         self.queued = 0;
         self.queue_wait.reset();
+        self.cold_starts = 0;
+        self.cold_latency.reset();
         self.latency.reset();
         self.service.reset();
         self.lateness.reset();

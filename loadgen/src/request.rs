@@ -74,7 +74,14 @@ impl RequestSpec {
 pub struct Response {
     pub status: u16,
     pub body: Bytes,
+    /// The target said this request brought its object into memory (the reference
+    /// runtime's `x-dobench-cold-start` header): its latency is reported apart as well.
+    pub cold_start: bool,
 }
+
+/// Response header with which a target marks a request that had to bring its object into
+/// memory (construction, opening its storage).
+pub const COLD_START_HEADER: &str = "x-dobench-cold-start";
 
 /// Supplies the request for each planned index and (optionally) checks each answer.
 ///

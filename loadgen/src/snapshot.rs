@@ -49,6 +49,14 @@ pub struct Snapshot {
     /// How long the queued sends waited for a connection (their latency includes it).
     #[serde(default)]
     pub queue_wait_ms: Percentiles,
+    /// Requests the target marked as bringing their object into memory, their latency, and
+    /// the latency of all the others (together they make `latency_ms`).
+    #[serde(default)]
+    pub cold_starts: u64,
+    #[serde(default)]
+    pub cold_start_latency_ms: Percentiles,
+    #[serde(default)]
+    pub warm_latency_ms: Percentiles,
     pub errors: ErrorCounts,
     /// Errors over the last second.
     pub errors_last_s: u64,

@@ -179,6 +179,14 @@ pub struct RunSummary {
     /// How long those sends waited (their latency includes it).
     #[serde(default)]
     pub queue_wait_ms: Percentiles,
+    /// Requests that had to bring their object into memory (as the target marked them),
+    /// their latency, and the latency of the rest; together they make `latency_ms`.
+    #[serde(default)]
+    pub cold_starts: u64,
+    #[serde(default)]
+    pub cold_start_latency_ms: Percentiles,
+    #[serde(default)]
+    pub warm_latency_ms: Percentiles,
     /// Every status code seen (2xx too).
     pub statuses: BTreeMap<String, u64>,
     /// Share of all cores the generator's own threads used (an embedded runtime excluded).
@@ -293,6 +301,9 @@ impl RunSummary {
             lateness_ms: s.lateness_ms,
             queued: s.queued,
             queue_wait_ms: s.queue_wait_ms,
+            cold_starts: s.cold_starts,
+            cold_start_latency_ms: s.cold_start_latency_ms,
+            warm_latency_ms: s.warm_latency_ms,
             statuses: s.statuses.clone(),
             generator_cpu_pct: s.generator_cpu_pct,
             generator_busy_pct: s.generator_busy_pct,

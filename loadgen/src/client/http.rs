@@ -185,12 +185,19 @@ impl HttpConn {
             }
         };
         let status = resp.status().as_u16();
+        let cold_start = resp
+            .headers()
+            .contains_key(crate::request::COLD_START_HEADER);
         let body = resp
             .into_body()
             .collect()
             .await
             .map_err(RequestError::other)?
             .to_bytes();
-        Ok(Response { status, body })
+        Ok(Response {
+            status,
+            body,
+            cold_start,
+        })
     }
 }
