@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::RunArgs;
 
-pub use print::{human_summary, progress};
+pub use print::progress;
 
 /// A typed run plan built from flags.
 pub struct RunPlan {
@@ -76,7 +76,6 @@ pub struct RunResult {
     pub summary: RunSummary,
     pub objects_used: u64,
     pub read_fan_in: u64,
-    pub notes: Vec<String>,
 }
 
 impl RunResult {
@@ -199,7 +198,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string(&result.summary)?);
     } else {
-        print!("{}", human_summary(&plan.loaded, &result));
+        print!("{}", dobench_reports::text::summary(&result.summary));
     }
     Ok(if result.passed() {
         ExitCode::SUCCESS
@@ -455,6 +454,8 @@ async fn drive(
         summary.hibernation = final_stats.as_ref().map(|st| hibernation(st, &nonce));
     }
     summary.alarms = finished.alarms.clone();
+    summary.read_fan_in = finished.read_fan_in;
+    summary.notes = finished.notes.clone();
     summary.correctness = Some(finished.correctness.clone());
     summary.thresholds = thresholds::evaluate(&p.thresholds, &summary);
     summary.failures = run_failures(&summary, plan.target.is_none());
@@ -464,7 +465,6 @@ async fn drive(
     Ok(RunResult {
         objects_used: finished.objects_used,
         read_fan_in: finished.read_fan_in,
-        notes: finished.notes.clone(),
         summary,
     })
 }

@@ -240,3 +240,37 @@ fn profiles_lists_the_builtins() {
         assert!(stdout.contains(name), "{stdout}");
     }
 }
+
+#[test]
+fn show_prints_the_summary_as_run_printed_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("r.db");
+    let out = dobench(
+        &[
+            "run",
+            "sharded-counter",
+            "--duration",
+            "1s",
+            "--set",
+            "load.rate=100",
+        ],
+        &db,
+    );
+    let ran = String::from_utf8_lossy(&out.stdout).to_string();
+    let id = ran
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("run "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no run id in {ran}"))
+        .to_string();
+    let shown = dobench(&["show", &id], &db);
+    let shown = String::from_utf8_lossy(&shown.stdout).to_string();
+    assert!(
+        shown.starts_with(&ran),
+        "show must print what run printed:\n--- run\n{ran}\n--- show\n{shown}"
+    );
+    assert!(
+        ran.contains("% ceiling") && ran.contains("verdict"),
+        "{ran}"
+    );
+}
