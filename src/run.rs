@@ -592,3 +592,42 @@ pub fn write_html(
     eprintln!("wrote {}", path.display());
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary() -> RunSummary {
+        let mut s = RunSummary::from_snapshot(&Snapshot::default(), SummaryMeta::default(), 0);
+        s.planned = Some(10_000);
+        s.requests = 10_000;
+        s
+    }
+
+    #[test]
+    fn missed_past_the_share_or_the_runtimes_own_5xx_fail_the_run() {
+        let s = summary();
+        assert!(run_failures(&s, true).is_empty());
+
+        let mut missed = summary();
+        missed.requests = 9_850;
+        missed.missed = 150;
+        let f = run_failures(&missed, true);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(f[0].contains("150 of 10000 planned sends (1.5 %)"), "{f:?}");
+        missed.missed = 100; // exactly 1 %: stands
+        assert!(run_failures(&missed, true).is_empty());
+
+        let mut fives = summary();
+        fives.errors.overloaded = 400; // refusals: the runtime's designed answer
+        assert!(run_failures(&fives, true).is_empty());
+        fives.errors.status.insert("500".into(), 3);
+        let f = run_failures(&fives, true);
+        assert!(
+            f[0].contains("3 requests with 5xx of its own (500: 3)"),
+            "{f:?}"
+        );
+        // A target we did not start answers for itself.
+        assert!(run_failures(&fives, false).is_empty());
+    }
+}
