@@ -491,12 +491,12 @@ async fn relay(
     }
 }
 
-/// Records the bus into the store on a blocking thread: one transaction per closed second,
-/// server stats at most once a second.
+/// Opens the store and records the bus into it as the run goes (the one recording path,
+/// `dobench_reports::record_live`, that `http` uses too).
 fn record_start(
     db: &Path,
     meta: &RunMeta,
-    mut bus: watch::Receiver<Snapshot>,
+    bus: watch::Receiver<Snapshot>,
 ) -> anyhow::Result<JoinHandle<dobench_reports::Result<RunWriter>>> {
     if let Some(parent) = db.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
@@ -504,27 +504,8 @@ fn record_start(
     }
     let store =
         Store::open(db).with_context(|| format!("opening results store {}", db.display()))?;
-    let mut writer = store.begin_run(meta)?;
-    let rt = tokio::runtime::Handle::current();
-    Ok(tokio::task::spawn_blocking(move || {
-        let mut last_stats_s = -1.0;
-        loop {
-            let closed = rt.block_on(bus.changed()).is_err();
-            let snap = bus.borrow_and_update().clone();
-            if let Some(st) = &snap.server {
-                if snap.elapsed_s - last_stats_s >= 1.0 || snap.done {
-                    last_stats_s = snap.elapsed_s;
-                    writer.push_server_stats(snap.elapsed_s, &serde_json::to_value(st)?)?;
-                }
-            }
-            let done = snap.done || closed;
-            writer.push_snapshot(&Snapshot { done, ..snap })?;
-            if done {
-                break;
-            }
-        }
-        Ok(writer)
-    }))
+    let writer = store.begin_run(meta)?;
+    Ok(dobench_reports::record_live(writer, bus))
 }
 
 fn runtime_options(p: &dobench_workloads::Profile, embedded: bool) -> serde_json::Value {
