@@ -372,8 +372,12 @@ async fn drive(
         p
     };
     let running = traffic::start(traffic_profile, base, &nonce, cancel.clone())?;
-    let (bus_tx, bus) = watch::channel(Snapshot::default());
-    let relay = tokio::spawn(relay(running.snapshots.clone(), scraper, bus_tx));
+    // The one relay (`server_stats::merge`, as `http --tui` uses): the run's bus with the
+    // target's scraped stats on it.
+    let bus = match scraper {
+        Some(server) => server_stats::merge(running.snapshots.clone(), server),
+        None => running.snapshots.clone(),
+    };
     let meta = RunMeta {
         profile: p.name.clone(),
         profile_text: plan.loaded.text.clone(),
@@ -410,7 +414,6 @@ async fn drive(
     };
     let finished = running.wait().await;
     scrape_stop.cancel();
-    let _ = relay.await;
     if let Some(task) = shown {
         let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
     }
@@ -467,28 +470,6 @@ async fn drive(
         read_fan_in: finished.read_fan_in,
         summary,
     })
-}
-
-/// Forwards the workload's snapshots with the latest scraped server stats attached; ends
-/// after the last (`done`) snapshot or when the workload's bus closes.
-async fn relay(
-    mut from: watch::Receiver<Snapshot>,
-    scraper: Option<watch::Receiver<Option<ServerStats>>>,
-    to: watch::Sender<Snapshot>,
-) {
-    loop {
-        let closed = from.changed().await.is_err();
-        let mut s = from.borrow_and_update().clone();
-        s.server = scraper.as_ref().and_then(|r| r.borrow().clone());
-        let done = s.done || closed;
-        if closed {
-            s.done = true;
-        }
-        to.send_replace(s);
-        if done {
-            break;
-        }
-    }
 }
 
 /// Opens the store and records the bus into it as the run goes (the one recording path,
