@@ -222,6 +222,33 @@ mod tests {
     use crate::Snapshot;
 
     #[tokio::test]
+    async fn merged_bus_carries_server_stats_and_ends_with_done() {
+        let (stx, srx) = watch::channel(Snapshot::default());
+        let (vtx, vrx) = watch::channel(None);
+        let mut out = merge(srx, vrx);
+        vtx.send_replace(Some(ServerStats {
+            live_objects: 7,
+            ..ServerStats::default()
+        }));
+        out.changed().await.unwrap();
+        let live = |s: &Snapshot| s.server.as_ref().map(|v| v.live_objects);
+        assert_eq!(live(&out.borrow_and_update()), Some(7));
+        stx.send_replace(Snapshot {
+            done: true,
+            elapsed_s: 3.0,
+            ..Snapshot::default()
+        });
+        loop {
+            out.changed().await.unwrap();
+            let s = out.borrow_and_update().clone();
+            if s.done {
+                assert_eq!(live(&s), Some(7));
+                break;
+            }
+        }
+    }
+
+    #[tokio::test]
     async fn merge_attaches_the_latest_stats_and_always_ends_done() {
         let (snap_tx, snap_rx) = watch::channel(Snapshot::default());
         let (stats_tx, stats_rx) = watch::channel(None);

@@ -38,3 +38,17 @@ pub async fn with_server_stats(
         Err(_) => snapshots,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_url_keeps_scheme_and_authority() {
+        assert_eq!(
+            base_url("http://127.0.0.1:8787/counter/x/increment"),
+            "http://127.0.0.1:8787"
+        );
+        assert_eq!(base_url("http://localhost:1"), "http://localhost:1");
+    }
+}
