@@ -1,7 +1,9 @@
 //! `dobench http`: ad-hoc load against one loopback URL, like wrk/oha. Turns flags into a
 //! typed plan, runs the load generator, shows progress (indicatif on a terminal, plain lines
-//! on stderr otherwise) from the live `Snapshot` bus, and prints a human summary or one
-//! `RunSummary` JSON object. Never measures anything itself: all numbers come from loadgen.
+//! on stderr otherwise) from the live `Snapshot` bus, and prints the one human summary
+//! (`dobench_reports::text::summary`) or one `RunSummary` JSON object. Exit 1 when the run
+//! cannot stand (`run::run_failures`: too many sends never made). Never measures anything
+//! itself: all numbers come from loadgen.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -158,13 +160,19 @@ pub async fn run(args: HttpArgs) -> anyhow::Result<ExitCode> {
         },
     );
     summary.notes.push(describe.clone());
+    summary.failures = crate::run::run_failures(&summary, false);
     crate::report::record_finish(recording, &mut summary, &outcome).await?;
     if plan.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
         print!("{}", dobench_reports::text::summary(&summary));
     }
-    Ok(ExitCode::SUCCESS)
+    // Exit 1 when the run cannot stand (too many sends never made), as `run` does.
+    Ok(if summary.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn progress_line(s: &Snapshot) -> String {
