@@ -97,6 +97,7 @@ fn sharded_counter_runs_green() {
     assert!(v["ops"]["increment"]["requests"].as_u64().unwrap() > 0);
     let objects = v["objects"].as_array().unwrap();
     assert!(objects.len() <= 16 && !objects.is_empty());
+    assert_eq!(v["objects_total"], objects.len() as u64);
     assert!(
         objects
             .iter()
