@@ -253,7 +253,7 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
             };
             match b {
                 Some(b) => println!(
-                    "best{on}: {b} (meets the thresholds and correctness with the fewest objects)"
+                    "best{on}: {b} (of the runs passing correctness and thresholds: the fewest objects; ties: the coolest hottest object, then the lowest p99)"
                 ),
                 None => {
                     println!(
@@ -275,12 +275,16 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
                 }
             }
             for t in r.summary.thresholds.results.iter().filter(|t| !t.passed) {
+                let actual = if t.shown.is_empty() {
+                    format!("{:.3}", t.actual)
+                } else {
+                    t.shown.clone()
+                };
                 println!(
-                    "  {} on {}: threshold {} broken (actual {:.3})",
+                    "  {} on {}: threshold {} broken (actual {actual})",
                     r.summary.strategy.as_deref().unwrap_or("-"),
                     r.summary.target,
                     t.expr,
-                    t.actual
                 );
             }
         }
