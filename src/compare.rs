@@ -1,8 +1,10 @@
 //! `dobench compare PROFILE --strategy S1,S2,... [--target embedded,workerd,URL]`: runs the
 //! profile once per target × strategy (each against a fresh embedded runtime, or the same
 //! target with fresh object names), records the runs as one compare group, prints one table
-//! (with a target column when there are several) and names, per target, the strategy that
-//! meets the thresholds (and correctness) with the fewest objects. `--json` prints
+//! (with a target column when there are several) and names, per target, the best strategy by
+//! the one rule the HTML report shares (`summary::best_index`: of the runs passing correctness
+//! and thresholds, the fewest objects; ties: the coolest hottest object, then the lowest p99).
+//! `--json` prints
 //! `{"runs": [...], "best": ...}`. Runs go one after another, never in parallel (they would
 //! measure each other).
 
