@@ -1,8 +1,10 @@
 //! `dobench compare PROFILE --strategy S1,S2,... [--target embedded,workerd,URL]`: runs the
 //! profile once per target × strategy (each against a fresh embedded runtime, or the same
 //! target with fresh object names), records the runs as one compare group, prints one table
-//! (with a target column when there are several) and names, per target, the strategy that
-//! meets the thresholds (and correctness) with the fewest objects. `--json` prints
+//! (with a target column when there are several) and names, per target, the best strategy by
+//! the one rule the HTML report shares (`summary::best_index`: of the runs passing correctness
+//! and thresholds, the fewest objects; ties: the coolest hottest object, then the lowest p99).
+//! `--json` prints
 //! `{"runs": [...], "best": ...}`. Runs go one after another, never in parallel (they would
 //! measure each other).
 
@@ -253,7 +255,7 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
             };
             match b {
                 Some(b) => println!(
-                    "best{on}: {b} (meets the thresholds and correctness with the fewest objects)"
+                    "best{on}: {b} (of the runs passing correctness and thresholds: the fewest objects; ties: the coolest hottest object, then the lowest p99)"
                 ),
                 None => {
                     println!(
@@ -275,12 +277,16 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
                 }
             }
             for t in r.summary.thresholds.results.iter().filter(|t| !t.passed) {
+                let actual = if t.shown.is_empty() {
+                    format!("{:.3}", t.actual)
+                } else {
+                    t.shown.clone()
+                };
                 println!(
-                    "  {} on {}: threshold {} broken (actual {:.3})",
+                    "  {} on {}: threshold {} broken (actual {actual})",
                     r.summary.strategy.as_deref().unwrap_or("-"),
                     r.summary.target,
                     t.expr,
-                    t.actual
                 );
             }
         }

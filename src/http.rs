@@ -1,7 +1,9 @@
 //! `dobench http`: ad-hoc load against one loopback URL, like wrk/oha. Turns flags into a
 //! typed plan, runs the load generator, shows progress (indicatif on a terminal, plain lines
-//! on stderr otherwise) from the live `Snapshot` bus, and prints a human summary or one
-//! `RunSummary` JSON object. Never measures anything itself: all numbers come from loadgen.
+//! on stderr otherwise) from the live `Snapshot` bus, and prints the one human summary
+//! (`dobench_reports::text::summary`) or one `RunSummary` JSON object. Exit 1 when the run
+//! cannot stand (`run::run_failures`: too many sends never made). Never measures anything
+//! itself: all numbers come from loadgen.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -157,13 +159,20 @@ pub async fn run(args: HttpArgs) -> anyhow::Result<ExitCode> {
             ..SummaryMeta::default()
         },
     );
+    summary.notes.push(describe.clone());
+    summary.failures = crate::run::run_failures(&summary, false);
     crate::report::record_finish(recording, &mut summary, &outcome).await?;
     if plan.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
-        print!("{}", human_summary(&url, &describe, &summary));
+        print!("{}", dobench_reports::text::summary(&summary));
     }
-    Ok(ExitCode::SUCCESS)
+    // Exit 1 when the run cannot stand (too many sends never made), as `run` does.
+    Ok(if summary.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn progress_line(s: &Snapshot) -> String {
@@ -207,99 +216,4 @@ async fn show_progress(mut rx: watch::Receiver<Snapshot>) {
             }
         }
     }
-}
-
-fn fmt_pct(p: &dobench_loadgen::Percentiles) -> String {
-    format!(
-        "p50 {:.3}  p90 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3} ms",
-        p.p50, p.p90, p.p99, p.p999, p.max
-    )
-}
-
-fn human_summary(url: &str, describe: &str, s: &RunSummary) -> String {
-    let mut out = format!("dobench http {url}\n  {describe}\n");
-    let planned = s
-        .planned
-        .map(|p| format!(" of {p} planned"))
-        .unwrap_or_default();
-    out += &format!(
-        "  requests    {} completed, {} sent{planned}, {} missed\n",
-        s.requests, s.sent, s.missed
-    );
-    out += &format!(
-        "  throughput  {:.1} req/s achieved over {:.2} s (offered {:.1} req/s)\n",
-        s.achieved_rps, s.duration_s, s.offered_rps
-    );
-    out += &format!(
-        "  latency     {}  (from intended send)\n",
-        fmt_pct(&s.latency_ms)
-    );
-    out += &format!(
-        "  service     {}  (from actual send)\n",
-        fmt_pct(&s.service_ms)
-    );
-    out += &format!(
-        "  lateness    {}  (the generator's own send delay)\n",
-        fmt_pct(&s.lateness_ms)
-    );
-    if s.queued > 0 {
-        out += &format!(
-            "  queued      {} sends waited for a free connection: {}\n",
-            s.queued,
-            fmt_pct(&s.queue_wait_ms)
-        );
-    }
-    let statuses: Vec<String> = s
-        .statuses
-        .iter()
-        .map(|(c, n)| format!("{c}: {n}"))
-        .collect();
-    out += &format!(
-        "  status      {}\n",
-        if statuses.is_empty() {
-            "none".into()
-        } else {
-            statuses.join(", ")
-        }
-    );
-    let e = &s.errors;
-    if e.total == 0 {
-        out += "  errors      none\n";
-    } else {
-        let mut parts = vec![
-            format!("connect {}", e.connect),
-            format!("timeout {}", e.timeout),
-        ];
-        parts.push(format!("overloaded {}", e.overloaded));
-        parts.push(format!("other {}", e.other));
-        parts.extend(e.status.iter().map(|(c, n)| format!("{c}: {n}")));
-        out += &format!("  errors      {} ({})\n", e.total, parts.join(", "));
-    }
-    if e.refused > 0 {
-        out += &format!(
-            "  refused     {} (429 answers: refusals, not errors)\n",
-            e.refused
-        );
-    }
-    if s.missed > 0 {
-        out += &format!(
-            "  note        {} planned sends were never made by the generator\n",
-            s.missed
-        );
-    }
-    if let Some(t) = &s.target_note {
-        out += &format!("  target      {t}\n");
-    }
-    if let Some(g) = &s.generator_note {
-        let word = if s.generator_limited {
-            "WARNING"
-        } else {
-            "generator"
-        };
-        out += &format!("  {word:<11} {g}\n");
-    }
-    if s.stopped_early {
-        out += "  note        stopped early\n";
-    }
-    out
 }

@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::RunArgs;
 
-pub use print::{human_summary, progress};
+pub use print::progress;
 
 /// A typed run plan built from flags.
 pub struct RunPlan {
@@ -76,7 +76,6 @@ pub struct RunResult {
     pub summary: RunSummary,
     pub objects_used: u64,
     pub read_fan_in: u64,
-    pub notes: Vec<String>,
 }
 
 impl RunResult {
@@ -199,7 +198,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string(&result.summary)?);
     } else {
-        print!("{}", human_summary(&plan.loaded, &result));
+        print!("{}", dobench_reports::text::summary(&result.summary));
     }
     Ok(if result.passed() {
         ExitCode::SUCCESS
@@ -373,8 +372,12 @@ async fn drive(
         p
     };
     let running = traffic::start(traffic_profile, base, &nonce, cancel.clone())?;
-    let (bus_tx, bus) = watch::channel(Snapshot::default());
-    let relay = tokio::spawn(relay(running.snapshots.clone(), scraper, bus_tx));
+    // The one relay (`server_stats::merge`, as `http --tui` uses): the run's bus with the
+    // target's scraped stats on it.
+    let bus = match scraper {
+        Some(server) => server_stats::merge(running.snapshots.clone(), server),
+        None => running.snapshots.clone(),
+    };
     let meta = RunMeta {
         profile: p.name.clone(),
         profile_text: plan.loaded.text.clone(),
@@ -411,7 +414,6 @@ async fn drive(
     };
     let finished = running.wait().await;
     scrape_stop.cancel();
-    let _ = relay.await;
     if let Some(task) = shown {
         let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
     }
@@ -455,6 +457,8 @@ async fn drive(
         summary.hibernation = final_stats.as_ref().map(|st| hibernation(st, &nonce));
     }
     summary.alarms = finished.alarms.clone();
+    summary.read_fan_in = finished.read_fan_in;
+    summary.notes = finished.notes.clone();
     summary.correctness = Some(finished.correctness.clone());
     summary.thresholds = thresholds::evaluate(&p.thresholds, &summary);
     summary.failures = run_failures(&summary, plan.target.is_none());
@@ -464,39 +468,16 @@ async fn drive(
     Ok(RunResult {
         objects_used: finished.objects_used,
         read_fan_in: finished.read_fan_in,
-        notes: finished.notes.clone(),
         summary,
     })
 }
 
-/// Forwards the workload's snapshots with the latest scraped server stats attached; ends
-/// after the last (`done`) snapshot or when the workload's bus closes.
-async fn relay(
-    mut from: watch::Receiver<Snapshot>,
-    scraper: Option<watch::Receiver<Option<ServerStats>>>,
-    to: watch::Sender<Snapshot>,
-) {
-    loop {
-        let closed = from.changed().await.is_err();
-        let mut s = from.borrow_and_update().clone();
-        s.server = scraper.as_ref().and_then(|r| r.borrow().clone());
-        let done = s.done || closed;
-        if closed {
-            s.done = true;
-        }
-        to.send_replace(s);
-        if done {
-            break;
-        }
-    }
-}
-
-/// Records the bus into the store on a blocking thread: one transaction per closed second,
-/// server stats at most once a second.
+/// Opens the store and records the bus into it as the run goes (the one recording path,
+/// `dobench_reports::record_live`, that `http` uses too).
 fn record_start(
     db: &Path,
     meta: &RunMeta,
-    mut bus: watch::Receiver<Snapshot>,
+    bus: watch::Receiver<Snapshot>,
 ) -> anyhow::Result<JoinHandle<dobench_reports::Result<RunWriter>>> {
     if let Some(parent) = db.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
@@ -504,27 +485,8 @@ fn record_start(
     }
     let store =
         Store::open(db).with_context(|| format!("opening results store {}", db.display()))?;
-    let mut writer = store.begin_run(meta)?;
-    let rt = tokio::runtime::Handle::current();
-    Ok(tokio::task::spawn_blocking(move || {
-        let mut last_stats_s = -1.0;
-        loop {
-            let closed = rt.block_on(bus.changed()).is_err();
-            let snap = bus.borrow_and_update().clone();
-            if let Some(st) = &snap.server {
-                if snap.elapsed_s - last_stats_s >= 1.0 || snap.done {
-                    last_stats_s = snap.elapsed_s;
-                    writer.push_server_stats(snap.elapsed_s, &serde_json::to_value(st)?)?;
-                }
-            }
-            let done = snap.done || closed;
-            writer.push_snapshot(&Snapshot { done, ..snap })?;
-            if done {
-                break;
-            }
-        }
-        Ok(writer)
-    }))
+    let writer = store.begin_run(meta)?;
+    Ok(dobench_reports::record_live(writer, bus))
 }
 
 fn runtime_options(p: &dobench_workloads::Profile, embedded: bool) -> serde_json::Value {
@@ -591,4 +553,43 @@ pub fn write_html(
     std::fs::write(path, page).with_context(|| format!("writing {}", path.display()))?;
     eprintln!("wrote {}", path.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary() -> RunSummary {
+        let mut s = RunSummary::from_snapshot(&Snapshot::default(), SummaryMeta::default(), 0);
+        s.planned = Some(10_000);
+        s.requests = 10_000;
+        s
+    }
+
+    #[test]
+    fn missed_past_the_share_or_the_runtimes_own_5xx_fail_the_run() {
+        let s = summary();
+        assert!(run_failures(&s, true).is_empty());
+
+        let mut missed = summary();
+        missed.requests = 9_850;
+        missed.missed = 150;
+        let f = run_failures(&missed, true);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(f[0].contains("150 of 10000 planned sends (1.5 %)"), "{f:?}");
+        missed.missed = 100; // exactly 1 %: stands
+        assert!(run_failures(&missed, true).is_empty());
+
+        let mut fives = summary();
+        fives.errors.overloaded = 400; // refusals: the runtime's designed answer
+        assert!(run_failures(&fives, true).is_empty());
+        fives.errors.status.insert("500".into(), 3);
+        let f = run_failures(&fives, true);
+        assert!(
+            f[0].contains("3 requests with 5xx of its own (500: 3)"),
+            "{f:?}"
+        );
+        // A target we did not start answers for itself.
+        assert!(run_failures(&fives, false).is_empty());
+    }
 }

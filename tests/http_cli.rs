@@ -1,6 +1,7 @@
 //! End-to-end checks of the `dobench http` binary: `--json` prints one run summary with the
 //! DESIGN.md field names (and without the object/workload/correctness parts), and a bad or
-//! unreachable target is one line on stderr with exit code 2.
+//! unreachable target is one line on stderr with exit code 2; a rate no machine can send
+//! exits 1 naming why.
 
 use std::process::Command;
 
@@ -140,4 +141,26 @@ fn non_loopback_and_bad_duration_are_refused() {
     let out = dobench(&["http", "http://127.0.0.1:9/", "-d", "10 parsecs"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid duration"));
+}
+
+#[test]
+fn an_impossible_rate_exits_1_with_the_reason() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = spawn_ok_server(&rt);
+    let out = dobench(&[
+        "http",
+        &url,
+        "--rate",
+        "1e9",
+        "-d",
+        "1s",
+        "--timeout",
+        "500ms",
+        "-c",
+        "4",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("never made by the generator"), "{text}");
+    assert!(text.contains("WARNING"), "generator-limited: {text}");
 }

@@ -1,6 +1,7 @@
 //! The target's own view of a run: a typed mirror of the fields dobench reads from the
 //! reference runtime's `GET {target}/_dobench/stats`, a one-shot [`fetch`], and a
-//! [`spawn_scraper`] that polls it every ~250 ms and publishes the latest value on a `watch`.
+//! [`spawn_scraper`] that polls it every ~250 ms and publishes the latest value on a `watch`,
+//! and [`merge`], the one relay that joins a run's `Snapshot` bus with those stats.
 //! Speaks only HTTP + JSON (this crate never imports the runtime); unknown fields are
 //! ignored and missing ones default, so a newer or older runtime still parses. Never retries
 //! in a tight loop and never outlives its cancellation token.
@@ -173,4 +174,99 @@ pub fn spawn_scraper(
         }
     });
     Ok(rx)
+}
+/// The run's bus with the target's latest stats on it: re-publishes every snapshot with the
+/// latest scrape in `server`, and the latest snapshot again whenever new stats arrive. When
+/// the snapshot bus closes without a `done` snapshot, the last one is re-published as `done`,
+/// so every reader (progress, TUI, store) sees an end. Ends after the `done` snapshot.
+pub fn merge(
+    mut snapshots: watch::Receiver<crate::Snapshot>,
+    mut server: watch::Receiver<Option<ServerStats>>,
+) -> watch::Receiver<crate::Snapshot> {
+    let first = snapshots.borrow_and_update().clone();
+    let (tx, rx) = watch::channel(first);
+    tokio::spawn(async move {
+        let mut server_open = true;
+        loop {
+            tokio::select! {
+                changed = snapshots.changed() => {
+                    let closed = changed.is_err();
+                    let mut s = snapshots.borrow_and_update().clone();
+                    if s.server.is_none() {
+                        s.server = server.borrow().clone();
+                    }
+                    s.done |= closed;
+                    let done = s.done;
+                    tx.send_replace(s);
+                    if done {
+                        break;
+                    }
+                }
+                changed = server.changed(), if server_open => {
+                    if changed.is_err() {
+                        server_open = false;
+                        continue;
+                    }
+                    let stats = server.borrow_and_update().clone();
+                    tx.send_modify(|s| s.server = stats);
+                }
+            }
+        }
+    });
+    rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Snapshot;
+
+    #[tokio::test]
+    async fn merged_bus_carries_server_stats_and_ends_with_done() {
+        let (stx, srx) = watch::channel(Snapshot::default());
+        let (vtx, vrx) = watch::channel(None);
+        let mut out = merge(srx, vrx);
+        vtx.send_replace(Some(ServerStats {
+            live_objects: 7,
+            ..ServerStats::default()
+        }));
+        out.changed().await.unwrap();
+        let live = |s: &Snapshot| s.server.as_ref().map(|v| v.live_objects);
+        assert_eq!(live(&out.borrow_and_update()), Some(7));
+        stx.send_replace(Snapshot {
+            done: true,
+            elapsed_s: 3.0,
+            ..Snapshot::default()
+        });
+        loop {
+            out.changed().await.unwrap();
+            let s = out.borrow_and_update().clone();
+            if s.done {
+                assert_eq!(live(&s), Some(7));
+                break;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn merge_attaches_the_latest_stats_and_always_ends_done() {
+        let (snap_tx, snap_rx) = watch::channel(Snapshot::default());
+        let (stats_tx, stats_rx) = watch::channel(None);
+        let mut merged = merge(snap_rx, stats_rx);
+        stats_tx.send_replace(Some(ServerStats::default()));
+        snap_tx.send_replace(Snapshot {
+            requests: 7,
+            ..Snapshot::default()
+        });
+        drop(snap_tx); // closed without a `done` snapshot
+        let last = loop {
+            merged.changed().await.unwrap();
+            let s = merged.borrow_and_update().clone();
+            if s.done {
+                break s;
+            }
+        };
+        assert_eq!(last.requests, 7);
+        assert!(last.server.is_some(), "the stats ride along");
+    }
 }

@@ -206,6 +206,13 @@ pub struct RunSummary {
     pub target_note: Option<String>,
     /// Stopped by cancellation or its hard time bound before the plan finished.
     pub stopped_early: bool,
+    /// Logical reads fanned out over this many objects (1 = none; `random:N` reads N).
+    #[serde(default = "one")]
+    pub read_fan_in: u64,
+    /// What the workload or the command wants said beside the figures (e.g. chat's messages
+    /// and deliveries, `http`'s load model).
+    #[serde(default)]
+    pub notes: Vec<String>,
     /// Why the run fails whatever its thresholds say (too many missed sends, the embedded
     /// runtime's own 5xx answers ...). Empty for a run that stands; set by run assembly.
     #[serde(default)]
@@ -312,6 +319,8 @@ impl RunSummary {
             target_note: None,
             stopped_early: !s.done,
             failures: Vec::new(),
+            read_fan_in: 1,
+            notes: Vec::new(),
             started_at_ms,
         }
         .with_target_note()
@@ -406,6 +415,10 @@ impl RunSummary {
         });
         summary.with_target_note()
     }
+}
+
+fn one() -> u64 {
+    1
 }
 
 fn sort_hottest_first(v: &mut [ObjectSummary]) {

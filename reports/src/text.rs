@@ -1,6 +1,6 @@
-//! Terminal text for stored runs: the `dobench runs` table and the human summary `run` and
-//! `show` print. Pure string building (no colours, no terminal queries, no I/O), so the
-//! `run` command and `show` print the same thing.
+//! Terminal text for runs: the `dobench runs` table and the one human summary that `run`,
+//! `http` and `show` all print. Pure string building (no colours, no terminal queries, no
+//! I/O), from the `RunSummary` alone, so a stored run reads as it did when it ran.
 
 use std::fmt::Write;
 
@@ -92,150 +92,244 @@ pub fn runs_table(rows: &[RunRow]) -> String {
 
 fn pct_line(p: &Percentiles) -> String {
     format!(
-        "p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
+        "p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2} ms",
         p.p50, p.p90, p.p99, p.p999, p.max
     )
 }
 
-/// The human summary of a run (what `run` and `show` print without `--json`).
+fn mark(ok: bool) -> &'static str {
+    if ok {
+        "ok  "
+    } else {
+        "FAIL"
+    }
+}
+
+/// A threshold's actual value as recorded (in its unit when the run recorded one).
+fn actual(t: &dobench_loadgen::summary::ThresholdResult) -> String {
+    if !t.shown.is_empty() {
+        t.shown.clone()
+    } else if t.actual.is_nan() {
+        "n/a".into()
+    } else if t.actual.fract() == 0.0 && t.actual.abs() < 1e12 {
+        format!("{:.0}", t.actual)
+    } else {
+        format!("{:.4}", t.actual)
+    }
+}
+
+/// The one human summary of a run: what `run`, `http` and `show` print without `--json`,
+/// from the `RunSummary` alone (so a stored run reads as it did when it ran). Every figure
+/// carries its unit; the target's limit, the generator's evidence and outright failures
+/// each have their own line.
 pub fn summary(s: &RunSummary) -> String {
     let mut o = String::new();
+    let ceiling = s
+        .ceiling_rps
+        .map_or("off".to_string(), |c| format!("{c:.0}/s"));
     let _ = writeln!(
         o,
-        "run {}  ({} UTC, dobench {})",
+        "dobench {}  ({}; target {}; strategy {}; per-object ceiling {ceiling})",
+        s.profile,
+        s.workload.as_deref().unwrap_or("http"),
+        s.target,
+        s.strategy.as_deref().unwrap_or("-"),
+    );
+    let _ = writeln!(
+        o,
+        "  run         {}  ({} UTC, dobench {})",
         s.run_id,
         utc_time(s.started_at_ms),
         s.dobench_version
     );
-    let _ = writeln!(
-        o,
-        "profile   {}{}",
-        s.profile,
-        s.workload
-            .as_ref()
-            .map_or(String::new(), |w| format!("  (workload {w})"))
-    );
-    let _ = writeln!(o, "target    {}", s.target);
-    if let Some(st) = &s.strategy {
-        let _ = writeln!(o, "strategy  {st}");
+    for n in &s.notes {
+        let _ = writeln!(o, "  note        {n}");
     }
+    let planned = s
+        .planned
+        .map(|p| format!(" of {p} planned"))
+        .unwrap_or_default();
     let _ = writeln!(
         o,
-        "duration  {:.1} s{}",
+        "  requests    {} completed, {} sent{planned}, {} missed",
+        s.requests, s.sent, s.missed
+    );
+    let _ = writeln!(
+        o,
+        "  throughput  {:.1} req/s achieved of {:.1} req/s offered over {:.2} s{}",
+        s.achieved_rps,
+        s.offered_rps,
         s.duration_s,
         if s.stopped_early {
-            "  (stopped early / incomplete)"
+            "  (stopped early)"
         } else {
             ""
         }
     );
     let _ = writeln!(
         o,
-        "rate      offered {:.1}/s  achieved {:.1}/s  requests {}  missed {}",
-        s.offered_rps, s.achieved_rps, s.requests, s.missed
-    );
-    let _ = writeln!(
-        o,
-        "latency   {} (ms, from intended send)",
+        "  latency     {}  (from intended send)",
         pct_line(&s.latency_ms)
     );
-    for (op, st) in &s.ops {
+    for (name, op) in &s.ops {
         let _ = writeln!(
             o,
-            "  {op:<12} {:>8} req  {}",
-            st.requests,
-            pct_line(&st.latency_ms)
+            "    {name:<12} {:>9} req  {}",
+            op.requests,
+            pct_line(&op.latency_ms)
         );
     }
-    let e = &s.errors;
-    let mut kinds = vec![];
-    for (k, v) in [
-        ("overloaded", e.overloaded),
-        ("timeout", e.timeout),
-        ("connect", e.connect),
-        ("other", e.other),
-    ] {
-        if v > 0 {
-            kinds.push(format!("{k} {v}"));
-        }
-    }
-    kinds.extend(
-        e.status
-            .iter()
-            .filter(|(_, v)| **v > 0)
-            .map(|(k, v)| format!("HTTP {k} {v}")),
+    let _ = writeln!(
+        o,
+        "  service     {}  (from actual send)",
+        pct_line(&s.service_ms)
     );
     let _ = writeln!(
         o,
-        "errors    {}{}",
-        e.total,
-        if kinds.is_empty() {
-            String::new()
-        } else {
-            format!("  ({})", kinds.join(", "))
-        }
+        "  lateness    {}  (the generator's own send delay)",
+        pct_line(&s.lateness_ms)
     );
-    if let Some(objs) = s.objects.as_ref().filter(|v| !v.is_empty()) {
-        let ceiling = s
-            .ceiling_rps
-            .map_or(String::new(), |c| format!(", ceiling {c:.0}/s"));
-        let _ = writeln!(o, "objects   {} (hottest first{ceiling})", objs.len());
-        for ob in objs.iter().take(5) {
+    if s.queued > 0 {
+        let _ = writeln!(
+            o,
+            "  queued      {} sends waited for a free connection: {}",
+            s.queued,
+            pct_line(&s.queue_wait_ms)
+        );
+    }
+    let statuses: Vec<String> = s
+        .statuses
+        .iter()
+        .map(|(c, n)| format!("{c}: {n}"))
+        .collect();
+    if !statuses.is_empty() {
+        let _ = writeln!(o, "  status      {}", statuses.join(", "));
+    }
+    let e = &s.errors;
+    if e.total == 0 {
+        let _ = writeln!(o, "  errors      none");
+    } else {
+        let mut parts = vec![
+            format!("overloaded {}", e.overloaded),
+            format!("timeout {}", e.timeout),
+            format!("connect {}", e.connect),
+            format!("other {}", e.other),
+        ];
+        parts.extend(e.status.iter().map(|(c, n)| format!("status {c}: {n}")));
+        let _ = writeln!(o, "  errors      {} ({})", e.total, parts.join(", "));
+    }
+    if e.refused > 0 {
+        let _ = writeln!(
+            o,
+            "  refused     {} (429: the limiter saying no; refusals, not errors)",
+            e.refused
+        );
+    }
+    if let Some(objects) = s.objects.as_ref().filter(|v| !v.is_empty()) {
+        let _ = writeln!(
+            o,
+            "  objects     {} used; top {} by req/s (% of ceiling: served turns, peak second / average):",
+            s.objects_used(),
+            objects.len().min(10)
+        );
+        let _ = writeln!(
+            o,
+            "    {:<28} {:>9} {:>9} {:>9} {:>14} {:>7}",
+            "object", "req/s", "served/s", "peak/s", "% ceiling", "s>90%"
+        );
+        for ob in objects.iter().take(10) {
             let _ = writeln!(
                 o,
-                "  {:<24} {:>8.1}/s  peak {:>8.1}/s  {:>5.1}% of ceiling",
-                ob.name, ob.rps, ob.peak_rps, ob.ceiling_pct
+                "    {:<28} {:>9.1} {:>9.1} {:>9.0} {:>14} {:>7}",
+                ob.name,
+                ob.rps,
+                ob.served_rps,
+                ob.peak_rps,
+                s.ceiling_rps.map_or("-".into(), |_| format!(
+                    "{:.1} / {:.1}",
+                    ob.ceiling_pct, ob.avg_ceiling_pct
+                )),
+                ob.secs_over_90pct
             );
         }
+    }
+    if s.read_fan_in > 1 {
+        let _ = writeln!(
+            o,
+            "  read fan-in {} requests per logical read",
+            s.read_fan_in
+        );
     }
     if let Some(h) = &s.hibernation {
         let _ = writeln!(
             o,
-            "hibernation  active {:.0} ms, hibernated {:.0} ms; billed {:.3} GB-s, avoided {:.3} GB-s (${:.4}, {:.1}%)",
-            h.active_ms, h.hibernated_ms, h.gb_s_billed, h.gb_s_avoided, h.usd_avoided, h.saved_pct
+            "  hibernation saved {:.1} % of duration: billed {:.0} ms ({:.4} GB-s), avoided {:.4} GB-s (${:.6}); hibernated {:.0} ms",
+            h.saved_pct, h.active_ms, h.gb_s_billed, h.gb_s_avoided, h.usd_avoided, h.hibernated_ms
         );
     }
     if let Some(a) = &s.alarms {
         let _ = writeln!(
             o,
-            "alarms    scheduled {} fired {} retried {} missing {}; lag p50 {:.1} p99 {:.1} max {:.1} ms",
+            "  alarms      {} scheduled, {} fired, {} retries, {} missing; lag p50 {:.1}  p99 {:.1}  max {:.1} ms",
             a.scheduled, a.fired, a.retried, a.missing, a.lag_ms.p50, a.lag_ms.p99, a.lag_ms.max
         );
+    }
+    if let Some(t) = &s.target_note {
+        let _ = writeln!(o, "  target      {t}");
+    }
+    if let Some(g) = &s.generator_note {
+        let word = if s.generator_limited {
+            "WARNING"
+        } else {
+            "generator"
+        };
+        let _ = writeln!(o, "  {word:<11} {g}");
     }
     if let Some(c) = &s.correctness {
         let _ = writeln!(
             o,
-            "correctness {}",
-            if c.passed { "passed" } else { "FAILED" }
+            "  correctness {}",
+            if c.passed { "pass" } else { "FAIL" }
         );
         for ch in &c.checks {
+            let _ = writeln!(o, "    {} {}: {}", mark(ch.passed), ch.name, ch.detail);
+        }
+    }
+    let t = &s.thresholds;
+    if t.results.is_empty() {
+        let _ = writeln!(o, "  thresholds  none set");
+    } else {
+        let _ = writeln!(
+            o,
+            "  thresholds  {}",
+            if t.passed { "pass" } else { "FAIL" }
+        );
+        for th in &t.results {
             let _ = writeln!(
                 o,
-                "  [{}] {}: {}",
-                if ch.passed { "ok" } else { "FAIL" },
-                ch.name,
-                ch.detail
+                "    {} {}  (actual {})",
+                mark(th.passed),
+                th.expr,
+                actual(th)
             );
         }
     }
-    for t in &s.thresholds.results {
-        let _ = writeln!(
-            o,
-            "threshold [{}] {} (actual {:.3})",
-            if t.passed { "ok" } else { "FAIL" },
-            t.expr,
-            t.actual
-        );
-    }
-    if let Some(t) = &s.target_note {
-        let _ = writeln!(o, "target    {t}");
-    }
-    if let Some(g) = &s.generator_note {
-        let _ = writeln!(o, "generator {g}");
-    }
     for f in &s.failures {
-        let _ = writeln!(o, "FAIL      {f}");
+        let _ = writeln!(o, "  FAIL        {f}");
     }
+    let passed = s.thresholds.passed
+        && s.correctness.as_ref().is_none_or(|c| c.passed)
+        && s.failures.is_empty();
+    let _ = writeln!(
+        o,
+        "  verdict     {}{}",
+        if passed { "PASS" } else { "FAIL" },
+        if s.stopped_early {
+            "  (stopped early: it covers part of its plan)"
+        } else {
+            ""
+        }
+    );
     o
 }
 

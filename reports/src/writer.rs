@@ -278,9 +278,18 @@ pub fn record_live(
 ) -> JoinHandle<Result<RunWriter>> {
     let rt = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
+        let mut last_stats_s = -1.0;
         loop {
             let changed = rt.block_on(snapshots.changed());
             let snap = snapshots.borrow_and_update().clone();
+            // The target's own stats ride on the bus when someone scrapes them: kept at most
+            // once a second, and at the end.
+            if let Some(st) = &snap.server {
+                if snap.elapsed_s - last_stats_s >= 1.0 || snap.done || changed.is_err() {
+                    last_stats_s = snap.elapsed_s;
+                    writer.push_server_stats(snap.elapsed_s, &serde_json::to_value(st)?)?;
+                }
+            }
             if changed.is_err() {
                 // Sender gone: record what the final value holds, then stop.
                 writer.push_snapshot(&Snapshot { done: true, ..snap })?;

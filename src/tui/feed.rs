@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use dobench_loadgen::server_stats::{self, ServerStats};
+use dobench_loadgen::server_stats;
 use dobench_loadgen::Snapshot;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -34,49 +34,9 @@ pub async fn with_server_stats(
         return snapshots;
     }
     match server_stats::spawn_scraper(base, server_stats::DEFAULT_EVERY, cancel) {
-        Ok(server) => merge(snapshots, server),
+        Ok(server) => server_stats::merge(snapshots, server),
         Err(_) => snapshots,
     }
-}
-
-/// Re-publishes every snapshot with the latest server stats, and the latest snapshot again
-/// whenever new stats arrive. Ends when the snapshot bus closes.
-pub fn merge(
-    mut snapshots: watch::Receiver<Snapshot>,
-    mut server: watch::Receiver<Option<ServerStats>>,
-) -> watch::Receiver<Snapshot> {
-    let first = snapshots.borrow_and_update().clone();
-    let (tx, rx) = watch::channel(first);
-    tokio::spawn(async move {
-        let mut server_open = true;
-        loop {
-            tokio::select! {
-                changed = snapshots.changed() => {
-                    if changed.is_err() {
-                        break;
-                    }
-                    let mut s = snapshots.borrow_and_update().clone();
-                    if s.server.is_none() {
-                        s.server = server.borrow().clone();
-                    }
-                    let done = s.done;
-                    tx.send_replace(s);
-                    if done {
-                        break;
-                    }
-                }
-                changed = server.changed(), if server_open => {
-                    if changed.is_err() {
-                        server_open = false;
-                        continue;
-                    }
-                    let stats = server.borrow_and_update().clone();
-                    tx.send_modify(|s| s.server = stats);
-                }
-            }
-        }
-    });
-    rx
 }
 
 #[cfg(test)]
@@ -90,38 +50,5 @@ mod tests {
             "http://127.0.0.1:8787"
         );
         assert_eq!(base_url("http://localhost:1"), "http://localhost:1");
-    }
-
-    #[tokio::test]
-    async fn merged_bus_carries_server_stats_and_ends_with_done() {
-        let (stx, srx) = watch::channel(Snapshot::default());
-        let (vtx, vrx) = watch::channel(None);
-        let mut out = merge(srx, vrx);
-        vtx.send_replace(Some(ServerStats {
-            live_objects: 7,
-            ..ServerStats::default()
-        }));
-        out.changed().await.unwrap();
-        assert_eq!(
-            out.borrow_and_update()
-                .server
-                .as_ref()
-                .unwrap()
-                .live_objects,
-            7
-        );
-        stx.send_replace(Snapshot {
-            done: true,
-            elapsed_s: 3.0,
-            ..Snapshot::default()
-        });
-        loop {
-            out.changed().await.unwrap();
-            let s = out.borrow_and_update().clone();
-            if s.done {
-                assert_eq!(s.server.unwrap().live_objects, 7);
-                break;
-            }
-        }
     }
 }

@@ -88,6 +88,16 @@ fn render_header(app: &App, f: &mut Frame, area: Rect) {
         count_span(s.missed, Color::Yellow),
         Span::raw(format!("  in-flight {}  req {}", s.in_flight, s.requests)),
     ];
+    if s.queued > 0 {
+        // Sends that waited for a free connection: the target's pace, shown apart from
+        // missed (the generator's) so neither reads as the other.
+        line.push(Span::raw("  queued "));
+        line.push(count_span(s.queued, Color::Yellow));
+        line.push(Span::raw(format!(
+            " (wait p99 {:.0} ms)",
+            s.queue_wait_ms.p99
+        )));
+    }
     if s.generator_limited {
         // First, so a narrow terminal cannot cut it off: the numbers are dobench's limit.
         line.insert(

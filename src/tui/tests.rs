@@ -477,3 +477,16 @@ fn without_target_stats_panels_say_so() {
     let buf = draw(&app, 160, 48);
     assert_shows(&buf, &["No target stats", "room-0"]);
 }
+
+#[test]
+fn queued_sends_show_apart_from_missed() {
+    let mut s = snapshot(3.0);
+    s.queued = 412;
+    s.queue_wait_ms = pct(120.0, 870.0);
+    let mut app = App::new(info("counter"));
+    app.update(&s);
+    assert_shows(
+        &draw(&app, 160, 30),
+        &["missed 7", "queued 412 (wait p99 870 ms)"],
+    );
+}

@@ -135,10 +135,17 @@ pub struct Load {
     pub max_in_flight: usize,
     #[serde(default = "default_timeout")]
     pub timeout: Dur,
+    /// Objects that keep a latency histogram: the ones with the most requests (every object
+    /// keeps exact counts, rate and per-second peaks whatever this says).
+    #[serde(default = "default_track_objects")]
+    pub track_objects: usize,
 }
 
 fn default_in_flight() -> usize {
     256
+}
+fn default_track_objects() -> usize {
+    dobench_loadgen::aggregate::DEFAULT_TRACKED_OBJECTS
 }
 fn default_timeout() -> Dur {
     Dur(Duration::from_secs(10))

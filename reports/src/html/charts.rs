@@ -188,20 +188,24 @@ pub fn time_chart(c: &TimeChart) -> Result<String> {
         }
         for s in &c.series {
             let style = ShapeStyle::from(rgb(s.color)).stroke_width(if s.dashed { 2 } else { 3 });
-            if s.dashed {
-                chart
-                    .draw_series(DashedLineSeries::new(s.points.clone(), 8, 5, style))
-                    .map_err(|e| err(e.to_string()))?;
-            } else {
-                chart
-                    .draw_series(LineSeries::new(s.points.clone(), style))
-                    .map_err(|e| err(e.to_string()))?;
+            // A NaN point is a second without samples: the line breaks there (a gap, never a
+            // drop to 0).
+            for segment in s.points.split(|p| p.1.is_nan()).filter(|g| !g.is_empty()) {
+                if s.dashed {
+                    chart
+                        .draw_series(DashedLineSeries::new(segment.to_vec(), 8, 5, style))
+                        .map_err(|e| err(e.to_string()))?;
+                } else {
+                    chart
+                        .draw_series(LineSeries::new(segment.to_vec(), style))
+                        .map_err(|e| err(e.to_string()))?;
+                }
+                if segment.len() <= 2 {
+                    let dots = segment.iter().map(|p| Circle::new(*p, 4, style.filled()));
+                    chart.draw_series(dots).map_err(|e| err(e.to_string()))?;
+                }
             }
-            if s.points.len() <= 2 {
-                let dots = s.points.iter().map(|p| Circle::new(*p, 4, style.filled()));
-                chart.draw_series(dots).map_err(|e| err(e.to_string()))?;
-            }
-            for p in thin(&s.points) {
+            for p in thin(&s.points).filter(|p| !p.1.is_nan()) {
                 let (x, y) = chart.backend_coord(p);
                 hovers.push((
                     x,
@@ -350,5 +354,49 @@ mod tests {
         assert!(html.contains("<polyline"));
         assert!(html.contains("<title>"));
         assert_eq!(html.matches("<svg").count(), 1);
+    }
+
+    #[test]
+    fn a_second_without_samples_is_a_gap_not_zero() {
+        let chart = |points: Vec<(f64, f64)>| {
+            time_chart(&TimeChart {
+                name: "t",
+                y_desc: "ms".into(),
+                y_unit: "ms",
+                series: vec![Series {
+                    label: "p99".into(),
+                    color: "#0072B2",
+                    points,
+                    dashed: false,
+                }],
+                hlines: vec![],
+            })
+            .unwrap()
+        };
+        let whole = chart(vec![
+            (0.0, 5.0),
+            (1.0, 6.0),
+            (2.0, 5.0),
+            (3.0, 6.0),
+            (4.0, 5.0),
+        ]);
+        let gapped = chart(vec![
+            (0.0, 5.0),
+            (1.0, 6.0),
+            (2.0, f64::NAN),
+            (3.0, 6.0),
+            (4.0, 5.0),
+        ]);
+        // Same axes and grid; the gapped line is drawn in two pieces.
+        assert_eq!(
+            gapped.matches("<polyline").count(),
+            whole.matches("<polyline").count() + 1,
+            "the line breaks at the gap"
+        );
+        assert!(!gapped.contains("NaN"));
+        assert!(
+            !gapped.contains("2 s: 0"),
+            "no 0 ms point is drawn or hovered for the gap"
+        );
     }
 }

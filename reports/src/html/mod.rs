@@ -200,6 +200,15 @@ fn objects(runs: &[StoredRun], labels: &[String]) -> Result<String> {
     ))
 }
 
+/// A second without completed requests has no latency: a gap in the line (NaN), not 0 ms.
+fn gap_if_empty(s: &crate::model::SecondRow, v: f64) -> f64 {
+    if s.requests == 0 {
+        f64::NAN
+    } else {
+        v
+    }
+}
+
 fn latency(runs: &[StoredRun], labels: &[String]) -> Result<String> {
     let mut ss = Vec::new();
     if runs.len() == 1 {
@@ -214,7 +223,7 @@ fn latency(runs: &[StoredRun], labels: &[String]) -> Result<String> {
             let pts = r
                 .seconds
                 .iter()
-                .map(|s| (s.second as f64, f(&s.latency_ms)))
+                .map(|s| (s.second as f64, gap_if_empty(s, f(&s.latency_ms))))
                 .collect();
             ss.push(series((*name).into(), color(j), pts, false));
         }
@@ -223,7 +232,7 @@ fn latency(runs: &[StoredRun], labels: &[String]) -> Result<String> {
             let pts = r
                 .seconds
                 .iter()
-                .map(|s| (s.second as f64, s.latency_ms.p99))
+                .map(|s| (s.second as f64, gap_if_empty(s, s.latency_ms.p99)))
                 .collect();
             ss.push(series(format!("{l} p99"), color(i), pts, false));
         }

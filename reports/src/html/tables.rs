@@ -8,9 +8,11 @@ use crate::html::page::{card, card_html, esc, target_html};
 use crate::model::{RunStatus, StoredRun};
 use crate::text::utc_time;
 
-/// `pass`, `FAIL` or `incomplete`, and the CSS class that colours it.
+/// `pass`, `FAIL`, `stopped early` or `incomplete`, and the CSS class that colours it. A run
+/// stopped early (`q`, a signal, its time bound) never reads as a plain pass.
 pub fn verdict(run: &StoredRun) -> (&'static str, &'static str) {
     match run.row.verdict() {
+        "pass" if run.summary.stopped_early => ("stopped early", "incomplete"),
         "pass" => ("pass", "pass"),
         "FAIL" => ("FAIL", "fail"),
         other => (other, "incomplete"),
@@ -83,6 +85,12 @@ pub fn headline(run: &StoredRun) -> String {
         o.push_str(
             "<p class=\"incomplete\">This run did not finish (its process ended early). The figures below cover \
              the seconds recorded before that.</p>",
+        );
+    }
+    if s.stopped_early && run.row.status != RunStatus::Incomplete {
+        o.push_str(
+            "<p class=\"incomplete\">This run was stopped early (by the user or its time bound): it covers \
+             only part of its plan, and its sends never made are counted as missed.</p>",
         );
     }
     if s.generator_limited {
@@ -168,9 +176,13 @@ pub fn correctness(runs: &[StoredRun], labels: &[String]) -> String {
             };
             let _ = write!(
                 o,
-                "<tr><td>threshold <code>{}</code></td><td class=\"{class}\">{v}</td><td>actual {:.3}</td></tr>",
+                "<tr><td>threshold <code>{}</code></td><td class=\"{class}\">{v}</td><td>actual {}</td></tr>",
                 esc(&t.expr),
-                t.actual
+                if t.shown.is_empty() {
+                    format!("{:.3}", t.actual)
+                } else {
+                    esc(&t.shown)
+                }
             );
         }
         if rows == 0 {

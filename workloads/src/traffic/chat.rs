@@ -1,8 +1,11 @@
 //! chat-fanout traffic: `rooms × members` WebSocket sessions; while an active phase lasts,
 //! members send at `load.rate` messages/s in all; idle phases in between (longer than the
 //! runtime's hibernate-after) let rooms hibernate. Every receipt is recorded as op `fanout`
-//! with its latency from the sender's own send instant (stamped in the body), so the
-//! summary's rate is delivered frames/s. Checks: every member got every message of its
+//! with its latency from the message's *intended* send time (stamped in the body beside the
+//! actual send time, so a late sender cannot hide: coordinated-omission free), its service
+//! time from the actual send, and the sender's lateness; a frame without stamps is counted
+//! (`other`) but never timed. The summary's rate is delivered frames/s. The generator's CPU
+//! is measured over the threads its sessions ran on. Checks: every member got every message of its
 //! room exactly once and in `seq` order while connected, and the room stored every message
 //! sent. WebSocket sessions are not HTTP requests, so this module runs its own session tasks
 //! and collector (the loadgen's `Aggregate` still does the books); never unbounded: every
@@ -39,15 +42,36 @@ struct Shared {
     received: AtomicU64,
     sent: AtomicU64,
     stop: CancellationToken,
+    /// The threads the member sessions and the collector ran on (the generator's CPU).
+    threads: dobench_loadgen::cpu::ThreadSet,
+}
+
+/// When a fan-out frame was meant to go and went, from its body's stamps.
+#[derive(Debug, Clone, Copy)]
+struct Stamps {
+    intended_us: i64,
+    sent_us: i64,
 }
 
 impl Shared {
     fn record(&self, room: usize, op: &Arc<str>, latency: Duration, outcome: Outcome) {
+        self.record_timed(room, op, latency, latency, Duration::ZERO, outcome);
+    }
+
+    fn record_timed(
+        &self,
+        room: usize,
+        op: &Arc<str>,
+        latency: Duration,
+        service: Duration,
+        lateness: Duration,
+        outcome: Outcome,
+    ) {
         let sample = Sample {
             op,
             object: Some(&self.rooms[room]),
-            lateness: Duration::ZERO,
-            service: Some(latency),
+            lateness,
+            service: Some(service),
             latency,
             queue_wait: None,
             outcome,
@@ -118,6 +142,7 @@ pub fn start(
         received: AtomicU64::new(0),
         sent: AtomicU64::new(0),
         stop: cancel.child_token(),
+        threads: dobench_loadgen::cpu::ThreadSet::new(),
     });
     let (tx, rx) = watch::channel(Snapshot::default());
     let timeout = profile.load.timeout.0;
@@ -198,13 +223,15 @@ async fn drive(
     }
     let start = Instant::now() + Duration::from_millis(50);
     let started_at = SystemTime::now() + Duration::from_millis(50);
+    // The same instant on the wall clock, for the intended-send stamps in message bodies.
+    let start_epoch_us = dobench_runtime::epoch_us() + 50_000;
     let mut members = tokio::task::JoinSet::new();
     for (g, conn) in conns.into_iter().enumerate() {
         let (room, url) = urls[g].clone();
         let plan = plans[g].clone();
         let (sh, pad) = (sh.clone(), pad.to_string());
-        members
-            .spawn(async move { member(g, room, url, conn, plan, start, timeout, pad, sh).await });
+        let at = (start, start_epoch_us);
+        members.spawn(async move { member(g, room, url, conn, plan, at, timeout, pad, sh).await });
     }
     let planned_total: u64 = plans.iter().map(|p| p.len() as u64).sum::<u64>() * m;
     let offered_before = |elapsed: Duration| -> u64 {
@@ -223,8 +250,16 @@ async fn drive(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let end = start + duration;
     let mut drain_deadline = None;
+    sh.threads.note_current();
+    let cpu0 = sh.threads.usage();
+    let wall0 = Instant::now();
     let live = |now: Instant, done: bool| {
         let elapsed = now.saturating_duration_since(start);
+        let shares = dobench_loadgen::cpu::Shares::between(
+            &cpu0,
+            &sh.threads.usage(),
+            now.saturating_duration_since(wall0),
+        );
         let sent = sh.sent.load(Relaxed) * m;
         let received = sh.received.load(Relaxed);
         Live {
@@ -235,8 +270,8 @@ async fn drive(
             sent,
             missed: 0,
             in_flight: sent.saturating_sub(received),
-            cpu_pct: 0.0,
-            busy_pct: 0.0,
+            cpu_pct: shares.cpu_pct,
+            busy_pct: shares.busy_pct,
             done,
         }
     };
@@ -256,6 +291,7 @@ async fn drive(
             _ = tick.tick() => {}
             _ = sh.stop.cancelled() => break,
         }
+        sh.threads.note_current();
         let now = Instant::now();
         collect(&mut delta, &mut spare);
         agg.push(&delta, now.saturating_duration_since(start));
@@ -302,7 +338,7 @@ async fn member(
     url: String,
     conn: Option<(ws::WsSender, ws::WsReceiver)>,
     plan: Vec<Duration>,
-    start: Instant,
+    (start, start_epoch_us): (Instant, i64),
     timeout: Duration,
     pad: String,
     sh: Arc<Shared>,
@@ -322,7 +358,9 @@ async fn member(
         let due = plan.get(next).map(|t| start + *t);
         tokio::select! {
             _ = sleep_until(due.unwrap_or(start)), if due.is_some() => {
-                let tag = format!("{g}:{next}:{}:{pad}", dobench_runtime::epoch_us());
+                sh.threads.note_current();
+                let intended_us = start_epoch_us + plan[next].as_micros() as i64;
+                let tag = format!("{g}:{next}:{intended_us}:{}:{pad}", dobench_runtime::epoch_us());
                 next += 1;
                 if tx.send_text(tag).await.is_ok() {
                     sh.sent.fetch_add(1, Relaxed);
@@ -333,9 +371,23 @@ async fn member(
                 Some(Ok((_, text))) => {
                     let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
                     let (Some(seq), Some(body)) = (v["seq"].as_i64(), v["body"].as_str()) else { continue };
-                    let sent_us = body.split(':').nth(2).and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
-                    let lat = Duration::from_micros((dobench_runtime::epoch_us() - sent_us).max(0) as u64);
-                    sh.record(room, &op, lat, Outcome::Frame);
+                    sh.threads.note_current();
+                    match stamps(body) {
+                        Some(st) => {
+                            let now_us = dobench_runtime::epoch_us();
+                            let us = |d: i64| Duration::from_micros(d.max(0) as u64);
+                            sh.record_timed(
+                                room,
+                                &op,
+                                us(now_us - st.intended_us),
+                                us(now_us - st.sent_us),
+                                us(st.sent_us - st.intended_us),
+                                Outcome::Frame,
+                            );
+                        }
+                        // Counted, never timed: a frame we cannot time is no 60 s sample.
+                        None => sh.record(room, &op, Duration::ZERO, Outcome::Failed(ErrorKind::Other)),
+                    }
                     sh.received.fetch_add(1, Relaxed);
                     if let Some(seg) = log.segments.last_mut() { seg.push(seq); }
                 }
@@ -353,6 +405,17 @@ async fn member(
     }
     let _ = tx.close().await;
     log
+}
+
+/// The intended and actual send stamps of a body `g:n:intended_us:sent_us:pad`.
+fn stamps(body: &str) -> Option<Stamps> {
+    let mut f = body.split(':').skip(2);
+    let intended_us = f.next()?.parse().ok()?;
+    let sent_us = f.next()?.parse().ok()?;
+    Some(Stamps {
+        intended_us,
+        sent_us,
+    })
 }
 
 async fn verify(
@@ -459,4 +522,16 @@ async fn verify(
             },
         ),
     ]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_carry_intended_and_actual_send_stamps() {
+        let st = stamps("3:7:1000:1250:xxxx").unwrap();
+        assert_eq!((st.intended_us, st.sent_us), (1000, 1250));
+        assert!(stamps("3:7:garbage").is_none(), "no stamps: never timed");
+    }
 }

@@ -105,6 +105,7 @@ pub fn run_config(load: &Load, schedule: Schedule) -> RunConfig {
     let mut c = RunConfig::new(schedule);
     c.max_in_flight = load.max_in_flight;
     c.timeout = load.timeout.0;
+    c.track_objects = load.track_objects;
     c
 }
 
