@@ -197,6 +197,19 @@ pub fn summary(s: &RunSummary) -> String {
             pct_line(&s.queue_wait_ms)
         );
     }
+    if s.cold_starts > 0 {
+        let _ = writeln!(
+            o,
+            "  cold start  {} requests brought their object into memory: {}",
+            s.cold_starts,
+            pct_line(&s.cold_start_latency_ms)
+        );
+        let _ = writeln!(
+            o,
+            "  warm        the other requests: {}",
+            pct_line(&s.warm_latency_ms)
+        );
+    }
     let statuses: Vec<String> = s
         .statuses
         .iter()

@@ -494,35 +494,43 @@ impl Runtime {
         use std::collections::BinaryHeap;
         let top_n = query.top.min(StatsQuery::MAX_LIST);
         let page_n = query.limit.min(StatsQuery::MAX_LIST);
-        let after = query.after.as_deref().map(str::to_ascii_lowercase);
+        // Ids order as their bytes do, and so as their lowercase hex: compare bytes.
+        let after: Option<ObjectId> = query.after.as_deref().and_then(parse_id_hex);
         let usage = self.shared.sockets.usage();
         let mut totals = HibernationTotals::default();
         let mut seen = 0u64;
         // Min-heap of the hottest so far; max-heap of the lowest ids after the cursor.
         let mut top: BinaryHeap<Reverse<(u64, Reverse<ObjectId>, ByAddr)>> = BinaryHeap::new();
-        let mut page: BinaryHeap<(String, ObjectId, ByAddr)> = BinaryHeap::new();
+        let mut page: BinaryHeap<(ObjectId, ByAddr)> = BinaryHeap::new();
         for shard in &self.shared.stats {
             let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
             for (id, s) in shard.iter() {
                 seen += 1;
-                s.add_to(&mut totals, usage.get(id).copied().unwrap_or((0, 0)));
+                let sockets = if usage.is_empty() {
+                    (0, 0)
+                } else {
+                    usage.get(id).copied().unwrap_or((0, 0))
+                };
+                s.add_to(&mut totals, sockets);
                 let requests = s.requests.load(Relaxed);
-                if top_n > 0 {
-                    let entry = Reverse((requests, Reverse(*id), ByAddr(s.clone())));
-                    if top.len() < top_n {
-                        top.push(entry);
-                    } else if top.peek().is_some_and(|min| entry < *min) {
+                // Only an object that makes the list is cloned (a clone is an atomic write
+                // on the object's own cache line: a million of them is most of a scrape).
+                let hotter = |min: &Reverse<(u64, Reverse<ObjectId>, ByAddr)>| {
+                    let (r, Reverse(i), _) = &min.0;
+                    (requests, Reverse(*id)) > (*r, Reverse(*i))
+                };
+                if top_n > 0 && (top.len() < top_n || top.peek().is_some_and(hotter)) {
+                    if top.len() == top_n {
                         top.pop();
-                        top.push(entry);
                     }
+                    top.push(Reverse((requests, Reverse(*id), ByAddr(s.clone()))));
                 }
-                if page_n > 0 {
-                    let hex = id.to_hex();
-                    if after.as_ref().is_none_or(|a| hex > *a)
-                        && (page.len() < page_n
-                            || page.peek().is_some_and(|(max, _, _)| hex < *max))
+                if page_n > 0
+                    && after.as_ref().is_none_or(|a| id > a)
+                    && (page.len() < page_n || page.peek().is_some_and(|(max, _)| id < max))
+                {
                     {
-                        page.push((hex, *id, ByAddr(s.clone())));
+                        page.push((*id, ByAddr(s.clone())));
                         if page.len() > page_n {
                             page.pop();
                         }
@@ -555,7 +563,7 @@ impl Runtime {
             let listed: Vec<_> = page
                 .into_sorted_vec()
                 .into_iter()
-                .map(|(_, id, s)| view(&id, &s.0))
+                .map(|(id, s)| view(&id, &s.0))
                 .collect();
             StatsPage {
                 next_after: if full {
@@ -614,6 +622,18 @@ impl Runtime {
             }
         }
     }
+}
+
+/// An id from 64 hex characters (either case); None if it is not one.
+fn parse_id_hex(hex: &str) -> Option<ObjectId> {
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut bytes = [0u8; 32];
+    for (i, b) in bytes.iter_mut().enumerate() {
+        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(ObjectId::from_bytes(bytes))
 }
 
 fn load_or_create_secret(dir: &PathBuf) -> Result<[u8; 32]> {
