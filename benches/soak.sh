@@ -42,6 +42,7 @@ now_ms() { date +%s%3N; }
 
 start_server() {
   local out="$TMP/out.$1"
+  : >"$out"
   "$BIN" serve --bind 127.0.0.1:0 --data "$DATA" --ceiling off >"$out" 2>>"$TMP/server.err" &
   SERVER=$!
   disown "$SERVER" 2>/dev/null || true
