@@ -87,6 +87,9 @@ pub struct ServeArgs {
     /// A request's headers must arrive within this long of their first byte.
     #[arg(long, default_value = "10s")]
     pub header_read_timeout: String,
+    /// A request's body must have arrived within this long of its headers (else 408).
+    #[arg(long, default_value = "30s")]
+    pub body_read_timeout: String,
     /// Close an HTTP connection with no request for this long (WebSockets are never closed
     /// for being idle).
     #[arg(long, default_value = "30s")]

@@ -83,6 +83,7 @@ fn front_config(args: &ServeArgs) -> anyhow::Result<FrontConfig> {
     let front = FrontConfig {
         max_name_bytes: args.max_name_bytes,
         header_read_timeout: duration("header-read-timeout", &args.header_read_timeout)?,
+        body_read_timeout: duration("body-read-timeout", &args.body_read_timeout)?,
         keep_alive_timeout: duration("keep-alive-timeout", &args.keep_alive_timeout)?,
         max_connections: args
             .max_connections

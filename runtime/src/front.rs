@@ -1,5 +1,5 @@
-//! The HTTP front's own bounds and access policy as plain data: object name length, header-read
-//! and keep-alive timeouts, the connection cap, the drain deadline, the per-socket send queue in
+//! The HTTP front's own bounds and access policy as plain data: object name length, header-read,
+//! body-read and keep-alive timeouts, the connection cap, the drain deadline, the per-socket send queue in
 //! bytes, who may use the admin routes and which Host names are answered. Defaults are chosen so
 //! that the suite's own loopback load (tens of thousands of sockets, 100,000 objects) never meets
 //! them. Holds no state and does no I/O beyond reading the process's open-files limit once.
@@ -46,6 +46,8 @@ pub struct FrontConfig {
     pub max_name_bytes: usize,
     /// A request's headers must arrive within this long of their first byte (slowloris).
     pub header_read_timeout: Duration,
+    /// A request's body must have arrived within this long of its head (else 408).
+    pub body_read_timeout: Duration,
     /// An HTTP connection with no request for this long is closed. WebSockets are never
     /// closed for being idle (hibernation handles them).
     pub keep_alive_timeout: Duration,
@@ -69,6 +71,8 @@ impl FrontConfig {
     pub const DEFAULT_MAX_NAME_BYTES: usize = 2_048;
     /// Default header-read timeout.
     pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Default body-read timeout.
+    pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
     /// Default keep-alive idle timeout.
     pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(30);
     /// Default drain deadline after SIGTERM.
@@ -101,6 +105,9 @@ impl FrontConfig {
         if self.header_read_timeout.is_zero() {
             return zero("the header-read timeout");
         }
+        if self.body_read_timeout.is_zero() {
+            return zero("the body-read timeout");
+        }
         if self.keep_alive_timeout.is_zero() {
             return zero("the keep-alive timeout");
         }
@@ -124,6 +131,7 @@ impl Default for FrontConfig {
         FrontConfig {
             max_name_bytes: Self::DEFAULT_MAX_NAME_BYTES,
             header_read_timeout: Self::DEFAULT_HEADER_READ_TIMEOUT,
+            body_read_timeout: Self::DEFAULT_BODY_READ_TIMEOUT,
             keep_alive_timeout: Self::DEFAULT_KEEP_ALIVE_TIMEOUT,
             max_connections: Self::default_max_connections(),
             drain_deadline: Self::DEFAULT_DRAIN_DEADLINE,

@@ -67,6 +67,10 @@ pub fn app_with(
         .layer(axum::Extension(names))
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
+            front.body_read_timeout,
+            crate::body_deadline::limit_body_time,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
             hosts,
             crate::host_check::check_host,
         ))
@@ -326,7 +330,12 @@ async fn object_route(
     })?;
     let body = body.map_err(|e| {
         let status = e.status();
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
+        if e.body_text().contains(crate::body_deadline::BODY_TIMEOUT) {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                crate::body_deadline::BODY_TIMEOUT,
+            )
+        } else if status == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
                 status,
                 format!(

@@ -20,6 +20,7 @@
 
 mod admin;
 mod alarm;
+mod body_deadline;
 mod ceiling;
 mod clock;
 mod config;

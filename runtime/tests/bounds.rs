@@ -69,6 +69,44 @@ async fn issue20_slowloris_heads_and_silent_connections_are_closed() {
     s.stop.cancel();
 }
 
+/// Issue 20 defect 5 (the body variant of slowloris): a body announced and never finished is
+/// answered 408 JSON at the body-read timeout and the connection closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue20_a_body_that_never_arrives_gets_408() {
+    let s = Server::start(FrontConfig {
+        body_read_timeout: Duration::from_secs(1),
+        ..FrontConfig::default()
+    })
+    .await;
+    let t0 = Instant::now();
+    let mut tcp = TcpStream::connect(s.addr).await.unwrap();
+    tcp.write_all(b"POST /room/r/x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\nab")
+        .await
+        .unwrap();
+    let resp = read_to_close(&mut tcp, Duration::from_secs(10))
+        .await
+        .expect("a half-sent body held the connection");
+    let took = t0.elapsed();
+    assert!(resp.starts_with("HTTP/1.1 408"), "{resp}");
+    assert!(body_json(&resp)["error"]
+        .as_str()
+        .unwrap()
+        .contains("body-read timeout"));
+    assert!(
+        took >= Duration::from_millis(800) && took < Duration::from_secs(6),
+        "answered after {took:?} (timeout 1 s)"
+    );
+    // A body that does arrive is unaffected.
+    let r = reqwest::Client::new()
+        .post(s.url("/room/r/x"))
+        .body("x".repeat(100_000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    s.stop.cancel();
+}
+
 /// Issue 20 defect 5: a kept-alive HTTP connection with no next request is closed after the
 /// keep-alive timeout; a WebSocket idle for longer stays open and works.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
