@@ -387,7 +387,7 @@ impl Aggregate {
             })
             .collect();
         let lateness_ms = Percentiles::of(&t.lateness);
-        let verdict = GeneratorVerdict::of(&lateness_ms, live.busy_pct, t.requests);
+        let verdict = GeneratorVerdict::of(&lateness_ms, live.busy_pct, t.requests, live.missed);
         Snapshot {
             elapsed_s,
             planned_s: live.planned.as_secs_f64(),
@@ -442,6 +442,9 @@ pub const LIMITED_BUSY_PCT: f64 = 90.0;
 pub const NOTE_LATE_P99_MS: f64 = 1.0;
 /// See [`NOTE_LATE_P99_MS`].
 pub const NOTE_BUSY_PCT: f64 = 60.0;
+/// Sends the generator itself failed to make (`missed`), as a share of all it booked, past
+/// which it is the limit whatever its timing looked like: a missed send is its own evidence.
+pub const LIMITED_MISSED_SHARE: f64 = 0.01;
 /// Fewer completed requests than this say nothing about the generator either way.
 const MIN_REQUESTS: u64 = 50;
 
@@ -456,20 +459,30 @@ pub struct GeneratorVerdict {
 }
 
 impl GeneratorVerdict {
-    /// The verdict on a run's (or a run so far's) lateness and busy share.
-    pub fn of(lateness: &Percentiles, busy_pct: f64, requests: u64) -> Self {
+    /// The verdict on a run's (or a run so far's) lateness, busy share and missed sends.
+    pub fn of(lateness: &Percentiles, busy_pct: f64, requests: u64, missed: u64) -> Self {
         let late = lateness.p99;
-        let limited = requests >= MIN_REQUESTS
-            && (late > LIMITED_LATE_P99_MS || busy_pct >= LIMITED_BUSY_PCT);
+        let booked = (requests + missed).max(1) as f64;
+        let missed_share = missed as f64 / booked;
+        let limited = (requests >= MIN_REQUESTS
+            && (late > LIMITED_LATE_P99_MS || busy_pct >= LIMITED_BUSY_PCT))
+            || missed_share > LIMITED_MISSED_SHARE;
         let mild =
             requests >= MIN_REQUESTS && (late > NOTE_LATE_P99_MS || busy_pct >= NOTE_BUSY_PCT);
         let note = (limited || mild).then(|| {
-            let evidence = format!(
+            let mut evidence = format!(
                 "the generator's own send delay p99 {late:.2} ms, its threads busy {busy_pct:.0} %"
             );
+            if missed > 0 {
+                evidence.push_str(&format!(
+                    ", {:.1} % of its sends never made",
+                    missed_share * 100.0
+                ));
+            }
             if limited {
                 format!(
-                    "generator-limited ({evidence}; bounds {LIMITED_LATE_P99_MS} ms, {LIMITED_BUSY_PCT} %): these numbers show dobench's limit"
+                    "generator-limited ({evidence}; bounds {LIMITED_LATE_P99_MS} ms, {LIMITED_BUSY_PCT} %, {} % missed): these numbers show dobench's limit",
+                    LIMITED_MISSED_SHARE * 100.0
                 )
             } else {
                 format!("the generator showed some strain ({evidence}); figures still stand")
