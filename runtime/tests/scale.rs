@@ -27,9 +27,20 @@ impl Object for Tally {
     }
 }
 
+/// Only reads.
+struct Peek;
+
+impl Object for Peek {
+    fn fetch(&mut self, ctx: &mut Context, _req: Request) -> Result<Response> {
+        let found = ctx.storage().get("n")?.is_some();
+        Ok(Response::json(200, &serde_json::json!({ "found": found })))
+    }
+}
+
 fn runtime(dir: &std::path::Path, tweak: impl FnOnce(&mut Config)) -> Runtime {
     let mut reg = Registry::new();
     reg.register("tally", |_| Ok(Box::new(Tally) as Box<dyn Object>));
+    reg.register("peek", |_| Ok(Box::new(Peek) as Box<dyn Object>));
     let mut cfg = Config::new(DataDir::Path(dir.to_path_buf()));
     cfg.ceiling = Ceiling::Off;
     tweak(&mut cfg);
@@ -143,4 +154,41 @@ async fn past_the_budget_and_the_open_cap_objects_leave_and_come_back_intact() {
         assert_eq!(bump(&rt, name).await.0, want, "{name}");
     }
     rt.shutdown().await;
+}
+
+/// Issue 20 defect 8: reading objects that were never written leaves nothing on disk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_of_objects_never_written_leave_no_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path(), |_| {});
+    for i in 0..2_000 {
+        let obj = rt.object_by_name("peek", &format!("nobody-{i}")).unwrap();
+        let r = rt
+            .fetch(&obj, Request::new(Method::GET, "/"))
+            .await
+            .unwrap();
+        assert_eq!(r.json_body().unwrap()["found"], false);
+    }
+    bump(&rt, "somebody").await;
+    rt.shutdown().await;
+    let files = walk(&dir.path().join("objects"));
+    let dbs: Vec<_> = files.iter().filter(|p| p.ends_with(".sqlite")).collect();
+    assert_eq!(
+        dbs.len(),
+        1,
+        "only the written object has a database: {dbs:?}"
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p.display().to_string());
+        }
+    }
+    out
 }

@@ -136,8 +136,9 @@ fn template() -> Result<&'static [u8]> {
 }
 
 /// Opens the database at `path`, creating it from the template when it does not exist
-/// (or was left empty by a crash between creating and writing the file).
-pub(crate) fn open(path: &Path) -> Result<Connection> {
+/// (or was left empty by a crash between creating and writing the file). True with the
+/// connection when this call created the file.
+pub(crate) fn open(path: &Path) -> Result<(Connection, bool)> {
     let open_err = |source| Error::OpenStorage {
         path: path.to_path_buf(),
         source,
@@ -177,7 +178,24 @@ pub(crate) fn open(path: &Path) -> Result<Connection> {
         true,
     )
     .map_err(open_err)?;
-    Ok(conn)
+    Ok((conn, needs_template))
+}
+
+/// Removes a database this process created and never wrote to (its file and WAL).
+pub(crate) fn remove_unwritten(path: &Path) {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let _ = std::fs::remove_file(Path::new(&wal));
+    let _ = std::fs::remove_file(path);
+}
+
+/// Bytes in the database's WAL (0 if it has none): every committed write appends to it.
+pub(crate) fn wal_bytes(path: &Path) -> u64 {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    std::fs::metadata(Path::new(&wal))
+        .map(|m| m.len())
+        .unwrap_or(0)
 }
 
 /// Bytes the database occupies on disk (file and WAL).
@@ -196,7 +214,8 @@ mod tests {
     fn template_opens_in_wal_mode_with_the_schema_and_no_shm() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("o.sqlite");
-        let conn = open(&path).unwrap();
+        let (conn, created) = open(&path).unwrap();
+        assert!(created);
         let mode: String = conn
             .pragma_query_value(None, "journal_mode", |r| r.get(0))
             .unwrap();
@@ -210,7 +229,8 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["o.sqlite", "o.sqlite-wal"]);
-        let conn = open(&path).unwrap();
+        let (conn, created) = open(&path).unwrap();
+        assert!(!created);
         let n: i64 = conn
             .query_row("SELECT count(*) FROM _dobench_kv", [], |r| r.get(0))
             .unwrap();

@@ -56,6 +56,10 @@ pub struct Storage {
     conn: Option<Connection>,
     path: Option<PathBuf>,
     in_txn: bool,
+    /// This connection created the file and nothing has been committed to it yet: if the
+    /// first transaction writes nothing, the file goes again (a read of an object that was
+    /// never written leaves nothing on disk).
+    unwritten: bool,
 }
 
 impl std::fmt::Debug for Storage {
@@ -83,6 +87,7 @@ impl Storage {
             conn: None,
             path: Some(path),
             in_txn: false,
+            unwritten: false,
         }
     }
 
@@ -94,6 +99,7 @@ impl Storage {
             conn: Some(conn),
             path: None,
             in_txn: false,
+            unwritten: false,
         })
     }
 
@@ -123,6 +129,7 @@ impl Storage {
             conn: None,
             path: None,
             in_txn: false,
+            unwritten: false,
         }
     }
 
@@ -131,7 +138,9 @@ impl Storage {
             let Some(path) = self.path.as_deref() else {
                 return Err(Error::ObjectReset("the object's storage was closed".into()));
             };
-            self.conn = Some(file::open(path)?);
+            let (conn, created) = file::open(path)?;
+            self.unwritten = created;
+            self.conn = Some(conn);
         }
         Ok(self.conn.as_mut().expect("opened above"))
     }
@@ -157,8 +166,25 @@ impl Storage {
                 let _ = conn.execute_batch("ROLLBACK");
                 return Err(e.into());
             }
+            if self.unwritten {
+                self.forget_if_unwritten();
+            }
         }
         Ok(())
+    }
+
+    /// After the first commit on a file this connection created: if nothing reached its
+    /// WAL, remove the file again; otherwise it is the object's from now on.
+    fn forget_if_unwritten(&mut self) {
+        let Some(path) = self.path.clone() else {
+            return;
+        };
+        if file::wal_bytes(&path) == 0 {
+            self.conn = None;
+            file::remove_unwritten(&path);
+        } else {
+            self.unwritten = false;
+        }
     }
 
     pub(crate) fn rollback(&mut self) {
@@ -449,6 +475,30 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_database_that_was_only_read_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.sqlite");
+        let mut s = Storage::at(path.clone());
+        s.begin().unwrap();
+        assert_eq!(s.get("k").unwrap(), None);
+        s.commit().unwrap();
+        assert!(!path.exists(), "a read-only first turn created a file");
+        s.begin().unwrap();
+        s.put("k", b"1").unwrap();
+        s.commit().unwrap();
+        assert!(path.exists());
+        // Once written, later read-only turns keep it.
+        s.begin().unwrap();
+        assert_eq!(s.get("k").unwrap().as_deref(), Some(&b"1"[..]));
+        s.commit().unwrap();
+        drop(s);
+        let mut s = Storage::open(&path).unwrap();
+        s.begin().unwrap();
+        assert_eq!(s.get("k").unwrap().as_deref(), Some(&b"1"[..]));
+        s.commit().unwrap();
     }
 
     #[test]
