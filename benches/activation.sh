@@ -12,7 +12,7 @@
 #   react    pass 1 creates r-1..r-M (one request each), pass 2 touches r-1..r-M again in
 #            the same order; the second pass's objects/s is the re-activation rate.
 #            dobench is restarted for it on the same data directory with
-#            `--memory-budget 32MiB`: past that estimate (~6 KiB per object, ~48 KiB per
+#            `--memory-budget 32MiB`: past that estimate (~12 KiB per object, ~48 KiB per
 #            open database) the least recently used objects leave memory, so only the last
 #            few hundred to few thousand touched stay and by pass 2 every one of r-1..r-M
 #            has left memory (the stats printed after each pass show live_objects).
