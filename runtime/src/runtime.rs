@@ -117,9 +117,13 @@ pub(crate) struct Shared {
     /// Every object seen since start (survives eviction), sharded by the id's first byte.
     stats: Vec<Mutex<HashMap<ObjectId, Arc<ObjectStats>>>>,
     /// Objects with at least this many requests keep their name after leaving memory (the
-    /// request count of the last stats listing's last entry): names are kept only for the
-    /// objects a listing shows and for objects in memory.
+    /// request count of the last full stats listing's last entry): names are kept only for
+    /// the objects a listing shows and for objects in memory. While at most
+    /// [`StatsQuery::MAX_LIST`] objects exist every one of them can be listed, so all keep
+    /// their names (see [`Shared::keeps_names_below`]).
     pub(crate) name_floor: std::sync::atomic::AtomicU64,
+    /// Objects seen since start (entries in `stats`).
+    objects_seen: std::sync::atomic::AtomicU64,
     /// Which objects stay in memory and keep their database open.
     pub(crate) residency: crate::residency::Residency,
     objects: ObjectThreads,
@@ -158,6 +162,15 @@ impl Shared {
                 }
             }
             DataDir::Path(dir) => Ok(Storage::at(crate::storage::object_db_path(dir, id))),
+        }
+    }
+
+    /// The request count below which an object leaving memory forgets its name (0: none do).
+    pub(crate) fn keeps_names_below(&self) -> u64 {
+        if self.objects_seen.load(Relaxed) <= StatsQuery::MAX_LIST as u64 {
+            0
+        } else {
+            self.name_floor.load(Relaxed)
         }
     }
 
@@ -295,6 +308,7 @@ impl Runtime {
                 stats: (0..STATS_SHARDS).map(|_| Mutex::default()).collect(),
                 // Until a listing sets it, objects that leave memory forget their names.
                 name_floor: std::sync::atomic::AtomicU64::new(u64::MAX),
+                objects_seen: std::sync::atomic::AtomicU64::new(0),
                 residency,
                 objects,
                 _data_lock: data_lock,
@@ -405,7 +419,10 @@ impl Runtime {
         self.shared
             .stats_shard(&object.id)
             .entry(object.id)
-            .or_insert_with(|| Arc::new(ObjectStats::new(object.class.clone())))
+            .or_insert_with(|| {
+                self.shared.objects_seen.fetch_add(1, Relaxed);
+                Arc::new(ObjectStats::new(object.class.clone()))
+            })
             .clone()
     }
 
@@ -553,8 +570,12 @@ impl Runtime {
             .into_iter()
             .map(|Reverse((requests, Reverse(id), s))| (requests, id, s.0))
             .collect();
-        if hottest.len() == top_n {
-            let floor = hottest.last().map(|(r, _, _)| *r).unwrap_or(0);
+        if top_n > 0 {
+            // A listing shorter than asked shows every object: all keep their names.
+            let floor = match hottest.last() {
+                Some((r, _, _)) if hottest.len() == top_n => *r,
+                _ => 0,
+            };
             self.shared.name_floor.store(floor, Relaxed);
         }
         let objects: Vec<_> = hottest.iter().map(|(_, id, s)| view(id, s)).collect();

@@ -442,7 +442,7 @@ impl ObjectTask {
         self.shared.residency.leave(&self.object.id());
         self.stats.left_memory();
         self.stats
-            .forget_name_below(self.shared.name_floor.load(Relaxed));
+            .forget_name_below(self.shared.keeps_names_below());
         self.stats.evictions.fetch_add(1, Relaxed);
         if self.shared.sockets.count(&self.object.id()) > 0 {
             self.stats.hibernated();
