@@ -6,6 +6,7 @@
 //! (set TMPDIR=/dev/shm to keep the disk out of it; MAX_OPEN_DATABASES=n caps open databases;
 //! SPREAD_MS=0 makes them all due at one instant).
 
+use dobench_benches::cpu_seconds;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -46,15 +47,6 @@ impl Object for Storm {
             .push((name, info.scheduled_ms, now));
         Ok(())
     }
-}
-
-/// CPU seconds this process has used.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn pct(sorted: &[i64], p: f64) -> i64 {

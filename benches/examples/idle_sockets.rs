@@ -5,20 +5,12 @@
 //!
 //! Run: `cargo build --release && cargo run --release -p dobench-benches --example idle_sockets -- [N]`
 
+use dobench_benches::rss_kib;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
 
 #[tokio::main]
 async fn main() {

@@ -9,6 +9,7 @@
 //! (default 20,000 objects in a temporary directory under `$TMPDIR`; `DIR=/dev/shm` for
 //! tmpfs). Prints one line per phase: objects/s and CPU µs per object.
 
+use dobench_benches::cpu_seconds;
 use std::time::Instant;
 
 use dobench_runtime::{object_db_path, IdSpace, Storage};
@@ -16,15 +17,6 @@ use dobench_runtime::{object_db_path, IdSpace, Storage};
 /// The same allocator as the `dobench` binary (src/main.rs), for SQLite too.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name: utime is the 14th field overall, stime the 15th.
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
 
 fn phase(name: &str, n: usize, mut each: impl FnMut(usize)) {
     let (t0, c0) = (Instant::now(), cpu_seconds());
