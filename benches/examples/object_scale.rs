@@ -139,16 +139,44 @@ async fn main() {
     run_left_memory(&bin, &c, n, live_bytes).await;
 }
 
+/// One run's figures: the server (still up), objects/s, RSS before and after (KiB), and
+/// the stats document after it.
+struct Measured {
+    server: Server,
+    rate: f64,
+    before: u64,
+    after: u64,
+    stats: serde_json::Value,
+}
+
+/// Starts a server with `budget`, touches `n` new objects and scrapes it.
+async fn measure(bin: &str, c: &reqwest::Client, n: usize, budget: &str) -> Measured {
+    let server = start(bin, budget);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = rss_kib(server.child.id());
+    let rate = touch_all(c, &server.base, n).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = rss_kib(server.child.id());
+    let stats = report_scrapes(c, &server.base).await;
+    Measured {
+        server,
+        rate,
+        before,
+        after,
+        stats,
+    }
+}
+
 /// Run 1; returns the bytes per live object.
 async fn run_in_memory(bin: &str, c: &reqwest::Client, n: usize) -> f64 {
     println!("run 1: {n} objects, all in memory");
-    let s = start(bin, "64GiB");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let before = rss_kib(s.child.id());
-    let rate = touch_all(c, &s.base, n).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = rss_kib(s.child.id());
-    let st = report_scrapes(c, &s.base).await;
+    let Measured {
+        rate,
+        before,
+        after,
+        stats: st,
+        ..
+    } = measure(bin, c, n, "64GiB").await;
     let live_bytes = after.saturating_sub(before) as f64 * 1024.0 / n as f64;
     println!(
         "  {rate:.0} objects/s; live {} open databases {}; RSS {before} → {after} KiB: {:.1} KiB per live object",
@@ -162,13 +190,13 @@ async fn run_in_memory(bin: &str, c: &reqwest::Client, n: usize) -> f64 {
 /// Run 2.
 async fn run_left_memory(bin: &str, c: &reqwest::Client, n: usize, live_bytes: f64) {
     println!("run 2: {n} objects, memory budget 16MiB");
-    let s = start(bin, "16MiB");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let before = rss_kib(s.child.id());
-    let rate = touch_all(c, &s.base, n).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = rss_kib(s.child.id());
-    let st = report_scrapes(c, &s.base).await;
+    let Measured {
+        server: s,
+        rate,
+        before,
+        after,
+        stats: st,
+    } = measure(bin, c, n, "16MiB").await;
     let live = st["live_objects"].as_u64().unwrap_or(0) as f64;
     let left = n as f64 - live;
     // What the objects still in memory take: the larger of the runtime's own estimate (open
