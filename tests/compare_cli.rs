@@ -75,9 +75,11 @@ fn single_overloads_and_hash16_stays_under_the_ceiling() {
     // peak at it (never 500 %), with the average beside it.
     let pct = single["objects"][0]["ceiling_pct"].as_f64().unwrap();
     assert!((70.0..=115.0).contains(&pct), "single ceiling_pct {pct}");
+    // The average is served turns over the measured time; answers to sends still in flight
+    // at the end land after it, so it may pass the peak second by those few (2 %).
     let avg = single["objects"][0]["avg_ceiling_pct"].as_f64().unwrap();
     assert!(
-        avg > 0.0 && avg <= pct + 1e-9,
+        avg > 0.0 && avg <= pct * 1.02,
         "avg {avg} beside peak {pct}"
     );
     assert_eq!(single["thresholds"]["passed"], false);
