@@ -192,7 +192,7 @@ fn progress_line(s: &Snapshot) -> String {
 /// Renders the live bus: an indicatif spinner line on a terminal, a plain stderr line per
 /// second otherwise. Ends when the bus closes or is aborted.
 async fn show_progress(mut rx: watch::Receiver<Snapshot>) {
-    if std::io::stdout().is_terminal() {
+    if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new_spinner();
         while rx.changed().await.is_ok() {
             let s = rx.borrow_and_update().clone();

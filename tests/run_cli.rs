@@ -275,3 +275,47 @@ fn show_prints_the_summary_as_run_printed_it() {
         "{ran}"
     );
 }
+
+#[test]
+fn cross_field_error_names_the_line_and_field_that_set_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cross.toml");
+    std::fs::write(
+        &path,
+        "name = \"cross\"\nworkload = \"counter\"\n\n[load]\nrate = 10\nduration = \"1s\"\n\n[counter]\nread_ratio = 1.5\n",
+    )
+    .unwrap();
+    let out = dobench(&["run", path.to_str().unwrap()], &dir.path().join("r.db"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:9:1:", path.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("field `counter.read_ratio`"), "{stderr}");
+    // The same check, broken by a --set, names the --set.
+    let out = dobench(
+        &["run", "sharded-counter", "--set", "counter.read_ratio=2"],
+        &dir.path().join("r.db"),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--set counter.read_ratio=2"), "{stderr}");
+}
+
+#[test]
+fn errors_say_the_os_reason_once_and_carry_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    // A directory where the results database should be: the OS refuses to open it.
+    let out = dobench(&["run", "sharded-counter", "--duration", "1s"], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "colour codes in a pipe: {stderr:?}");
+    for line in stderr.lines().filter(|l| l.starts_with("error:")) {
+        assert_eq!(
+            line.matches("unable to open database file").count(),
+            1,
+            "the reason said twice: {line}"
+        );
+    }
+}

@@ -164,7 +164,10 @@ mod tests {
         let b = set.usage();
         assert_eq!(b.threads, 1);
         assert!(burnt >= Duration::from_millis(100), "{burnt:?}");
-        assert!(b.on_cpu - a.on_cpu < burnt / 2, "{a:?} {b:?} beside {burnt:?}");
+        assert!(
+            b.on_cpu - a.on_cpu < burnt / 2,
+            "{a:?} {b:?} beside {burnt:?}"
+        );
         // This thread burns CPU: it must show.
         spin(Duration::from_millis(150));
         let c = set.usage();

@@ -415,14 +415,84 @@ pub fn parse(file: &str, text: &str, overrides: &[String]) -> Result<Profile> {
             message: e.message().to_string(),
         })?
     };
-    validate(&profile).map_err(|message| Error::Profile {
-        file: file.to_string(),
-        line: 1,
-        column: 1,
-        field: None,
-        message,
-    })?;
+    validate(&profile).map_err(|bad| misplaced(file, text, overrides, bad))?;
     Ok(profile)
+}
+
+/// A cross-field check that failed: the field at fault (dotted) and why.
+struct Invalid {
+    field: &'static str,
+    message: String,
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> Invalid {
+    Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+/// Places a failed cross-field check: on the `--set` that gave the field its value, else on
+/// the line of the file that sets it, else (a default) on the field's table, or line 1.
+fn misplaced(file: &str, text: &str, overrides: &[String], bad: Invalid) -> Error {
+    let set_here = overrides.iter().rev().find(|o| {
+        o.split_once('=')
+            .is_some_and(|(k, _)| k.trim() == bad.field)
+    });
+    if let Some(assignment) = set_here {
+        return Error::Override {
+            assignment: assignment.clone(),
+            message: bad.message,
+        };
+    }
+    let (line, column, message) = match line_of(text, bad.field) {
+        Some((line, column)) => (line, column, bad.message),
+        None => (
+            1,
+            1,
+            format!("{} (not set in the file: the default)", bad.message),
+        ),
+    };
+    Error::Profile {
+        file: file.to_string(),
+        line,
+        column,
+        field: Some(bad.field.to_string()),
+        message,
+    }
+}
+
+/// Line and column (1-based) where `field` (`table.key`) is set in a profile: a `key = `
+/// line under `[table]`, or a dotted `table.key = ` line; without either, the `[table]`
+/// header itself.
+fn line_of(text: &str, field: &str) -> Option<(usize, usize)> {
+    let (table, key) = field.rsplit_once('.').unwrap_or(("", field));
+    let mut current = String::new();
+    let mut header = None;
+    for (i, raw) in text.lines().enumerate() {
+        let l = raw.trim_start();
+        let column = raw.len() - l.len() + 1;
+        if l.starts_with('[') {
+            current = l.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+            if current == table {
+                header = Some((i + 1, column));
+            }
+            continue;
+        }
+        let Some((k, _)) = l.split_once('=') else {
+            continue;
+        };
+        let k = k.trim().trim_matches('"');
+        let full = if current.is_empty() {
+            k.to_string()
+        } else {
+            format!("{current}.{k}")
+        };
+        if full == field || (current == table && k == key) {
+            return Some((i + 1, column));
+        }
+    }
+    header
 }
 
 /// Sets `a.b.c = value` in `doc`; the value is read as TOML, or as a string if it is not.
@@ -457,53 +527,80 @@ fn apply_override(doc: &mut toml::Table, assignment: &str) -> Result<()> {
 }
 
 /// Cross-field checks serde cannot express.
-fn validate(p: &Profile) -> std::result::Result<(), String> {
+fn validate(p: &Profile) -> std::result::Result<(), Invalid> {
     let l = &p.load;
     if l.duration.0.is_zero() {
-        return Err("load.duration must be positive".into());
+        return Err(invalid("load.duration", "load.duration must be positive"));
     }
     if let Some(r) = l.rate {
         if !(r.is_finite() && r > 0.0) {
-            return Err("load.rate must be a positive number".into());
+            return Err(invalid("load.rate", "load.rate must be a positive number"));
         }
     }
     match l.model {
         LoadModel::Open if l.rate.is_none() && l.stages.is_empty() => {
-            return Err("the open model needs load.rate or load.stages".into())
+            return Err(invalid(
+                "load.rate",
+                "the open model needs load.rate or load.stages",
+            ))
         }
         LoadModel::Closed if l.vus.unwrap_or(0) == 0 => {
-            return Err("the closed model needs load.vus ≥ 1".into())
+            return Err(invalid("load.vus", "the closed model needs load.vus ≥ 1"))
         }
         _ => {}
     }
     if l.max_in_flight == 0 {
-        return Err("load.max_in_flight must be at least 1".into());
+        return Err(invalid(
+            "load.max_in_flight",
+            "load.max_in_flight must be at least 1",
+        ));
     }
     if p.runtime
         .ceiling
         .parse::<dobench_runtime::Ceiling>()
         .is_err()
     {
-        return Err(format!(
-            "runtime.ceiling `{}` is neither `off` nor a whole number",
-            p.runtime.ceiling
+        return Err(invalid(
+            "runtime.ceiling",
+            format!(
+                "runtime.ceiling `{}` is neither `off` nor a whole number",
+                p.runtime.ceiling
+            ),
         ));
     }
     match p.workload {
-        WorkloadKind::Counter if !(0.0..1.0).contains(&p.counter.read_ratio) => {
-            Err("counter.read_ratio must be in [0, 1)".into())
-        }
+        WorkloadKind::Counter if !(0.0..1.0).contains(&p.counter.read_ratio) => Err(invalid(
+            "counter.read_ratio",
+            "counter.read_ratio must be in [0, 1)",
+        )),
         WorkloadKind::Ratelimit if p.ratelimit.limit == 0 || p.ratelimit.window_ms == 0 => {
-            Err("ratelimit.limit and ratelimit.window_ms must be at least 1".into())
+            Err(invalid(
+                if p.ratelimit.limit == 0 {
+                    "ratelimit.limit"
+                } else {
+                    "ratelimit.window_ms"
+                },
+                "ratelimit.limit and ratelimit.window_ms must be at least 1",
+            ))
         }
-        WorkloadKind::Chat if p.chat.rooms == 0 || p.chat.members == 0 => {
-            Err("chat.rooms and chat.members must be at least 1".into())
+        WorkloadKind::Chat if p.chat.rooms == 0 || p.chat.members == 0 => Err(invalid(
+            if p.chat.rooms == 0 {
+                "chat.rooms"
+            } else {
+                "chat.members"
+            },
+            "chat.rooms and chat.members must be at least 1",
+        )),
+        WorkloadKind::Chat if p.load.rate.is_none() => {
+            Err(invalid("load.rate", "chat needs load.rate"))
         }
-        WorkloadKind::Chat if p.load.rate.is_none() => Err("chat needs load.rate".into()),
-        WorkloadKind::Alarm if !(0.0..=1.0).contains(&p.alarm.fail_ratio) => {
-            Err("alarm.fail_ratio must be in [0, 1]".into())
+        WorkloadKind::Alarm if !(0.0..=1.0).contains(&p.alarm.fail_ratio) => Err(invalid(
+            "alarm.fail_ratio",
+            "alarm.fail_ratio must be in [0, 1]",
+        )),
+        WorkloadKind::Alarm if p.load.rate.is_none() => {
+            Err(invalid("load.rate", "alarm needs load.rate"))
         }
-        WorkloadKind::Alarm if p.load.rate.is_none() => Err("alarm needs load.rate".into()),
         _ => Ok(()),
     }
 }
