@@ -106,11 +106,28 @@ async fn scrape(c: &reqwest::Client, base: &str, path: &str) -> (f64, usize, Str
     (t0.elapsed().as_secs_f64() * 1000.0, body.len(), body)
 }
 
+/// Five scrapes of each endpoint, one after another: prints the median and the slowest.
 async fn report_scrapes(c: &reqwest::Client, base: &str) -> serde_json::Value {
-    let (ms, bytes, body) = scrape(c, base, "/_dobench/stats").await;
-    let (mms, mbytes, _) = scrape(c, base, "/_dobench/metrics").await;
+    const ROUNDS: usize = 5;
+    let mut stats_ms = Vec::new();
+    let mut metrics_ms = Vec::new();
+    let (mut body, mut bytes, mut mbytes) = (String::new(), 0, 0);
+    for _ in 0..ROUNDS {
+        let (ms, b, text) = scrape(c, base, "/_dobench/stats").await;
+        stats_ms.push(ms);
+        (bytes, body) = (b, text);
+        let (mms, mb, _) = scrape(c, base, "/_dobench/metrics").await;
+        metrics_ms.push(mms);
+        mbytes = mb;
+    }
+    let med_max = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (v[v.len() / 2], v[v.len() - 1])
+    };
+    let (sm, sx) = med_max(&mut stats_ms);
+    let (mm, mx) = med_max(&mut metrics_ms);
     println!(
-        "  stats scrape: {ms:.1} ms, {bytes} bytes; metrics scrape: {mms:.1} ms, {mbytes} bytes"
+        "  stats scrape: median {sm:.1} ms (slowest {sx:.1}), {bytes} bytes; metrics scrape: median {mm:.1} ms (slowest {mx:.1}), {mbytes} bytes ({ROUNDS} each)"
     );
     serde_json::from_str(&body).unwrap()
 }
