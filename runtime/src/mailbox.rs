@@ -2,9 +2,11 @@
 //! A full mailbox refuses at once (`Overloaded`); nothing is ever queued without bound.
 //! Holds messages only; never runs them.
 
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
+use tokio::sync::{oneshot, Notify, OwnedSemaphorePermit};
 
 use crate::error::Result;
 use crate::object::{Request, Response, SocketId, WsMessage};
@@ -66,16 +68,56 @@ pub(crate) enum PostError {
 }
 
 /// The sending side, kept in the runtime's directory of live objects.
+///
+/// Not a `tokio::sync::mpsc` channel: that one allocates a block of 32 envelope slots per
+/// channel up front (~1.6 KiB), and every object in memory has a mailbox. Here the queue
+/// allocates on its first message and holds what waits, nothing more.
 #[derive(Debug, Clone)]
 pub(crate) struct Mailbox {
-    tx: mpsc::Sender<Envelope>,
+    inner: Arc<Inner>,
+}
+
+/// The receiving end, owned by the object's task.
+#[derive(Debug)]
+pub(crate) struct Inbox {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    queue: Mutex<Queue>,
+    /// Woken on every post (a stored permit if the task is not waiting yet).
+    posted: Notify,
+    bound: usize,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    waiting: VecDeque<Envelope>,
+    closed: bool,
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // Every critical section leaves the queue consistent before it could panic.
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl Mailbox {
     /// A mailbox holding at most `bound` messages, and the receiving end for the object task.
-    pub(crate) fn new(bound: usize) -> (Self, mpsc::Receiver<Envelope>) {
-        let (tx, rx) = mpsc::channel(bound);
-        (Self { tx }, rx)
+    pub(crate) fn new(bound: usize) -> (Self, Inbox) {
+        let inner = Arc::new(Inner {
+            queue: Mutex::default(),
+            posted: Notify::new(),
+            bound: bound.max(1),
+        });
+        (
+            Self {
+                inner: inner.clone(),
+            },
+            Inbox { inner },
+        )
     }
 
     /// Posts without waiting.
@@ -83,19 +125,122 @@ impl Mailbox {
     // allocate on every post to save a copy on the rare refusal.
     #[allow(clippy::result_large_err)]
     pub(crate) fn post(&self, env: Envelope) -> Result<(), PostError> {
-        self.tx.try_send(env).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(env) => PostError::Full(env),
-            mpsc::error::TrySendError::Closed(env) => PostError::Closed(env),
-        })
+        {
+            let mut q = self.inner.lock();
+            if q.closed {
+                return Err(PostError::Closed(env));
+            }
+            if q.waiting.len() >= self.inner.bound {
+                return Err(PostError::Full(env));
+            }
+            q.waiting.push_back(env);
+        }
+        self.inner.posted.notify_one();
+        Ok(())
     }
 
     /// Messages waiting now.
     pub(crate) fn depth(&self) -> usize {
-        self.tx.max_capacity() - self.tx.capacity()
+        self.inner.lock().waiting.len()
     }
 
     /// The bound.
     pub(crate) fn bound(&self) -> usize {
-        self.tx.max_capacity()
+        self.inner.bound
+    }
+}
+
+impl Inbox {
+    /// The next message; `None` once the inbox is closed and empty. Cancel-safe: a message
+    /// is only taken in the poll that returns it.
+    pub(crate) async fn recv(&mut self) -> Option<Envelope> {
+        loop {
+            {
+                let mut q = self.inner.lock();
+                if let Some(env) = q.waiting.pop_front() {
+                    return Some(env);
+                }
+                if q.closed {
+                    return None;
+                }
+            }
+            self.inner.posted.notified().await;
+        }
+    }
+
+    /// The next message if one is waiting.
+    pub(crate) fn try_recv(&mut self) -> Option<Envelope> {
+        self.inner.lock().waiting.pop_front()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.inner.lock().waiting.is_empty()
+    }
+
+    /// Refuses every later post (`PostError::Closed`); what already waits can still be taken.
+    pub(crate) fn close(&mut self) {
+        self.inner.lock().closed = true;
+    }
+}
+
+impl Drop for Inbox {
+    /// Closes, and drops what still waits (outside the lock), so its callers hear at once
+    /// that their reply will never come.
+    fn drop(&mut self) {
+        let left = {
+            let mut q = self.inner.lock();
+            q.closed = true;
+            std::mem::take(&mut q.waiting)
+        };
+        drop(left);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stall() -> Envelope {
+        Envelope::Stall {
+            hold: Duration::ZERO,
+        }
+    }
+
+    #[tokio::test]
+    async fn bounded_then_closed_and_drained() {
+        let (tx, mut rx) = Mailbox::new(2);
+        assert!(tx.post(stall()).is_ok());
+        assert!(tx.post(stall()).is_ok());
+        assert!(matches!(tx.post(stall()), Err(PostError::Full(_))));
+        assert_eq!(tx.depth(), 2);
+        rx.close();
+        assert!(matches!(tx.post(stall()), Err(PostError::Closed(_))));
+        assert!(rx.recv().await.is_some());
+        assert!(rx.try_recv().is_some());
+        assert!(rx.recv().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_waiting_task_wakes_on_post() {
+        let (tx, mut rx) = Mailbox::new(4);
+        let waiter = tokio::spawn(async move { rx.recv().await.is_some() });
+        tokio::task::yield_now().await;
+        tx.post(stall()).unwrap();
+        assert!(waiter.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_dropped_inbox_refuses_and_drops_what_waited() {
+        let (tx, rx) = Mailbox::new(4);
+        let (reply, answer) = oneshot::channel();
+        tx.post(Envelope::Fetch {
+            req: Box::new(Request::new(crate::object::Method::GET, "/")),
+            upgrade: false,
+            reply,
+        })
+        .unwrap();
+        drop(rx);
+        assert!(answer.await.is_err(), "the waiting caller hears at once");
+        assert!(matches!(tx.post(stall()), Err(PostError::Closed(_))));
     }
 }

@@ -9,14 +9,14 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
+use tokio::sync::{oneshot, OwnedSemaphorePermit};
 use tokio::time::Instant;
 
 use crate::alarm::Due;
 use crate::ceiling::ServiceClock;
 use crate::config::DataDir;
 use crate::error::{Error, Result};
-use crate::mailbox::{Envelope, Reply, SocketEvent};
+use crate::mailbox::{Envelope, Inbox, Reply, SocketEvent};
 use crate::object::{AlarmEffect, Context, Object, OutFrame, SocketId};
 use crate::registry::Constructor;
 use crate::residency::TaskControl;
@@ -41,7 +41,7 @@ pub(crate) struct ObjectTask {
     ctor: Constructor,
     stats: Arc<ObjectStats>,
     /// Receiving end of the mailbox; the sender lives in the runtime's directory entry.
-    rx: mpsc::Receiver<Envelope>,
+    rx: Inbox,
     clock: ServiceClock,
     /// Fault injection: hold the next turn this long.
     stall_next: Option<Duration>,
@@ -70,7 +70,7 @@ impl ObjectTask {
         object: ObjectRef,
         ctor: Constructor,
         stats: Arc<ObjectStats>,
-        rx: mpsc::Receiver<Envelope>,
+        rx: Inbox,
     ) -> Self {
         let clock = ServiceClock::new(shared.config.ceiling, Instant::now());
         Self {
@@ -103,7 +103,8 @@ impl ObjectTask {
         let id = self.object.id();
         self.shared.residency.touch(id, &self.control, false);
         let mut instance: Option<Box<dyn Object>> = None;
-        let mut batch: Vec<Envelope> = Vec::with_capacity(self.shared.config.max_batch.min(8));
+        // Grows on the first turn: an object in memory that never ran holds no batch room.
+        let mut batch: Vec<Envelope> = Vec::new();
         let mut closing = false;
         loop {
             // With sockets open the object hibernates (its sockets stay with the runtime);
@@ -207,7 +208,7 @@ impl ObjectTask {
             if !batch.is_empty() && self.clock.ready_at(Instant::now()).is_some() {
                 break;
             }
-            next = self.rx.try_recv().ok();
+            next = self.rx.try_recv();
         }
     }
 
