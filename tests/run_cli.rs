@@ -310,7 +310,10 @@ fn errors_say_the_os_reason_once_and_carry_no_colour_codes() {
     let out = dobench(&["run", "sharded-counter", "--duration", "1s"], dir.path());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_ne!(out.status.code(), Some(0), "{stderr}");
-    assert!(!stderr.contains('\u{1b}'), "colour codes in a pipe: {stderr:?}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "colour codes in a pipe: {stderr:?}"
+    );
     for line in stderr.lines().filter(|l| l.starts_with("error:")) {
         assert_eq!(
             line.matches("unable to open database file").count(),

@@ -1,7 +1,8 @@
 //! JSON bodies for the answers hyper writes on its own, before any service runs, to requests it
-//! cannot parse: 414 (a request line over hyper's 64 KiB URI limit) and 431 (headers over its
-//! buffer). hyper sends those with an empty body; this stream wrapper replaces exactly such a
-//! response head (status 414/431, `content-length: 0`) with the same status and a JSON
+//! cannot parse: 400 (a malformed request line, method, URI, version or header), 414 (a
+//! request line over hyper's 64 KiB URI limit) and 431 (headers over its buffer). hyper sends
+//! those with an empty body; this stream wrapper replaces exactly such a response head
+//! (status 400/414/431, `content-length: 0`) with the same status and a JSON
 //! `{"error": ...}`, so every refusal of the front is JSON. Every other byte passes through
 //! untouched; the front's own 414s (object names) already carry JSON and are never matched.
 
@@ -54,13 +55,19 @@ impl<S: AsyncWrite + Unpin> JsonParseErrors<S> {
     }
 }
 
-/// `(bytes of buf consumed, replacement)` if `buf` starts with hyper's bodiless 414 or 431.
+/// `(bytes of buf consumed, replacement)` if `buf` starts with hyper's bodiless 400, 414 or
+/// 431 (the front's own refusals always carry a JSON body, so they never match).
 fn rewrite(buf: &[u8]) -> Option<(usize, Vec<u8>)> {
     let status = buf.get(..13)?;
     if !(status.starts_with(b"HTTP/1.") && status[8] == b' ' && status[12] == b' ') {
         return None;
     }
     let (code, reason, message) = match &status[9..12] {
+        b"400" => (
+            400,
+            "Bad Request",
+            "the request is not valid HTTP/1.1 (request line, method, URI, version or a header)",
+        ),
         b"414" => (
             414,
             "URI Too Long",
@@ -141,7 +148,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_bodiless_414_and_431_heads_are_rewritten() {
+    fn only_bodiless_400_414_and_431_heads_are_rewritten() {
         let hyper414 = b"HTTP/1.1 414 URI Too Long\r\ncontent-length: 0\r\ndate: x\r\n\r\n";
         let (used, answer) = rewrite(hyper414).unwrap();
         assert_eq!(used, hyper414.len());
@@ -159,7 +166,9 @@ mod tests {
         .is_some());
         // The front's own JSON 414, other statuses, partial heads: untouched.
         assert!(rewrite(b"HTTP/1.1 414 URI Too Long\r\ncontent-type: application/json\r\ncontent-length: 20\r\n\r\n").is_none());
-        assert!(rewrite(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n").is_none());
+        assert!(rewrite(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n").is_some());
+        assert!(rewrite(b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: 9\r\n\r\n").is_none());
+        assert!(rewrite(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n").is_none());
         assert!(rewrite(b"HTTP/1.1 414 URI Too Long\r\ncontent-length: 0\r\n").is_none());
         assert!(rewrite(b"{\"value\":1}").is_none());
     }

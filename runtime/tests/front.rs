@@ -139,6 +139,16 @@ async fn issue20_requests_hyper_cannot_parse_get_json_errors() {
             .contains("64 KiB"),
         "{resp}"
     );
+    // Requests hyper cannot parse at all: a 400 with a JSON reason, never an empty body.
+    for bad in [
+        "GET /room/r HTTP/9.9\r\nHost: 127.0.0.1\r\n\r\n".to_string(),
+        "GET /room/r HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header\r\n\r\n".to_string(),
+        "G\u{1}T /room/r HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".to_string(),
+    ] {
+        let resp = raw(s.addr, bad.as_bytes()).await;
+        assert!(resp.starts_with("HTTP/1.1 400"), "{bad:?} -> {resp}");
+        assert!(body_json(&resp)["error"].is_string(), "{bad:?} -> {resp}");
+    }
     // Ordinary traffic on the same server is untouched.
     let (status, v) = json(reqwest::get(s.url("/room/r")).await.unwrap()).await;
     assert_eq!((status, v["ok"].as_bool()), (200, Some(true)));
