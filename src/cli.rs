@@ -44,9 +44,15 @@ pub struct ServeArgs {
     /// Directory for per-object SQLite files, or `:memory:` for RAM-only storage.
     #[arg(long, default_value = ".dobench/data")]
     pub data: String,
-    /// Per-object service rate in turns/s emulating the production ceiling, or `off`.
+    /// Per-object ceiling: the base rate in turns/s of a pass-through turn (its cost is
+    /// 1/N s), a band (`pass-through` 1000, `moderate` 625, `complex` 350), or `off`.
+    /// What a turn does past that (CPU, rows) adds to its cost: see --costs.
     #[arg(long, default_value = "1000")]
     pub ceiling: String,
+    /// What a turn costs on the ceiling's clock beyond the base: `default`, `base-only`, or
+    /// overrides such as `cpu_factor=8,cpu_allowance_us=20,row_read_us=1,row_written_us=75`.
+    #[arg(long, default_value = "default")]
+    pub costs: String,
     /// Per-object mailbox bound; requests past it are refused with 503 overloaded.
     #[arg(long, default_value_t = dobench_runtime::Config::DEFAULT_MAILBOX)]
     pub mailbox: usize,

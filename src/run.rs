@@ -239,6 +239,7 @@ async fn start_embedded(p: &dobench_workloads::Profile) -> anyhow::Result<Embedd
     let mut config = Config::new(DataDir::Path(dir.path().to_path_buf()));
     let r = &p.runtime;
     config.ceiling = r.ceiling.parse()?;
+    config.costs = r.costs.parse().map_err(anyhow::Error::msg)?;
     config.mailbox = r.mailbox;
     config.hibernate_after = r.hibernate_after.0;
     config.idle_timeout = r.idle_timeout.0;
@@ -494,6 +495,7 @@ fn runtime_options(p: &dobench_workloads::Profile, embedded: bool) -> serde_json
     serde_json::json!({
         "embedded": embedded,
         "ceiling": r.ceiling,
+        "costs": r.costs,
         "mailbox": r.mailbox,
         "hibernate_after_ms": r.hibernate_after.0.as_millis() as u64,
         "idle_timeout_ms": r.idle_timeout.0.as_millis() as u64,

@@ -15,6 +15,10 @@ use crate::cli::ServeArgs;
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut config = Config::new(args.data.parse()?);
     config.ceiling = args.ceiling.parse()?;
+    config.costs = args
+        .costs
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--costs {}: {e}", args.costs))?;
     config.mailbox = args.mailbox;
     config.idle_timeout = dobench_loadgen::duration::parse(&args.idle_timeout)
         .with_context(|| format!("--idle-timeout {}", args.idle_timeout))?;

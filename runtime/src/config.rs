@@ -43,6 +43,10 @@ pub enum Ceiling {
 impl Ceiling {
     /// Production objects saturate near 1,000 requests per second.
     pub const PRODUCTION: Ceiling = Ceiling::TurnsPerSec(NonZeroU32::new(1000).unwrap());
+    /// Production's bands by name, as the base rate a turn of that kind of work gets:
+    /// pass-through ~1,000/s, moderate work 500–750/s, complex work with writes 200–500/s.
+    pub const BANDS: [(&'static str, u32); 3] =
+        [("pass-through", 1000), ("moderate", 625), ("complex", 350)];
 
     /// Turns per second, if limited.
     pub fn rate(&self) -> Option<u32> {
@@ -59,6 +63,11 @@ impl FromStr for Ceiling {
         if s.eq_ignore_ascii_case("off") {
             return Ok(Ceiling::Off);
         }
+        if let Some((_, rate)) = Self::BANDS.iter().find(|(b, _)| s.eq_ignore_ascii_case(b)) {
+            return Ok(Ceiling::TurnsPerSec(
+                NonZeroU32::new(*rate).expect("bands are > 0"),
+            ));
+        }
         s.parse::<u32>()
             .ok()
             .and_then(NonZeroU32::new)
@@ -66,7 +75,7 @@ impl FromStr for Ceiling {
             .map(Ceiling::TurnsPerSec)
             .ok_or_else(|| {
                 Error::Config(format!(
-                    "ceiling `{s}` is neither `off` nor a whole number of turns per second in 1..=10000000"
+                    "ceiling `{s}` is neither `off`, a band (pass-through, moderate, complex) nor a whole number of turns per second in 1..=10000000"
                 ))
             })
     }
@@ -88,6 +97,8 @@ pub struct Config {
     pub data: DataDir,
     /// Per-object service rate emulation.
     pub ceiling: Ceiling,
+    /// What a turn costs on the ceiling's clock beyond its base (`ceiling.rs`).
+    pub costs: crate::ceiling::TurnCosts,
     /// Per-object mailbox bound; a full mailbox refuses with `Error::Overloaded`.
     pub mailbox: usize,
     /// Evict an object without sockets after this long with no work.
@@ -137,6 +148,7 @@ impl Config {
         Self {
             data,
             ceiling: Ceiling::PRODUCTION,
+            costs: crate::ceiling::TurnCosts::DEFAULT,
             mailbox: Self::DEFAULT_MAILBOX,
             idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
             max_batch: Self::DEFAULT_MAX_BATCH,

@@ -48,7 +48,7 @@ mod storage;
 mod ws_conn;
 
 pub use alarm::{retry_delay, MAX_RETRIES};
-pub use ceiling::ServiceClock;
+pub use ceiling::{ServiceClock, TurnCosts};
 pub use clock::{epoch_ms, epoch_us};
 pub use config::{
     default_max_open_databases, open_files_limit, parse_bytes, Ceiling, Config, DataDir,
@@ -67,5 +67,6 @@ pub use stats::{
     AlarmTotals, HibernationTotals, ObjectStatsView, StatsPage, StatsQuery, StatsReport,
 };
 pub use storage::{
-    object_db_path, ListOptions, SqlRows, SqlValue, Storage, MAX_KEY_BYTES, MAX_VALUE_BYTES,
+    object_db_path, ListOptions, SqlRows, SqlValue, Storage, StorageUsage, MAX_KEY_BYTES,
+    MAX_VALUE_BYTES,
 };

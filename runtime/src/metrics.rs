@@ -59,7 +59,7 @@ pub fn render(report: &StatsReport) -> String {
         let _ = writeln!(out, "# TYPE dobench_{name} {kind}");
         let _ = writeln!(out, "dobench_{name} {value}");
     }
-    let series: [(&str, &str, &str, Field); 18] = [
+    let series: [(&str, &str, &str, Field); 21] = [
         (
             "requests_total",
             "counter",
@@ -145,6 +145,21 @@ pub fn render(report: &StatsReport) -> String {
             "Billable requests.",
             |o| o.billable_requests,
         ),
+        ("rows_read_total", "counter", "Storage rows read.", |o| {
+            o.rows_read as f64
+        }),
+        (
+            "rows_written_total",
+            "counter",
+            "Storage rows written.",
+            |o| o.rows_written as f64,
+        ),
+        (
+            "service_seconds_per_turn",
+            "gauge",
+            "Mean virtual service time per turn on the ceiling's clock.",
+            |o| o.service_ms_per_turn / 1000.0,
+        ),
     ];
     for (name, kind, help, get) in series {
         let _ = writeln!(out, "# HELP dobench_object_{name} {help}");
@@ -213,6 +228,9 @@ mod tests {
                 hibernations: 0,
                 ws_messages_in: 0,
                 billable_requests: 7.0,
+                rows_read: 3,
+                rows_written: 2,
+                service_ms_per_turn: 1.25,
             }],
             alarms: Default::default(),
             hibernation: Default::default(),
@@ -226,5 +244,8 @@ mod tests {
             "dobench_object_active_seconds_total{class=\"counter\",id=\"ab\",name=\"a\\\"b\"} 0.25"
         ));
         assert!(text.contains("# TYPE dobench_object_queue_depth gauge"));
+        assert!(text.contains(
+            "dobench_object_rows_written_total{class=\"counter\",id=\"ab\",name=\"a\\\"b\"} 2"
+        ));
     }
 }

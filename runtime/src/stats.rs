@@ -48,6 +48,11 @@ pub struct ObjectStats {
     pub(crate) alarm_retries: AtomicU32,
     pub(crate) alarms_given_up: AtomicU32,
     pub(crate) hibernations: AtomicU32,
+    /// Storage rows read and written by this object's turns (billed as production does).
+    pub(crate) rows_read: AtomicU64,
+    pub(crate) rows_written: AtomicU64,
+    /// Virtual service time charged to its turns by the ceiling's clock (µs).
+    pub(crate) service_us: AtomicU64,
 }
 
 impl ObjectStats {
@@ -76,6 +81,9 @@ impl ObjectStats {
             active_us_done: AtomicU64::new(0),
             resident_since: Since::default(),
             live: AtomicBool::new(false),
+            rows_read: AtomicU64::new(0),
+            rows_written: AtomicU64::new(0),
+            service_us: AtomicU64::new(0),
         }
     }
 
@@ -154,6 +162,8 @@ impl ObjectStats {
         t.billed_ms += billed_ms;
         t.hibernated_ms += self.hibernated_us() as f64 / 1000.0;
         t.avoided_ms += (socket_open_ms - with_sockets_ms).max(0.0);
+        t.rows_read += self.rows_read.load(Relaxed);
+        t.rows_written += self.rows_written.load(Relaxed);
         t.billable_requests += crate::pricing::billable_requests(
             self.requests.load(Relaxed),
             u64::from(self.alarm_runs.load(Relaxed)),
@@ -200,6 +210,12 @@ impl ObjectStats {
             alarms_fired: u64::from(self.alarm_runs.load(Relaxed)),
             alarms_retried: u64::from(self.alarm_retries.load(Relaxed)),
             alarms_given_up: u64::from(self.alarms_given_up.load(Relaxed)),
+            rows_read: self.rows_read.load(Relaxed),
+            rows_written: self.rows_written.load(Relaxed),
+            service_ms_per_turn: match self.turns.load(Relaxed) {
+                0 => 0.0,
+                turns => self.service_us.load(Relaxed) as f64 / 1000.0 / turns as f64,
+            },
         }
     }
 }
@@ -291,6 +307,15 @@ pub struct ObjectStatsView {
     pub alarms_retried: u64,
     /// Alarms given up after the last retry failed.
     pub alarms_given_up: u64,
+    /// Storage rows its turns read and wrote (see `StorageUsage` for what counts).
+    #[serde(default)]
+    pub rows_read: u64,
+    #[serde(default)]
+    pub rows_written: u64,
+    /// Mean virtual service time per turn on the ceiling's clock, ms (base + the work the
+    /// turns did); 0 with the ceiling off.
+    #[serde(default)]
+    pub service_ms_per_turn: f64,
 }
 
 /// The runtime's stats document.
@@ -392,6 +417,11 @@ pub struct HibernationTotals {
     pub saved_pct: f64,
     pub billable_requests: f64,
     pub usd_requests: f64,
+    /// Storage rows read and written by every object's turns.
+    #[serde(default)]
+    pub rows_read: u64,
+    #[serde(default)]
+    pub rows_written: u64,
     pub messages_in: u64,
     pub messages_out: u64,
     pub auto_responses: u64,

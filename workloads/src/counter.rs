@@ -1,5 +1,7 @@
 //! The sharded-counter workload's object: a durable `u64` counter.
 //! `POST /increment?by=N` adds N (default 1) and answers the new value; `GET /` reads it.
+//! `&rows=K` (0–1,000, default 0) also rewrites K padding rows (`pad:0`..`pad:K-1`) in the
+//! same turn: a write-heavy handler for measuring the ceiling's per-row cost.
 //! The value lives in KV under `value`; the in-memory copy is rebuilt by the constructor,
 //! so a reset after a failed commit can never answer a value storage does not hold.
 
@@ -13,6 +15,8 @@ pub const CLASS: &str = "counter";
 const KEY: &str = "value";
 /// Largest single increment (keeps sums far from overflow and inside JSON's exact range).
 pub const MAX_BY: u64 = 1_000_000_000;
+/// Most padding rows one increment may write.
+pub const MAX_ROWS: u64 = 1_000;
 
 /// A durable counter.
 #[derive(Debug)]
@@ -41,10 +45,18 @@ impl Object for Counter {
                     Ok(by) => by,
                     Err(resp) => return Ok(resp),
                 };
+                let rows = match params::uint(&req, "rows", Some(0), 0, MAX_ROWS) {
+                    Ok(rows) => rows,
+                    Err(resp) => return Ok(resp),
+                };
                 let Some(next) = self.value.checked_add(by) else {
                     return Ok(Response::error(409, "the counter would overflow u64"));
                 };
-                ctx.storage().put(KEY, &next.to_le_bytes())?;
+                let storage = ctx.storage();
+                for i in 0..rows {
+                    storage.put(&format!("pad:{i}"), &next.to_le_bytes())?;
+                }
+                storage.put(KEY, &next.to_le_bytes())?;
                 self.value = next;
                 Ok(Response::json(200, &json!({ "value": next })))
             }

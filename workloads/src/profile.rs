@@ -155,9 +155,14 @@ fn default_timeout() -> Dur {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuntimeOptions {
-    /// `off` or turns per second per object (a number or a string).
+    /// `off`, a band (`pass-through`, `moderate`, `complex`) or the base rate in turns per
+    /// second per object (a number or a string).
     #[serde(default = "default_ceiling", deserialize_with = "number_or_text")]
     pub ceiling: String,
+    /// What a turn costs beyond the base (`default`, `base-only`, or `key=value,...`; see
+    /// `dobench serve --help`).
+    #[serde(default = "default_costs")]
+    pub costs: String,
     #[serde(default = "default_mailbox")]
     pub mailbox: usize,
     #[serde(default = "default_hibernate")]
@@ -186,6 +191,9 @@ fn number_or_text<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result
 fn default_ceiling() -> String {
     "1000".into()
 }
+fn default_costs() -> String {
+    "default".into()
+}
 fn default_mailbox() -> usize {
     dobench_runtime::Config::DEFAULT_MAILBOX
 }
@@ -203,6 +211,7 @@ impl Default for RuntimeOptions {
     fn default() -> Self {
         RuntimeOptions {
             ceiling: default_ceiling(),
+            costs: default_costs(),
             mailbox: default_mailbox(),
             hibernate_after: default_hibernate(),
             idle_timeout: default_idle(),
@@ -563,10 +572,13 @@ fn validate(p: &Profile) -> std::result::Result<(), Invalid> {
         return Err(invalid(
             "runtime.ceiling",
             format!(
-                "runtime.ceiling `{}` is neither `off` nor a whole number",
+                "runtime.ceiling `{}` is neither `off`, a band (pass-through, moderate, complex) nor a whole number",
                 p.runtime.ceiling
             ),
         ));
+    }
+    if let Err(e) = p.runtime.costs.parse::<dobench_runtime::TurnCosts>() {
+        return Err(invalid("runtime.costs", format!("runtime.costs: {e}")));
     }
     match p.workload {
         WorkloadKind::Counter if !(0.0..1.0).contains(&p.counter.read_ratio) => Err(invalid(

@@ -55,6 +55,12 @@ pub(crate) struct ObjectTask {
 /// A reply waiting for the batch's commit.
 type Pending = (oneshot::Sender<Result<Reply>>, Result<Reply>);
 
+/// Where one turn's measurement started ([`ObjectTask::start_turn`]).
+struct TurnMeter {
+    cpu: Option<Duration>,
+    rows: crate::storage::StorageUsage,
+}
+
 /// What the batch produced that may leave only after its commit.
 #[derive(Default)]
 struct Outbox {
@@ -242,6 +248,7 @@ impl ObjectTask {
         let Some(obj) = instance.as_mut() else { return };
         let mut out = Outbox::default();
         for env in batch.drain(..) {
+            let meter = self.start_turn(ctx);
             match env {
                 Envelope::Fetch {
                     req,
@@ -297,7 +304,11 @@ impl ObjectTask {
                 }
                 Envelope::Stall { .. } => {}
             }
+            self.end_turn(ctx, meter);
         }
+        self.stats
+            .service_us
+            .fetch_add(self.clock.take_charged().as_micros() as u64, Relaxed);
         self.cold = false;
         if self.commit(ctx, out) {
             // The instance may hold state that no longer matches storage: rebuild it from
@@ -305,6 +316,39 @@ impl ObjectTask {
             self.stats.resets.fetch_add(1, Relaxed);
             *instance = None;
         }
+    }
+
+    /// What a turn's cost is measured from: the thread's CPU time (only when the clock
+    /// counts it) and the rows its storage had read and written.
+    fn start_turn(&self, ctx: &Context) -> TurnMeter {
+        let costs = &self.shared.config.costs;
+        TurnMeter {
+            cpu: (self.clock.is_on() && costs.cpu_factor > 0.0).then(crate::ceiling::thread_cpu),
+            rows: ctx.storage.usage(),
+        }
+    }
+
+    /// Charges what the turn did to the clock (later turns wait for it) and to the stats.
+    fn end_turn(&mut self, ctx: &Context, meter: TurnMeter) {
+        let rows = ctx.storage.usage().since(meter.rows);
+        self.stats.rows_read.fetch_add(rows.rows_read, Relaxed);
+        self.stats
+            .rows_written
+            .fetch_add(rows.rows_written, Relaxed);
+        if !self.clock.is_on() {
+            return;
+        }
+        let cpu = meter.cpu.map_or(Duration::ZERO, |at| {
+            crate::ceiling::thread_cpu()
+                .saturating_sub(at)
+                .mul_f64(crate::ceiling::cpu_scale())
+        });
+        let extra = self
+            .shared
+            .config
+            .costs
+            .extra(cpu, rows.rows_read, rows.rows_written);
+        self.clock.charge(extra);
     }
 
     /// Delivers a socket event to its handler.

@@ -49,6 +49,30 @@ pub struct SqlRows {
     pub rows_written: u64,
 }
 
+/// The rows a database read and wrote for its object since it was opened, as production
+/// bills them.
+///
+/// Rows read are the rows a call returned (`get` counts one, found or not; `list` and SQL
+/// the rows they return) plus, for SQL, the rows SQLite stepped through in full table scans
+/// (`FULLSCAN_STEP`); rows visited through an index but not returned are not seen, so an
+/// aggregate over an index range counts fewer rows than production would. Rows written are
+/// `put`s, `delete`s that removed a key, and the rows SQL statements changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StorageUsage {
+    pub rows_read: u64,
+    pub rows_written: u64,
+}
+
+impl StorageUsage {
+    /// What happened between `earlier` and `self`.
+    pub fn since(self, earlier: StorageUsage) -> StorageUsage {
+        StorageUsage {
+            rows_read: self.rows_read.saturating_sub(earlier.rows_read),
+            rows_written: self.rows_written.saturating_sub(earlier.rows_written),
+        }
+    }
+}
+
 /// One object's database. File-backed databases open on first use and may be closed while
 /// the object stays in memory (the runtime keeps only so many open: see `residency.rs`);
 /// RAM-only ones stay open for the runtime's lifetime.
@@ -60,6 +84,7 @@ pub struct Storage {
     /// first transaction writes nothing, the file goes again (a read of an object that was
     /// never written leaves nothing on disk).
     unwritten: bool,
+    usage: StorageUsage,
 }
 
 impl std::fmt::Debug for Storage {
@@ -88,6 +113,7 @@ impl Storage {
             path: Some(path),
             in_txn: false,
             unwritten: false,
+            usage: StorageUsage::default(),
         }
     }
 
@@ -100,6 +126,7 @@ impl Storage {
             path: None,
             in_txn: false,
             unwritten: false,
+            usage: StorageUsage::default(),
         })
     }
 
@@ -130,6 +157,7 @@ impl Storage {
             path: None,
             in_txn: false,
             unwritten: false,
+            usage: StorageUsage::default(),
         }
     }
 
@@ -199,12 +227,25 @@ impl Storage {
     /// The value under `key`.
     pub fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>> {
         check_key(key)?;
-        let mut stmt = self
-            .conn()?
-            .prepare_cached("SELECT value FROM _dobench_kv WHERE key = ?1")?;
-        Ok(stmt
-            .query_row(params![key.as_bytes()], |r| r.get::<_, Vec<u8>>(0))
-            .optional()?)
+        self.timed(|s| {
+            s.usage.rows_read += 1;
+            let mut stmt = s
+                .conn()?
+                .prepare_cached("SELECT value FROM _dobench_kv WHERE key = ?1")?;
+            Ok(stmt
+                .query_row(params![key.as_bytes()], |r| r.get::<_, Vec<u8>>(0))
+                .optional()?)
+        })
+    }
+
+    /// The work this database did since it was opened ([`StorageUsage`]).
+    pub fn usage(&self) -> StorageUsage {
+        self.usage
+    }
+
+    /// Runs one storage call (the one place every call passes: the CPU budget checks here).
+    fn timed<T>(&mut self, call: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        call(self)
     }
 
     /// Stores `value` under `key` (replacing).
@@ -216,24 +257,39 @@ impl Storage {
                 limit: MAX_VALUE_BYTES,
             });
         }
-        let mut stmt = self
-            .conn()?
-            .prepare_cached("INSERT OR REPLACE INTO _dobench_kv (key, value) VALUES (?1, ?2)")?;
-        stmt.execute(params![key.as_bytes(), value])?;
-        Ok(())
+        self.timed(|s| {
+            let mut stmt = s.conn()?.prepare_cached(
+                "INSERT OR REPLACE INTO _dobench_kv (key, value) VALUES (?1, ?2)",
+            )?;
+            stmt.execute(params![key.as_bytes(), value])?;
+            drop(stmt);
+            s.usage.rows_written += 1;
+            Ok(())
+        })
     }
 
     /// Removes `key`; true if it existed.
     pub fn delete(&mut self, key: &str) -> Result<bool> {
         check_key(key)?;
-        let mut stmt = self
-            .conn()?
-            .prepare_cached("DELETE FROM _dobench_kv WHERE key = ?1")?;
-        Ok(stmt.execute(params![key.as_bytes()])? > 0)
+        self.timed(|s| {
+            let mut stmt = s
+                .conn()?
+                .prepare_cached("DELETE FROM _dobench_kv WHERE key = ?1")?;
+            let removed = stmt.execute(params![key.as_bytes()])? as u64;
+            drop(stmt);
+            s.usage.rows_written += removed;
+            Ok(removed > 0)
+        })
     }
 
     /// Entries in key order (UTF-8 byte order), filtered by `opts`.
     pub fn list(&mut self, opts: &ListOptions) -> Result<Vec<(String, Vec<u8>)>> {
+        let out = self.timed(|s| s.list_untimed(opts))?;
+        self.usage.rows_read += out.len() as u64;
+        Ok(out)
+    }
+
+    fn list_untimed(&mut self, opts: &ListOptions) -> Result<Vec<(String, Vec<u8>)>> {
         let mut sql = String::from("SELECT key, value FROM _dobench_kv WHERE 1=1");
         let mut args: Vec<Value> = Vec::new();
         if let Some(p) = &opts.prefix {
@@ -277,9 +333,15 @@ impl Storage {
     /// Runs one SQL statement with bound parameters and returns its rows.
     pub fn sql(&mut self, sql: &str, params: &[SqlValue]) -> Result<SqlRows> {
         refuse_unsafe_sql(sql)?;
+        self.timed(|s| s.sql_untimed(sql, params))
+    }
+
+    fn sql_untimed(&mut self, sql: &str, params: &[SqlValue]) -> Result<SqlRows> {
         let in_txn = self.in_txn;
         let conn = self.conn()?;
+        let changes_before = conn.total_changes();
         let mut stmt = conn.prepare_cached(sql)?;
+        stmt.reset_status(rusqlite::StatementStatus::FullscanStep);
         let columns: Vec<String> = stmt.column_names().map(|c| c.to_string()).collect();
         let n = columns.len();
         let mut rows_out = Vec::new();
@@ -293,9 +355,15 @@ impl Storage {
                 rows_out.push(vals);
             }
         }
+        let scanned = stmt
+            .get_status(rusqlite::StatementStatus::FullscanStep)
+            .max(0) as u64;
         drop(stmt);
-        let rows_written = if n == 0 { conn.changes() } else { 0 };
-        if !conn.is_autocommit() || !in_txn {
+        let rows_written = conn.total_changes().saturating_sub(changes_before);
+        let autocommit = conn.is_autocommit();
+        self.usage.rows_read += rows_out.len() as u64 + scanned;
+        self.usage.rows_written += rows_written;
+        if !autocommit || !in_txn {
             Ok(SqlRows {
                 columns,
                 rows: rows_out,

@@ -6,7 +6,7 @@
 // One Durable Object class per workload; every class is SQLite-backed.
 //
 // Routes (see /work/shared/DESIGN.md, "The workload protocol"):
-//   POST /counter/{object}/increment?by=N        -> {"value":n}
+//   POST /counter/{object}/increment?by=N[&rows=K] -> {"value":n} (K padding rows rewritten)
 //   GET  /counter/{object}                       -> {"value":n}
 //   POST /ratelimit/{object}/check?key=K&limit=L&window_ms=W
 //                                                -> 200 {"allowed":true,"remaining":n}
@@ -145,7 +145,8 @@ async function route(request, env, url) {
       if (action === "increment") {
         if (method !== "POST") throw methodNotAllowed("POST");
         const by = intParam(url, "by", { def: 1, min: 1 });
-        const r = await stub.increment(by);
+        const rows = intParam(url, "rows", { def: 0, min: 0, max: 1000 });
+        const r = await stub.increment(by, rows);
         if (r.error) throw new HttpError(r.status, r.error);
         return json({ value: r.value });
       }
@@ -222,7 +223,7 @@ export class Counter extends DurableObject {
     return row ? row.value : 0;
   }
 
-  increment(by) {
+  increment(by, rows = 0) {
     const current = this.read();
     if (current + by > MAX_COUNTER) {
       return { status: 400, error: `by=${by} would overflow the counter (value ${current}, max ${MAX_COUNTER})` };
@@ -234,6 +235,12 @@ export class Counter extends DurableObject {
         by,
       )
       .one();
+    if (rows > 0) {
+      this.sql.exec("CREATE TABLE IF NOT EXISTS pad (i INTEGER PRIMARY KEY, v INTEGER NOT NULL)");
+      for (let i = 0; i < rows; i++) {
+        this.sql.exec("INSERT OR REPLACE INTO pad (i, v) VALUES (?, ?)", i, row.value);
+      }
+    }
     // The write is part of this turn's implicit transaction; the output gate
     // holds the RPC result until it is durable.
     return { value: row.value };
