@@ -17,7 +17,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the reference object runtime (Durable Object semantics on one machine).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Ad-hoc load against any URL, like wrk/oha (open model with --rate, closed without).
     Http(HttpArgs),
     /// List past runs from the results store, newest first.
@@ -53,6 +53,10 @@ pub struct ServeArgs {
     /// overrides such as `cpu_factor=8,cpu_allowance_us=20,row_read_us=1,row_written_us=75`.
     #[arg(long, default_value = "default")]
     pub costs: String,
+    /// CPU time one event may use (production: 30s), checked at every storage call; past it
+    /// the event fails with production's error and the object is reset. `off` disables it.
+    #[arg(long, default_value = "30s")]
+    pub cpu_budget: String,
     /// Per-object mailbox bound; requests past it are refused with 503 overloaded.
     #[arg(long, default_value_t = dobench_runtime::Config::DEFAULT_MAILBOX)]
     pub mailbox: usize,

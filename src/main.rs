@@ -39,7 +39,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            cli::Command::Serve(args) => serve::run(args).await,
+            cli::Command::Serve(args) => serve::run(*args).await,
             cli::Command::Http(args) => http::run(args).await,
             cli::Command::Runs(args) => report::runs(args),
             cli::Command::Show(args) => report::show(args),

@@ -19,6 +19,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .costs
         .parse()
         .map_err(|e| anyhow::anyhow!("--costs {}: {e}", args.costs))?;
+    config.cpu_budget = match args.cpu_budget.as_str() {
+        "off" => None,
+        b => {
+            Some(dobench_loadgen::duration::parse(b).with_context(|| format!("--cpu-budget {b}"))?)
+        }
+    };
     config.mailbox = args.mailbox;
     config.idle_timeout = dobench_loadgen::duration::parse(&args.idle_timeout)
         .with_context(|| format!("--idle-timeout {}", args.idle_timeout))?;

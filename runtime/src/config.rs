@@ -99,6 +99,9 @@ pub struct Config {
     pub ceiling: Ceiling,
     /// What a turn costs on the ceiling's clock beyond its base (`ceiling.rs`).
     pub costs: crate::ceiling::TurnCosts,
+    /// CPU time one event (turn) may use, checked at each storage call; past it the turn
+    /// fails with production's error and the object is reset. `None`: unchecked.
+    pub cpu_budget: Option<Duration>,
     /// Per-object mailbox bound; a full mailbox refuses with `Error::Overloaded`.
     pub mailbox: usize,
     /// Evict an object without sockets after this long with no work.
@@ -140,6 +143,8 @@ impl Config {
     pub const DEFAULT_MEMORY_BUDGET: u64 = 1 << 30;
     /// Default cap on open object databases (lowered to fit the file-descriptor limit).
     pub const DEFAULT_MAX_OPEN_DATABASES: usize = 2048;
+    /// Production's default CPU time per event (30 s).
+    pub const DEFAULT_CPU_BUDGET: Duration = Duration::from_secs(30);
     /// Default request body limit (1 MiB).
     pub const DEFAULT_MAX_BODY: usize = 1 << 20;
 
@@ -149,6 +154,7 @@ impl Config {
             data,
             ceiling: Ceiling::PRODUCTION,
             costs: crate::ceiling::TurnCosts::DEFAULT,
+            cpu_budget: Some(Self::DEFAULT_CPU_BUDGET),
             mailbox: Self::DEFAULT_MAILBOX,
             idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
             max_batch: Self::DEFAULT_MAX_BATCH,

@@ -51,6 +51,9 @@ pub enum Error {
     /// The object was reset (failed commit or a crashed handler); its queued work got this.
     #[error("object reset: {0}")]
     ObjectReset(String),
+    /// A turn used more CPU time than the per-event budget; the object is reset.
+    #[error("the object exceeded its CPU time limit ({budget_ms} ms per event) and was reset")]
+    CpuExceeded { budget_ms: u64 },
     /// The class does not implement this kind of event.
     #[error("class `{class}` does not handle {what}")]
     Unsupported { class: String, what: &'static str },

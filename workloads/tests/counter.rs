@@ -290,3 +290,54 @@ async fn stall_holds_the_next_turn() {
     assert!(t1.elapsed() < Duration::from_millis(250));
     s.stop().await;
 }
+
+/// Rows are counted as production bills them and the ceiling's clock charges them: an
+/// increment with `rows=20` writes 21 rows, and its turns cost more virtual time than plain
+/// increments (the write-heavy handler of the ceiling calibration).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rows_are_counted_and_charged_to_the_ceiling_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(config(dir.path())).await;
+    let c = client();
+    for _ in 0..5 {
+        let (status, _) = json(
+            c.post(s.url("/counter/plain/increment"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (status, v) = json(
+            c.post(s.url("/counter/heavy/increment?rows=20"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200, "{v}");
+    }
+    let (status, v) = json(
+        c.post(s.url("/counter/heavy/increment?rows=1001"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400, "{v}");
+    let st = stats(&c, &s).await;
+    let plain = object_stats(&st, "counter", "plain");
+    let heavy = object_stats(&st, "counter", "heavy");
+    assert_eq!(plain["rows_written"], 5, "{plain}");
+    assert_eq!(heavy["rows_written"], 5 * 21, "{heavy}");
+    let per_turn = |o: &serde_json::Value| o["service_ms_per_turn"].as_f64().unwrap();
+    // Base 1 ms at the default ceiling; 20 more rows at 75 µs each add 1.5 ms.
+    assert!(per_turn(plain) >= 1.0, "{plain}");
+    assert!(
+        per_turn(heavy) >= per_turn(plain) + 1.4,
+        "{} vs {}",
+        per_turn(heavy),
+        per_turn(plain)
+    );
+    s.stop().await;
+}

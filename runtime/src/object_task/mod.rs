@@ -23,6 +23,7 @@ use crate::residency::TaskControl;
 use crate::runtime::{ObjectRef, Shared};
 use crate::sockets::Accepted;
 use crate::stats::ObjectStats;
+use crate::storage::CpuBudget;
 use crate::storage::Storage;
 
 mod alarm_turn;
@@ -55,8 +56,20 @@ pub(crate) struct ObjectTask {
 /// A reply waiting for the batch's commit.
 type Pending = (oneshot::Sender<Result<Reply>>, Result<Reply>);
 
+/// Close code for the sockets of an object reset after going past its CPU budget (1011:
+/// the server met a condition that kept it from fulfilling the request).
+pub const RESET_CLOSE_CODE: u16 = 1011;
+
+fn over_budget_message(shared: &Shared) -> String {
+    Error::CpuExceeded {
+        budget_ms: shared.config.cpu_budget.unwrap_or_default().as_millis() as u64,
+    }
+    .to_string()
+}
+
 /// Where one turn's measurement started ([`ObjectTask::start_turn`]).
 struct TurnMeter {
+    budget: Option<CpuBudget>,
     cpu: Option<Duration>,
     rows: crate::storage::StorageUsage,
 }
@@ -247,7 +260,13 @@ impl ObjectTask {
         }
         let Some(obj) = instance.as_mut() else { return };
         let mut out = Outbox::default();
+        let mut over_budget = false;
         for env in batch.drain(..) {
+            if over_budget {
+                // The object is being reset: what is left of the batch gets the error too.
+                self.fail_batch(std::iter::once(env), &over_budget_message(&self.shared));
+                continue;
+            }
             let meter = self.start_turn(ctx);
             match env {
                 Envelope::Fetch {
@@ -304,12 +323,19 @@ impl ObjectTask {
                 }
                 Envelope::Stall { .. } => {}
             }
-            self.end_turn(ctx, meter);
+            over_budget = self.end_turn(ctx, meter);
         }
         self.stats
             .service_us
             .fetch_add(self.clock.take_charged().as_micros() as u64, Relaxed);
         self.cold = false;
+        if over_budget {
+            let budget = self.shared.config.cpu_budget.unwrap_or_default();
+            self.reset_after_cpu_limit(ctx, &mut out, budget);
+            self.stats.resets.fetch_add(1, Relaxed);
+            *instance = None;
+            return;
+        }
         if self.commit(ctx, out) {
             // The instance may hold state that no longer matches storage: rebuild it from
             // storage on the next turn, as production does after an exception resets it.
@@ -320,23 +346,29 @@ impl ObjectTask {
 
     /// What a turn's cost is measured from: the thread's CPU time (only when the clock
     /// counts it) and the rows its storage had read and written.
-    fn start_turn(&self, ctx: &Context) -> TurnMeter {
+    fn start_turn(&self, ctx: &mut Context) -> TurnMeter {
+        let budget = self.shared.config.cpu_budget.map(CpuBudget::starting_now);
+        ctx.storage.set_budget(budget);
         let costs = &self.shared.config.costs;
         TurnMeter {
+            budget,
             cpu: (self.clock.is_on() && costs.cpu_factor > 0.0).then(crate::ceiling::thread_cpu),
             rows: ctx.storage.usage(),
         }
     }
 
     /// Charges what the turn did to the clock (later turns wait for it) and to the stats.
-    fn end_turn(&mut self, ctx: &Context, meter: TurnMeter) {
+    /// True if the turn went past its CPU budget (whether or not its handler noticed).
+    fn end_turn(&mut self, ctx: &mut Context, meter: TurnMeter) -> bool {
+        ctx.storage.set_budget(None);
+        let over_budget = meter.budget.is_some_and(|b| b.exceeded());
         let rows = ctx.storage.usage().since(meter.rows);
         self.stats.rows_read.fetch_add(rows.rows_read, Relaxed);
         self.stats
             .rows_written
             .fetch_add(rows.rows_written, Relaxed);
         if !self.clock.is_on() {
-            return;
+            return over_budget;
         }
         let cpu = meter.cpu.map_or(Duration::ZERO, |at| {
             crate::ceiling::thread_cpu()
@@ -349,6 +381,7 @@ impl ObjectTask {
             .costs
             .extra(cpu, rows.rows_read, rows.rows_written);
         self.clock.charge(extra);
+        over_budget
     }
 
     /// Delivers a socket event to its handler.
@@ -423,27 +456,48 @@ impl ObjectTask {
                 self.apply_alarm(effect);
             }
             Err(e) => {
-                ctx.storage.rollback();
-                out.crashed = true;
                 let msg = format!("commit failed, nothing of this batch was stored: {e}");
-                ctx.outgoing.clear();
-                for (reply, result) in out.replies.drain(..) {
-                    if let Ok(r) = result {
-                        self.drop_accepted(r.accepted);
-                    }
-                    let _ = reply.send(Err(Error::ObjectReset(msg.clone())));
-                }
-                // The alarm row rolled back with the batch, so a pending alarm still stands:
-                // reschedule what storage holds.
-                if let Ok(Some(at_ms)) = ctx.storage.alarm() {
-                    self.apply_alarm(Some(AlarmEffect::Set {
-                        at_ms,
-                        retry_count: 0,
-                    }));
-                }
+                self.abandon(ctx, &mut out, || Error::ObjectReset(msg.clone()));
             }
         }
         out.crashed
+    }
+
+    /// Throws a batch away: rolls its writes back, answers its requests with `why`, drops
+    /// its frames, and reschedules the alarm storage still holds.
+    fn abandon(&self, ctx: &mut Context, out: &mut Outbox, why: impl Fn() -> Error) {
+        ctx.storage.rollback();
+        out.crashed = true;
+        ctx.outgoing.clear();
+        for (reply, result) in out.replies.drain(..) {
+            if let Ok(r) = result {
+                self.drop_accepted(r.accepted);
+            }
+            let _ = reply.send(Err(why()));
+        }
+        // The alarm row rolled back with the batch, so a pending alarm still stands:
+        // reschedule what storage holds.
+        if let Ok(Some(at_ms)) = ctx.storage.alarm() {
+            self.apply_alarm(Some(AlarmEffect::Set {
+                at_ms,
+                retry_count: 0,
+            }));
+        }
+    }
+
+    /// A turn went past the CPU budget: as in production the object is reset. The batch is
+    /// thrown away (its requests get the CPU-limit error) and its sockets are closed with
+    /// [`RESET_CLOSE_CODE`]; the next event constructs the object again from storage.
+    fn reset_after_cpu_limit(&self, ctx: &mut Context, out: &mut Outbox, budget: Duration) {
+        let budget_ms = budget.as_millis() as u64;
+        self.abandon(ctx, out, || Error::CpuExceeded { budget_ms });
+        let id = self.object.id();
+        let reason = "the object exceeded its CPU time limit and was reset";
+        for socket in self.shared.sockets.ids(&id, None) {
+            self.shared
+                .sockets
+                .close(&id, socket, RESET_CLOSE_CODE, reason);
+        }
     }
 
     fn fail_batch(&self, batch: impl Iterator<Item = Envelope>, why: &str) {

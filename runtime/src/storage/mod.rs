@@ -85,6 +85,45 @@ pub struct Storage {
     /// never written leaves nothing on disk).
     unwritten: bool,
     usage: StorageUsage,
+    /// The current turn's CPU budget, checked at every storage call.
+    budget: Option<CpuBudget>,
+}
+
+/// A turn's CPU budget: checked cooperatively at each storage call (a handler that never
+/// calls storage cannot be interrupted: safe Rust cannot preempt it).
+#[derive(Debug, Clone, Copy)]
+pub struct CpuBudget {
+    /// Wall time the turn started at: while less than `limit` has passed, less CPU has.
+    started: std::time::Instant,
+    cpu_at_start: std::time::Duration,
+    limit: std::time::Duration,
+}
+
+impl CpuBudget {
+    /// A budget of `limit` CPU time for the turn starting now on this thread.
+    pub(crate) fn starting_now(limit: std::time::Duration) -> Self {
+        Self {
+            started: std::time::Instant::now(),
+            cpu_at_start: crate::ceiling::thread_cpu(),
+            limit,
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.exceeded() {
+            return Err(Error::CpuExceeded {
+                budget_ms: self.limit.as_millis() as u64,
+            });
+        }
+        Ok(())
+    }
+
+    /// True once the turn has used more CPU time than the budget.
+    pub(crate) fn exceeded(&self) -> bool {
+        // CPU time never runs ahead of wall time, so the clock read is enough most times.
+        self.started.elapsed() >= self.limit
+            && crate::ceiling::thread_cpu().saturating_sub(self.cpu_at_start) >= self.limit
+    }
 }
 
 impl std::fmt::Debug for Storage {
@@ -114,6 +153,7 @@ impl Storage {
             in_txn: false,
             unwritten: false,
             usage: StorageUsage::default(),
+            budget: None,
         }
     }
 
@@ -127,6 +167,7 @@ impl Storage {
             in_txn: false,
             unwritten: false,
             usage: StorageUsage::default(),
+            budget: None,
         })
     }
 
@@ -158,6 +199,7 @@ impl Storage {
             in_txn: false,
             unwritten: false,
             usage: StorageUsage::default(),
+            budget: None,
         }
     }
 
@@ -245,7 +287,15 @@ impl Storage {
 
     /// Runs one storage call (the one place every call passes: the CPU budget checks here).
     fn timed<T>(&mut self, call: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        if let Some(b) = &self.budget {
+            b.check()?;
+        }
         call(self)
+    }
+
+    /// The budget the next storage calls are checked against (`None`: unchecked).
+    pub(crate) fn set_budget(&mut self, budget: Option<CpuBudget>) {
+        self.budget = budget;
     }
 
     /// Stores `value` under `key` (replacing).
