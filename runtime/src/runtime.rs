@@ -126,6 +126,8 @@ pub(crate) struct Shared {
     pub(crate) name_floor: std::sync::atomic::AtomicU64,
     /// Objects seen since start (entries in `stats`).
     objects_seen: std::sync::atomic::AtomicU64,
+    /// Runtime-wide work counters a scrape reads once instead of summing every object.
+    pub(crate) work: WorkTotals,
     /// Which objects stay in memory and keep their database open.
     pub(crate) residency: crate::residency::Residency,
     objects: ObjectThreads,
@@ -181,6 +183,15 @@ impl Shared {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Storage rows and refusals over every object, kept as they happen.
+#[derive(Debug, Default)]
+pub(crate) struct WorkTotals {
+    pub(crate) rows_read: std::sync::atomic::AtomicU64,
+    pub(crate) rows_written: std::sync::atomic::AtomicU64,
+    /// Requests refused as overloaded: never billed.
+    pub(crate) refused: std::sync::atomic::AtomicU64,
 }
 
 /// One shard of every object's stats, in the order the objects were first seen.
@@ -314,6 +325,7 @@ impl Runtime {
                 // Until a listing sets it, objects that leave memory forget their names.
                 name_floor: std::sync::atomic::AtomicU64::new(u64::MAX),
                 objects_seen: std::sync::atomic::AtomicU64::new(0),
+                work: WorkTotals::default(),
                 residency,
                 objects,
                 _data_lock: data_lock,
@@ -465,6 +477,7 @@ impl Runtime {
                         if is_request {
                             entry.stats.requests.fetch_add(1, Relaxed);
                             entry.stats.overloaded.fetch_add(1, Relaxed);
+                            self.shared.work.refused.fetch_add(1, Relaxed);
                         }
                         let e = Error::Overloaded {
                             capacity: entry.mailbox.bound(),
@@ -613,6 +626,12 @@ impl Runtime {
             memory_budget_bytes: self.shared.config.memory_budget_bytes,
             hibernation: {
                 let c = &self.shared.sockets.counters;
+                let w = &self.shared.work;
+                totals.rows_read = w.rows_read.load(Relaxed);
+                totals.rows_written = w.rows_written.load(Relaxed);
+                // Refused requests are not billed (each object's count includes them).
+                totals.billable_requests =
+                    (totals.billable_requests - w.refused.load(Relaxed) as f64).max(0.0);
                 let mut h = totals.priced();
                 h.messages_in = c.messages_in.load(Relaxed);
                 h.messages_out = c.messages_out.load(Relaxed);

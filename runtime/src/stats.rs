@@ -162,8 +162,6 @@ impl ObjectStats {
         t.billed_ms += billed_ms;
         t.hibernated_ms += self.hibernated_us() as f64 / 1000.0;
         t.avoided_ms += (socket_open_ms - with_sockets_ms).max(0.0);
-        t.rows_read += self.rows_read.load(Relaxed);
-        t.rows_written += self.rows_written.load(Relaxed);
         t.billable_requests += crate::pricing::billable_requests(
             self.requests.load(Relaxed),
             u64::from(self.alarm_runs.load(Relaxed)),
@@ -191,7 +189,12 @@ impl ObjectStats {
             socket_open_ms,
             hibernations: u64::from(self.hibernations.load(Relaxed)),
             ws_messages_in: ws_in,
-            billable_requests: crate::pricing::billable_requests(requests, alarm_runs, ws_in),
+            // Refused requests are not billed.
+            billable_requests: crate::pricing::billable_requests(
+                requests.saturating_sub(self.overloaded.load(Relaxed)),
+                alarm_runs,
+                ws_in,
+            ),
             class: self.class.to_string(),
             id: id.to_hex(),
             name: self.name().map(|n| n.to_string()),

@@ -173,9 +173,24 @@ async fn burst_past_the_mailbox_is_refused_and_nothing_else_fails() {
     assert_eq!(ok + overloaded, 1000);
     assert_eq!(counter_value(&c, &s, "pinned").await, ok);
     let st = stats(&c, &s).await;
+    let pinned = object_stats(&st, "counter", "pinned");
+    assert_eq!(pinned["overloaded"], overloaded);
+    // Refused requests are not billed: the admitted ones and the read above (`counter_value`).
     assert_eq!(
-        object_stats(&st, "counter", "pinned")["overloaded"],
-        overloaded
+        pinned["billable_requests"].as_f64(),
+        Some((ok + 1) as f64),
+        "{pinned}"
+    );
+    assert_eq!(
+        st["hibernation"]["billable_requests"].as_f64(),
+        Some((ok + 1) as f64),
+        "{}",
+        st["hibernation"]
+    );
+    assert_eq!(
+        st["hibernation"]["rows_written"], ok,
+        "{}",
+        st["hibernation"]
     );
     s.stop().await;
 }

@@ -364,6 +364,13 @@ impl ObjectTask {
         let over_budget = meter.budget.is_some_and(|b| b.exceeded());
         let rows = ctx.storage.usage().since(meter.rows);
         self.stats.rows_read.fetch_add(rows.rows_read, Relaxed);
+        let work = &self.shared.work;
+        if rows.rows_read > 0 {
+            work.rows_read.fetch_add(rows.rows_read, Relaxed);
+        }
+        if rows.rows_written > 0 {
+            work.rows_written.fetch_add(rows.rows_written, Relaxed);
+        }
         self.stats
             .rows_written
             .fetch_add(rows.rows_written, Relaxed);
