@@ -74,7 +74,7 @@ pub struct ServeArgs {
     /// memory before their idle timeout.
     #[arg(long, default_value = "1GiB")]
     pub memory_budget: String,
-    /// Object databases open at once (default: 2048, or fewer to fit the open-files limit);
+    /// Object databases open at once (default: 8192, or fewer to fit half the open-files limit);
     /// past it the least recently used close theirs and reopen on their next turn.
     #[arg(long)]
     pub max_open_databases: Option<usize>,

@@ -142,7 +142,7 @@ impl Config {
     /// Default memory budget for objects in memory (1 GiB: ~170,000 objects by the estimate).
     pub const DEFAULT_MEMORY_BUDGET: u64 = 1 << 30;
     /// Default cap on open object databases (lowered to fit the file-descriptor limit).
-    pub const DEFAULT_MAX_OPEN_DATABASES: usize = 2048;
+    pub const DEFAULT_MAX_OPEN_DATABASES: usize = 8192;
     /// Production's default CPU time per event (30 s).
     pub const DEFAULT_CPU_BUDGET: Duration = Duration::from_secs(30);
     /// Default request body limit (1 MiB).
@@ -216,10 +216,10 @@ impl Config {
 }
 
 /// [`Config::DEFAULT_MAX_OPEN_DATABASES`], or fewer when the process's file-descriptor
-/// limit would not hold two per database plus room for sockets (a quarter of the limit).
+/// limit would not hold two per database in half of it (the other half is for sockets).
 pub fn default_max_open_databases() -> usize {
     let fd_limit = open_files_limit().unwrap_or(1024);
-    let for_databases = (fd_limit / 4) as usize / 2;
+    let for_databases = (fd_limit / 2) as usize / 2;
     Config::DEFAULT_MAX_OPEN_DATABASES
         .min(for_databases)
         .max(16)
