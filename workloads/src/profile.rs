@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::http_spec::{Context, HttpOptions, HttpPlan};
 use crate::keyspace::KeyspaceSpec;
 use crate::strategy::Strategy;
 use crate::thresholds::Threshold;
@@ -40,6 +41,8 @@ pub enum WorkloadKind {
     Ratelimit,
     Chat,
     Alarm,
+    /// User-described HTTP requests (`[http]`, see `http_spec`).
+    Http,
 }
 
 impl WorkloadKind {
@@ -50,6 +53,7 @@ impl WorkloadKind {
             WorkloadKind::Ratelimit => "ratelimit",
             WorkloadKind::Chat => "chat",
             WorkloadKind::Alarm => "alarm",
+            WorkloadKind::Http => "http",
         }
     }
 }
@@ -91,6 +95,12 @@ pub struct Profile {
     pub chat: ChatOptions,
     #[serde(default)]
     pub alarm: AlarmOptions,
+    #[serde(default)]
+    pub http: HttpOptions,
+    /// Whether the profile (or an override) set `strategy` itself: `{object}` and
+    /// `{shard}` in user templates need one.
+    #[serde(skip)]
+    pub strategy_given: bool,
 }
 
 fn default_strategy() -> Strategy {
@@ -415,6 +425,11 @@ pub fn parse(file: &str, text: &str, overrides: &[String]) -> Result<Profile> {
             message: e.message().to_string(),
         })?
     };
+    let mut profile = profile;
+    profile.strategy_given = overrides
+        .iter()
+        .any(|o| o.trim_start().starts_with("strategy"))
+        || crate::locate::has_key(text, "strategy");
     validate(&profile).map_err(|message| Error::Profile {
         file: file.to_string(),
         line: 1,
@@ -422,6 +437,13 @@ pub fn parse(file: &str, text: &str, overrides: &[String]) -> Result<Profile> {
         field: None,
         message,
     })?;
+    if profile.workload == WorkloadKind::Http {
+        let ctx = Context {
+            strategy: profile.strategy_given,
+        };
+        HttpPlan::compile(&profile.http, ctx)
+            .map_err(|e| crate::locate::compile_error(file, text, &e))?;
+    }
     Ok(profile)
 }
 
