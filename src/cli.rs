@@ -148,6 +148,60 @@ pub struct HttpArgs {
     /// Show the live dashboard instead of the progress line (`q` stops the run early).
     #[arg(long)]
     pub tui: bool,
+    #[command(flatten)]
+    pub template: HttpTemplateArgs,
+    #[command(flatten)]
+    pub target_cmd: TargetCmdArgs,
+}
+
+/// `dobench http` with a URL template (src/http.rs): the keyspace and strategy its
+/// placeholders draw from.
+#[derive(Debug, Args)]
+pub struct HttpTemplateArgs {
+    /// Logical keys `{key}` draws from (a URL with placeholders is a template).
+    #[arg(long, value_name = "N")]
+    pub key_space: Option<u64>,
+    /// Draw keys zipf-distributed with this exponent (default: uniform).
+    #[arg(long, value_name = "S")]
+    pub zipf: Option<f64>,
+    /// Sharding strategy `{object}` and `{shard}` come from: hash:N, jump:N, random:N,
+    /// per-key or single.
+    #[arg(long)]
+    pub strategy: Option<String>,
+    /// What `{object}` renders as for shard N (default `obj-{nonce}-{shard}`).
+    #[arg(long, value_name = "TEMPLATE")]
+    pub object_name: Option<String>,
+    /// Template naming the object each request reaches, for the per-object table (default
+    /// `{object}` with a strategy).
+    #[arg(long, value_name = "TEMPLATE")]
+    pub object: Option<String>,
+}
+
+/// `--target-cmd` and its health wait (src/target_cmd.rs).
+#[derive(Debug, Args)]
+pub struct TargetCmdArgs {
+    /// Start your own server for the run and stop it (and its children) afterwards: a shell
+    /// command with `{port}`, which dobench fills with a free loopback port, e.g.
+    /// "npx wrangler dev --port {port}". The run's target is http://127.0.0.1:{port}.
+    #[arg(long, value_name = "COMMAND")]
+    pub target_cmd: Option<String>,
+    /// Path whose answer (any status below 500) says the --target-cmd server is up.
+    #[arg(long, default_value = "/", value_name = "PATH")]
+    pub health_path: String,
+    /// How long the --target-cmd server may take to answer its health path; past it the
+    /// run fails with the server's last output.
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub health_timeout: String,
+}
+
+impl TargetCmdArgs {
+    /// The typed request, when `--target-cmd` was given.
+    pub fn plan(&self) -> anyhow::Result<Option<crate::target_cmd::TargetCmd>> {
+        self.target_cmd
+            .as_deref()
+            .map(|c| crate::target_cmd::TargetCmd::new(c, &self.health_path, &self.health_timeout))
+            .transpose()
+    }
 }
 
 /// Arguments of `dobench runs` (src/report.rs).
@@ -227,6 +281,8 @@ pub struct RunArgs {
     /// Show the live dashboard while running.
     #[arg(long)]
     pub tui: bool,
+    #[command(flatten)]
+    pub target_cmd: TargetCmdArgs,
 }
 
 /// Arguments of `dobench compare` (src/compare.rs).
@@ -260,6 +316,8 @@ pub struct CompareArgs {
     /// Show the live dashboard for each run, one after another (q stops the comparison).
     #[arg(long)]
     pub tui: bool,
+    #[command(flatten)]
+    pub target_cmd: TargetCmdArgs,
 }
 
 /// Arguments of `dobench profiles` (src/profiles.rs).

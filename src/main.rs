@@ -9,6 +9,7 @@ mod profiles;
 mod report;
 mod run;
 mod serve;
+mod target_cmd;
 mod tui;
 mod workerd;
 

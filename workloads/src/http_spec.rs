@@ -49,7 +49,7 @@ pub struct HttpRequestSpec {
     pub headers: BTreeMap<String, String>,
     pub body: Option<String>,
     /// Template naming the Durable Object this request reaches, for per-object analysis
-    /// (default `{object}` when a strategy is set; none otherwise).
+    /// (default `{object}` when a strategy is set; none otherwise; `""`: none).
     pub object: Option<String>,
     /// Statuses that count as a good answer (e.g. `[200, 429]`); empty: not checked.
     #[serde(default)]
@@ -324,6 +324,7 @@ fn compile_request(
         None => None,
     };
     let object = match (&r.object, ctx.strategy) {
+        (Some(o), _) if o.is_empty() => None,
         (Some(o), _) => Some(
             Template::compile(o, &scope, Escape::None)
                 .map_err(|e| CompileError::new(&at("object"), Some(e.offset), e.message))?,

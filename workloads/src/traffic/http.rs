@@ -120,6 +120,60 @@ impl HttpSource {
         spec
     }
 
+    /// The request for `index` as worker `user` sends it; `book`: count it as sent in the
+    /// invariants' books.
+    fn build(&self, user: usize, index: u64, book: bool) -> RequestSpec {
+        let key = self.keys.pick(index);
+        let mut which = self.plan.pick(mix64(index ^ PICK_SALT));
+        let captures: Vec<Option<String>> = self.user(user).map(|c| c.clone()).unwrap_or_default();
+        // A user without a value its request needs first sends the request that captures
+        // it (a user with no session logs in first).
+        for _ in 0..self.plan.requests.len() {
+            let missing = self.plan.requests[which]
+                .needs
+                .iter()
+                .find(|c| captures.get(**c).is_none_or(|v| v.is_none()));
+            match missing {
+                Some(c) if self.plan.providers[*c] != which => which = self.plan.providers[*c],
+                _ => break,
+            }
+        }
+        let r = &self.plan.requests[which];
+        let shard = self.strategy.write_shard(key);
+        let object = self.plan.object_name.render(&Vars {
+            shard,
+            nonce: &self.nonce,
+            ..Vars::default()
+        });
+        let vars = Vars {
+            key,
+            object: &object,
+            shard,
+            seq: index,
+            now_ms: now_ms(),
+            nonce: &self.nonce,
+            captures: &captures,
+            ..Vars::default()
+        };
+        let mut spec = self.render(r, &vars);
+        if let Some(t) = &r.object {
+            let label: Arc<str> = match t.as_literal() {
+                Some(l) => l.into(),
+                None if *t == *DEFAULT_LABEL => object.as_str().into(),
+                None => t.render(&vars).into(),
+            };
+            if let Some(books) = self.books.as_ref().filter(|_| book) {
+                match r.role {
+                    Some(Role::Increment) => books.increment_sent(&label, shard),
+                    Some(Role::Read) => books.read_sent(index),
+                    None => {}
+                }
+            }
+            spec.object = Some(label);
+        }
+        spec
+    }
+
     /// The verdict's checks: every request's answer checks, then the invariants (whose
     /// final reads this sends, at most 16 at once, each bounded by `timeout`).
     pub async fn checks(&self, timeout: Duration) -> Result<Vec<Check>> {
@@ -184,62 +238,14 @@ fn now_ms() -> u64 {
 }
 
 impl RequestSource for HttpSource {
+    /// Not a send (the executor asks it for the URL to preconnect to): nothing is booked.
     fn request(&self, index: u64) -> RequestSpec {
-        self.request_as(0, index)
+        self.build(0, index, false)
     }
 
     fn request_as(&self, user: usize, index: u64) -> RequestSpec {
-        let key = self.keys.pick(index);
-        let mut which = self.plan.pick(mix64(index ^ PICK_SALT));
-        let captures: Vec<Option<String>> = self.user(user).map(|c| c.clone()).unwrap_or_default();
-        // A user without a value its request needs first sends the request that captures
-        // it (a user with no session logs in first).
-        for _ in 0..self.plan.requests.len() {
-            let missing = self.plan.requests[which]
-                .needs
-                .iter()
-                .find(|c| captures.get(**c).is_none_or(|v| v.is_none()));
-            match missing {
-                Some(c) if self.plan.providers[*c] != which => which = self.plan.providers[*c],
-                _ => break,
-            }
-        }
-        let r = &self.plan.requests[which];
-        let shard = self.strategy.write_shard(key);
-        let object = self.plan.object_name.render(&Vars {
-            shard,
-            nonce: &self.nonce,
-            ..Vars::default()
-        });
-        let vars = Vars {
-            key,
-            object: &object,
-            shard,
-            seq: index,
-            now_ms: now_ms(),
-            nonce: &self.nonce,
-            captures: &captures,
-            ..Vars::default()
-        };
-        let mut spec = self.render(r, &vars);
-        if let Some(t) = &r.object {
-            let label: Arc<str> = match t.as_literal() {
-                Some(l) => l.into(),
-                None if *t == *DEFAULT_LABEL => object.as_str().into(),
-                None => t.render(&vars).into(),
-            };
-            if let Some(books) = &self.books {
-                match r.role {
-                    Some(Role::Increment) => books.increment_sent(&label, shard),
-                    Some(Role::Read) => books.read_sent(index),
-                    None => {}
-                }
-            }
-            spec.object = Some(label);
-        }
-        spec
+        self.build(user, index, true)
     }
-
     fn observe_as(&self, user: usize, index: u64, spec: &RequestSpec, response: &Response) {
         let Some(r) = self.request_of(spec) else {
             return;
