@@ -112,7 +112,9 @@ pub struct ServeArgs {
 /// Arguments of `dobench http` (owned by src/http.rs).
 #[derive(Debug, Args)]
 pub struct HttpArgs {
-    /// Target URL (loopback only: 127.0.0.1, ::1 or localhost).
+    /// Target URL (loopback only: 127.0.0.1, ::1 or localhost), or a URL template whose path
+    /// and query hold placeholders: {key} {object} {shard} {seq} {uuid} {rand:LO-HI} {now_ms}.
+    /// With --target-cmd, a path on the started server.
     pub url: String,
     /// Open model: requests per second, sent on schedule whatever the target does. Without
     /// it: closed model, `--connections` users sending as fast as answers come back.
@@ -175,6 +177,9 @@ pub struct HttpTemplateArgs {
     /// `{object}` with a strategy).
     #[arg(long, value_name = "TEMPLATE")]
     pub object: Option<String>,
+    /// Per-object ceiling (req/s) the per-object table measures against (templated runs).
+    #[arg(long, default_value_t = 1000.0, value_name = "REQ/S")]
+    pub ceiling: f64,
 }
 
 /// `--target-cmd` and its health wait (src/target_cmd.rs).

@@ -4,6 +4,7 @@
 mod cli;
 mod compare;
 mod http;
+mod http_template;
 mod limits;
 mod profiles;
 mod report;

@@ -343,7 +343,7 @@ fn placeholder(name: &str, scope: &Scope<'_>) -> Result<Placeholder, String> {
         "object" if scope.object => Ok(Placeholder::Object),
         "shard" if scope.shard => Ok(Placeholder::Shard),
         "object" | "shard" => Err(format!(
-            "{{{name}}} needs a sharding strategy: set `strategy` (e.g. strategy = \"hash:16\"), or name the object another way"
+            "{{{name}}} needs a sharding strategy (a profile's `strategy = \"hash:16\"`, or `--strategy hash:16`)"
         )),
         "msg_id" | "intended_us" if scope.message => Ok(if name == "msg_id" {
             Placeholder::MsgId
