@@ -34,6 +34,41 @@ pub enum Command {
     Profiles(ProfilesArgs),
     /// Start a real engine serving the workload protocol (`workerd`) until Ctrl-C.
     Target(TargetArgs),
+    /// Write a commented starting profile (`workload = "http"`) from a URL template.
+    Init(InitArgs),
+}
+
+/// Arguments of `dobench init` (src/init.rs).
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// URL template of the request, e.g. 'http://127.0.0.1:8787/v1/rooms/{object}/likes'.
+    pub url: Option<String>,
+    /// File to write.
+    #[arg(short, long, default_value = "profile.toml")]
+    pub output: std::path::PathBuf,
+    /// Overwrite the file if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Profile name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// HTTP method.
+    #[arg(short, long, default_value = "GET")]
+    pub method: String,
+    /// Header `name: value` (repeatable; the value may hold placeholders).
+    #[arg(short = 'H', long = "header")]
+    pub headers: Vec<String>,
+    /// Body template.
+    #[arg(short, long)]
+    pub body: Option<String>,
+    /// Open model rate (requests per second).
+    #[arg(long, default_value_t = 500.0)]
+    pub rate: f64,
+    /// Load duration.
+    #[arg(short, long, default_value = "10s")]
+    pub duration: String,
+    #[command(flatten)]
+    pub template: HttpTemplateArgs,
 }
 
 #[derive(Debug, Args)]
