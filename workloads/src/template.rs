@@ -105,7 +105,7 @@ pub struct Template {
 }
 
 /// The values one rendering draws from.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Vars<'a> {
     pub key: u64,
     pub object: &'a str,
@@ -119,21 +119,6 @@ pub struct Vars<'a> {
     pub intended_us: u64,
 }
 
-impl Default for Vars<'_> {
-    fn default() -> Self {
-        Vars {
-            key: 0,
-            object: "",
-            shard: 0,
-            seq: 0,
-            now_ms: 0,
-            nonce: "",
-            captures: &[],
-            msg_id: 0,
-            intended_us: 0,
-        }
-    }
-}
 
 /// The built-in placeholder names, for messages.
 pub const BUILTIN_NAMES: &str =
@@ -157,9 +142,9 @@ impl Template {
         while let Some(i) = rest.find('{') {
             lit.push_str(&rest[..i]);
             let after = &rest[i + 1..];
-            if after.starts_with('{') {
+            if let Some(escaped) = after.strip_prefix('{') {
                 lit.push('{');
-                rest = &after[1..];
+                rest = escaped;
                 offset += i + 2;
                 continue;
             }
