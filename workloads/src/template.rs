@@ -119,7 +119,6 @@ pub struct Vars<'a> {
     pub intended_us: u64,
 }
 
-
 /// The built-in placeholder names, for messages.
 pub const BUILTIN_NAMES: &str =
     "{key}, {object}, {shard}, {seq}, {uuid}, {rand:LO-HI}, {now_ms}, {nonce}";
