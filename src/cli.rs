@@ -147,7 +147,7 @@ pub struct ServeArgs {
 /// Arguments of `dobench http` (owned by src/http.rs).
 #[derive(Debug, Args)]
 pub struct HttpArgs {
-    /// Target URL (loopback only: 127.0.0.1, ::1 or localhost), or a URL template whose path
+    /// Target URL (http or https; loopback only unless --allow-remote), or a URL template whose path
     /// and query hold placeholders: {key} {object} {shard} {seq} {uuid} {rand:LO-HI} {now_ms}.
     /// With --target-cmd, a path on the started server.
     pub url: String,
@@ -189,6 +189,8 @@ pub struct HttpArgs {
     pub template: HttpTemplateArgs,
     #[command(flatten)]
     pub target_cmd: TargetCmdArgs,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 /// `dobench http` with a URL template (src/http.rs): the keyspace and strategy its
@@ -215,6 +217,22 @@ pub struct HttpTemplateArgs {
     /// Per-object ceiling (req/s) the per-object table measures against (templated runs).
     #[arg(long, default_value_t = 1000.0, value_name = "REQ/S")]
     pub ceiling: f64,
+}
+
+/// Targets off this machine and TLS trust (src/remote.rs).
+#[derive(Debug, Args)]
+pub struct RemoteArgs {
+    /// Allow a target that is not on this machine (a deployed Worker). A load test can harm a
+    /// service, cost money and trip abuse protection: aim it only at one you run. Without
+    /// it, only 127.0.0.1, ::1 and localhost are accepted.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// https: accept any server certificate (a self-signed development server).
+    #[arg(long)]
+    pub insecure: bool,
+    /// https: trust only the CA certificates in this PEM file (instead of the Mozilla roots).
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// `--target-cmd` and its health wait (src/target_cmd.rs).
@@ -296,7 +314,7 @@ pub struct ReportArgs {
 pub struct RunArgs {
     /// Built-in profile name (see `dobench profiles`) or a path to a profile TOML file.
     pub profile: String,
-    /// Drive this loopback URL instead of starting the reference runtime in-process;
+    /// Drive this URL (http or https; loopback only unless --allow-remote) instead of starting the reference runtime in-process;
     /// `workerd` starts workerd (workloads/worker) for the run and stops it afterwards.
     #[arg(long)]
     pub target: Option<String>,
@@ -323,6 +341,8 @@ pub struct RunArgs {
     pub tui: bool,
     #[command(flatten)]
     pub target_cmd: TargetCmdArgs,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 /// Arguments of `dobench compare` (src/compare.rs).
@@ -358,6 +378,8 @@ pub struct CompareArgs {
     pub tui: bool,
     #[command(flatten)]
     pub target_cmd: TargetCmdArgs,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 /// Arguments of `dobench profiles` (src/profiles.rs).

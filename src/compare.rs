@@ -138,6 +138,7 @@ pub fn table(rows: &[Row], ceiling: Option<f64>) -> String {
 
 /// `dobench compare`.
 pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    crate::remote::apply(&args.remote)?;
     let strategies = strategy::parse_list(&args.strategy)?;
     if strategies.is_empty() {
         anyhow::bail!("--strategy needs at least one strategy");

@@ -99,6 +99,7 @@ impl TryFrom<HttpArgs> for Plan {
 }
 
 pub async fn run(mut args: HttpArgs) -> anyhow::Result<ExitCode> {
+    crate::remote::apply(&args.remote)?;
     // `--target-cmd`: the user's server, stopped (with its children) when this returns; the
     // URL is then a path on it.
     let target_cmd = args.target_cmd.plan()?;

@@ -8,6 +8,7 @@ mod http_template;
 mod init;
 mod limits;
 mod profiles;
+mod remote;
 mod report;
 mod run;
 mod serve;

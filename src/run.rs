@@ -155,6 +155,7 @@ pub fn run_failures(s: &RunSummary, embedded: bool) -> Vec<String> {
 
 /// `dobench run`.
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    crate::remote::apply(&args.remote)?;
     let (wants_workerd, target) = crate::workerd::split_target(args.target.as_deref());
     let mut plan = RunPlan::new(
         &args.profile,
