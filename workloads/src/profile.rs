@@ -567,17 +567,31 @@ fn key_at(text: &str, line_start: usize) -> Option<String> {
     (!key.is_empty() && !key.starts_with('[')).then(|| key.to_string())
 }
 
-/// The `[table]` header in force at the end of `before`.
+/// The `[table]` (or `[[array]]` entry, as `array[i]`) header in force at the end of
+/// `before`.
 fn table_at(before: &str) -> Option<String> {
-    before.lines().rev().find_map(|l| {
+    let header = |l: &str| {
         let l = l.trim();
-        (l.starts_with('[') && !l.starts_with("[[")).then(|| {
-            l.trim_start_matches('[')
+        let array = l.starts_with("[[");
+        l.starts_with('[').then(|| {
+            let name = l
+                .trim_start_matches('[')
                 .split(']')
                 .next()
                 .unwrap_or("")
-                .trim()
-                .to_string()
+                .trim();
+            (name.to_string(), array)
         })
-    })
+    };
+    let (name, array) = before.lines().rev().find_map(header)?;
+    if !array {
+        return Some(name);
+    }
+    let index = before
+        .lines()
+        .filter_map(header)
+        .filter(|(n, a)| *a && *n == name)
+        .count()
+        .saturating_sub(1);
+    Some(format!("{name}[{index}]"))
 }
