@@ -144,7 +144,7 @@ fn invariants_need_an_increment_and_one_per_object_read() {
 fn a_typo_in_the_second_request_names_its_index() {
     let tail = "path = \"/x\"\n\n[[http.requests]]\nname = \"b\"\npth = \"/y\"\n";
     let (line, field, message) = error_of(HEAD, tail);
-    assert_eq!(line, 14, "{message}");
+    assert_eq!(line, 15, "{message}");
     assert_eq!(field, "http.requests[1].pth");
     assert!(message.contains("unknown field `pth`"), "{message}");
 }
