@@ -5,6 +5,7 @@
 //! profile `run` accepts; a templated profile passes its invariants on the embedded
 //! runtime; and the likes-worker example (a REST API of its own) runs on real workerd via
 //! `--target-cmd`, where `compare hash:4,hash:16` lowers the hottest object's share.
+//! Its presence room answers WebSocket members in its own frame format.
 //! Loopback only; every wait is bounded.
 
 mod common;
@@ -357,4 +358,110 @@ fn the_likes_worker_example_runs_on_workerd_and_sharding_cools_its_hottest_objec
         four >= 0.25 && sixteen < four,
         "hash:4 {four:.3}, hash:16 {sixteen:.3}"
     );
+}
+
+/// Starts the likes-worker on workerd on a free port, as `--target-cmd` would (its own
+/// process group, killed on drop); the port.
+struct Likes(std::process::Child, u16);
+
+impl Drop for Likes {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_likes() -> Likes {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bin = root().join("workloads/worker/node_modules/@cloudflare/workerd-linux-64/bin/workerd");
+    let bin = if bin.exists() {
+        bin
+    } else {
+        root().join("workloads/worker/node_modules/.bin/workerd")
+    };
+    let child = Command::new(bin)
+        .args([
+            "serve",
+            "examples/likes-worker/config.capnp",
+            "--socket-addr",
+        ])
+        .arg(format!("http=127.0.0.1:{port}"))
+        .current_dir(root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "workerd did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Likes(child, port)
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next text frame as JSON, within 10 s.
+async fn next_frame(ws: &mut Ws) -> serde_json::Value {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let frame = async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(t))) => return serde_json::from_str(&t).unwrap(),
+                Some(Ok(_)) => continue,
+                other => panic!("socket ended: {other:?}"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), frame)
+        .await
+        .expect("a frame within 10 s")
+}
+
+#[test]
+fn the_likes_worker_presence_room_speaks_its_own_frames() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    if skip_workerd() {
+        return;
+    }
+    let likes = start_likes();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let url = |m: &str| {
+            format!(
+                "ws://127.0.0.1:{}/v1/rooms/lobby/presence?member={m}",
+                likes.1
+            )
+        };
+        let (mut ann, _) = tokio_tungstenite::connect_async(url("ann")).await.unwrap();
+        let joined = next_frame(&mut ann).await;
+        assert_eq!(
+            (&joined["type"], &joined["member"]),
+            (&"join".into(), &"ann".into())
+        );
+        let (mut bob, _) = tokio_tungstenite::connect_async(url("bob")).await.unwrap();
+        let seen = next_frame(&mut ann).await;
+        assert_eq!(
+            (&seen["type"], &seen["member"], &seen["online"]),
+            (&"join".into(), &"bob".into(), &2.into())
+        );
+        let _ = next_frame(&mut bob).await; // bob's own join
+        bob.send(Message::Text("hi".into())).await.unwrap();
+        let said = next_frame(&mut ann).await;
+        assert_eq!(
+            (&said["type"], &said["member"], &said["text"]),
+            (&"say".into(), &"bob".into(), &"hi".into())
+        );
+        assert!(said["at"].as_u64().is_some(), "{said}");
+    });
 }
