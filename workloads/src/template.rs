@@ -326,6 +326,9 @@ fn placeholder(name: &str, scope: &Scope<'_>) -> Result<Placeholder, String> {
         "nonce" => Ok(Placeholder::Nonce),
         "object" if scope.object => Ok(Placeholder::Object),
         "shard" if scope.shard => Ok(Placeholder::Shard),
+        "object" if scope.shard => Err(
+            "{object} cannot be used to name the object itself: use {shard} (and {nonce})".into(),
+        ),
         "object" | "shard" => Err(format!(
             "{{{name}}} needs a sharding strategy (a profile's `strategy = \"hash:16\"`, or `--strategy hash:16`)"
         )),
