@@ -42,6 +42,9 @@ pub struct HttpSource {
     /// Header values that rendered to something a header cannot carry (the header was left
     /// out of that request).
     bad_headers: std::sync::atomic::AtomicU64,
+    /// URLs that rendered to something that is not a URL (that request went to the base
+    /// URL instead; placeholders are escaped, so only a huge captured value does this).
+    bad_urls: std::sync::atomic::AtomicU64,
 }
 
 impl HttpSource {
@@ -72,6 +75,7 @@ impl HttpSource {
             nonce: nonce.to_string(),
             users,
             bad_headers: Default::default(),
+            bad_urls: Default::default(),
         })
     }
 
@@ -91,14 +95,18 @@ impl HttpSource {
             .find(|r| Arc::ptr_eq(&r.op, &spec.op))
     }
 
-    /// Renders request `r` with `vars` into a spec (the URL falls back to the base when a
-    /// rendering could not be parsed, which path escaping rules out for placeholders).
+    /// Renders request `r` with `vars` into a spec (the URL falls back to the base, counted
+    /// as a failed check, when a rendering could not be parsed).
     fn render(&self, r: &CompiledRequest, vars: &Vars<'_>) -> RequestSpec {
         let mut url = String::with_capacity(self.base.len() + 64);
         url.push_str(&self.base);
         r.path.render_into(vars, &mut url);
         let mut spec = RequestSpec::new(r.op.clone(), r.method.clone(), &url)
-            .or_else(|_| RequestSpec::new(r.op.clone(), r.method.clone(), &self.base))
+            .or_else(|_| {
+                self.bad_urls
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                RequestSpec::new(r.op.clone(), r.method.clone(), &self.base)
+            })
             .unwrap_or_else(|_| {
                 RequestSpec::new(r.op.clone(), Method::GET, "http://127.0.0.1/")
                     .expect("static URL")
@@ -189,6 +197,16 @@ impl HttpSource {
                 "header values render to valid headers",
                 false,
                 format!("{bad} header values held bytes a header cannot carry and were left out"),
+            ));
+        }
+        let bad = self.bad_urls.load(std::sync::atomic::Ordering::Relaxed);
+        if bad > 0 {
+            out.push(super::check(
+                "paths render to valid URLs",
+                false,
+                format!(
+                    "{bad} requests rendered a path that is not a URL and went to the base URL"
+                ),
             ));
         }
         if let (Some(books), Some(inv)) = (&self.books, &self.plan.invariants) {
