@@ -34,6 +34,41 @@ pub enum Command {
     Profiles(ProfilesArgs),
     /// Start a real engine serving the workload protocol (`workerd`) until Ctrl-C.
     Target(TargetArgs),
+    /// Write a commented starting profile (`workload = "http"`) from a URL template.
+    Init(InitArgs),
+}
+
+/// Arguments of `dobench init` (src/init.rs).
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// URL template of the request, e.g. 'http://127.0.0.1:8787/v1/rooms/{object}/likes'.
+    pub url: Option<String>,
+    /// File to write.
+    #[arg(short, long, default_value = "profile.toml")]
+    pub output: std::path::PathBuf,
+    /// Overwrite the file if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Profile name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// HTTP method.
+    #[arg(short, long, default_value = "GET")]
+    pub method: String,
+    /// Header `name: value` (repeatable; the value may hold placeholders).
+    #[arg(short = 'H', long = "header")]
+    pub headers: Vec<String>,
+    /// Body template.
+    #[arg(short, long)]
+    pub body: Option<String>,
+    /// Open model rate (requests per second).
+    #[arg(long, default_value_t = 500.0)]
+    pub rate: f64,
+    /// Load duration.
+    #[arg(short, long, default_value = "10s")]
+    pub duration: String,
+    #[command(flatten)]
+    pub template: HttpTemplateArgs,
 }
 
 #[derive(Debug, Args)]
@@ -122,7 +157,9 @@ pub struct ServeArgs {
 /// Arguments of `dobench http` (owned by src/http.rs).
 #[derive(Debug, Args)]
 pub struct HttpArgs {
-    /// Target URL (loopback only: 127.0.0.1, ::1 or localhost).
+    /// Target URL (http or https; loopback only unless --allow-remote), or a URL template whose path
+    /// and query hold placeholders: {key} {object} {shard} {seq} {uuid} {rand:LO-HI} {now_ms}.
+    /// With --target-cmd, a path on the started server.
     pub url: String,
     /// Open model: requests per second, sent on schedule whatever the target does. Without
     /// it: closed model, `--connections` users sending as fast as answers come back.
@@ -158,6 +195,81 @@ pub struct HttpArgs {
     /// Show the live dashboard instead of the progress line (`q` stops the run early).
     #[arg(long)]
     pub tui: bool,
+    #[command(flatten)]
+    pub template: HttpTemplateArgs,
+    #[command(flatten)]
+    pub target_cmd: TargetCmdArgs,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+/// `dobench http` with a URL template (src/http.rs): the keyspace and strategy its
+/// placeholders draw from.
+#[derive(Debug, Args)]
+pub struct HttpTemplateArgs {
+    /// Logical keys `{key}` draws from (a URL with placeholders is a template).
+    #[arg(long, value_name = "N")]
+    pub key_space: Option<u64>,
+    /// Draw keys zipf-distributed with this exponent (default: uniform).
+    #[arg(long, value_name = "S")]
+    pub zipf: Option<f64>,
+    /// Sharding strategy `{object}` and `{shard}` come from: hash:N, jump:N, random:N,
+    /// per-key or single.
+    #[arg(long)]
+    pub strategy: Option<String>,
+    /// What `{object}` renders as for shard N (default `obj-{nonce}-{shard}`).
+    #[arg(long, value_name = "TEMPLATE")]
+    pub object_name: Option<String>,
+    /// Template naming the object each request reaches, for the per-object table (default
+    /// `{object}` with a strategy).
+    #[arg(long, value_name = "TEMPLATE")]
+    pub object: Option<String>,
+    /// Per-object ceiling (req/s) the per-object table measures against (templated runs).
+    #[arg(long, default_value_t = 1000.0, value_name = "REQ/S")]
+    pub ceiling: f64,
+}
+
+/// Targets off this machine and TLS trust (src/remote.rs).
+#[derive(Debug, Args)]
+pub struct RemoteArgs {
+    /// Allow a target that is not on this machine (a deployed Worker). A load test can harm a
+    /// service, cost money and trip abuse protection: aim it only at one you run. Without
+    /// it, only 127.0.0.1, ::1 and localhost are accepted.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// https: accept any server certificate (a self-signed development server).
+    #[arg(long)]
+    pub insecure: bool,
+    /// https: trust only the CA certificates in this PEM file (instead of the Mozilla roots).
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+/// `--target-cmd` and its health wait (src/target_cmd.rs).
+#[derive(Debug, Args)]
+pub struct TargetCmdArgs {
+    /// Start your own server for the run and stop it (and its children) afterwards: a shell
+    /// command with `{port}`, which dobench fills with a free loopback port, e.g.
+    /// "npx wrangler dev --port {port}". The run's target is http://127.0.0.1:{port}.
+    #[arg(long, value_name = "COMMAND")]
+    pub target_cmd: Option<String>,
+    /// Path whose answer (any status below 500) says the --target-cmd server is up.
+    #[arg(long, default_value = "/", value_name = "PATH")]
+    pub health_path: String,
+    /// How long the --target-cmd server may take to answer its health path; past it the
+    /// run fails with the server's last output.
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub health_timeout: String,
+}
+
+impl TargetCmdArgs {
+    /// The typed request, when `--target-cmd` was given.
+    pub fn plan(&self) -> anyhow::Result<Option<crate::target_cmd::TargetCmd>> {
+        self.target_cmd
+            .as_deref()
+            .map(|c| crate::target_cmd::TargetCmd::new(c, &self.health_path, &self.health_timeout))
+            .transpose()
+    }
 }
 
 /// Arguments of `dobench runs` (src/report.rs).
@@ -212,7 +324,7 @@ pub struct ReportArgs {
 pub struct RunArgs {
     /// Built-in profile name (see `dobench profiles`) or a path to a profile TOML file.
     pub profile: String,
-    /// Drive this loopback URL instead of starting the reference runtime in-process;
+    /// Drive this URL (http or https; loopback only unless --allow-remote) instead of starting the reference runtime in-process;
     /// `workerd` starts workerd (workloads/worker) for the run and stops it afterwards.
     #[arg(long)]
     pub target: Option<String>,
@@ -237,6 +349,10 @@ pub struct RunArgs {
     /// Show the live dashboard while running.
     #[arg(long)]
     pub tui: bool,
+    #[command(flatten)]
+    pub target_cmd: TargetCmdArgs,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 /// Arguments of `dobench compare` (src/compare.rs).
@@ -270,6 +386,10 @@ pub struct CompareArgs {
     /// Show the live dashboard for each run, one after another (q stops the comparison).
     #[arg(long)]
     pub tui: bool,
+    #[command(flatten)]
+    pub target_cmd: TargetCmdArgs,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 /// Arguments of `dobench profiles` (src/profiles.rs).

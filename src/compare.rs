@@ -138,11 +138,16 @@ pub fn table(rows: &[Row], ceiling: Option<f64>) -> String {
 
 /// `dobench compare`.
 pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    crate::remote::apply(&args.remote)?;
     let strategies = strategy::parse_list(&args.strategy)?;
     if strategies.is_empty() {
         anyhow::bail!("--strategy needs at least one strategy");
     }
-    let targets = parse_targets(args.target.as_deref())?;
+    let target_cmd = args.target_cmd.plan()?;
+    if target_cmd.is_some() && args.target.is_some() {
+        anyhow::bail!("--target-cmd starts the target itself: give it or --target, not both");
+    }
+    let mut targets = parse_targets(args.target.as_deref())?;
     // Load every plan first (targets × strategies): a typo fails before any load is sent.
     let mut plans = Vec::new();
     for t in &targets {
@@ -173,6 +178,15 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
             if plan.target_label.as_deref() == Some(crate::workerd::TARGET_WORD) {
                 plan.target = Some(w.base.clone());
             }
+        }
+    }
+    // `--target-cmd`: the user's server, one instance for every run.
+    let server = crate::target_cmd::start_if(target_cmd.as_ref()).await?;
+    if let Some(s) = &server {
+        targets[0].label = s.base.clone();
+        for plan in plans.iter_mut() {
+            plan.target = Some(s.base.clone());
+            plan.target_label = Some(s.base.clone());
         }
     }
     let group = Store::open(&args.db)?.create_compare_group(&plans[0].loaded.profile.name)?;

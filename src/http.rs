@@ -13,8 +13,8 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use dobench_loadgen::http::Method;
 use dobench_loadgen::{
-    duration, executor, ClosedModel, FixedRequest, OpenSchedule, RequestSpec, RunConfig,
-    RunSummary, Schedule, Snapshot, SummaryMeta,
+    duration, executor, ClosedModel, FixedRequest, OpenSchedule, RequestSource, RequestSpec,
+    RunConfig, RunSummary, Schedule, Snapshot, SummaryMeta,
 };
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -24,7 +24,11 @@ use crate::cli::HttpArgs;
 /// The typed plan built from the flags.
 struct Plan {
     config: RunConfig,
-    spec: RequestSpec,
+    /// One fixed request, or the URL template's rendered requests (`http_template`).
+    source: Arc<dyn RequestSource>,
+    /// Per-object ceiling for the object table (templated runs only).
+    ceiling_rps: Option<f64>,
+    strategy: Option<String>,
     json: bool,
 }
 
@@ -42,12 +46,31 @@ impl TryFrom<HttpArgs> for Plan {
         }
         let method = Method::from_bytes(a.method.to_ascii_uppercase().as_bytes())
             .with_context(|| format!("invalid --method {:?}", a.method))?;
-        let mut spec = RequestSpec::new(method.to_string(), method, &a.url)?;
-        for h in &a.headers {
-            spec = spec.with_header_line(h)?;
-        }
-        if let Some(b) = a.body {
-            spec = spec.with_body(b);
+        let (base, path) = crate::http_template::split_url(&a.url)?;
+        let templated = crate::http_template::is_template(path, &a.template);
+        let source: Arc<dyn RequestSource> = if templated {
+            RequestSpec::new("probe", Method::GET, base)?;
+            let req = crate::http_template::request(
+                &a.method,
+                path,
+                &a.headers,
+                a.body.as_deref(),
+                &a.template,
+            )?;
+            let plan = crate::http_template::compile(req, &a.template)?;
+            crate::http_template::source(base, plan, &a.template, a.connections)?
+        } else {
+            let mut spec = RequestSpec::new(method.to_string(), method, &a.url)?;
+            for h in &a.headers {
+                spec = spec.with_header_line(h)?;
+            }
+            if let Some(b) = a.body {
+                spec = spec.with_body(b);
+            }
+            Arc::new(FixedRequest(spec))
+        };
+        if !(a.template.ceiling.is_finite() && a.template.ceiling > 0.0) {
+            bail!("--ceiling must be a positive number of requests per second");
         }
         let schedule = match a.rate {
             Some(rate) => Schedule::Open(OpenSchedule::Constant {
@@ -67,13 +90,26 @@ impl TryFrom<HttpArgs> for Plan {
         config.client.http2 = a.http2;
         Ok(Plan {
             config,
-            spec,
+            source,
+            ceiling_rps: templated.then_some(a.template.ceiling),
+            strategy: a.template.strategy.clone(),
             json: a.json,
         })
     }
 }
 
-pub async fn run(args: HttpArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(mut args: HttpArgs) -> anyhow::Result<ExitCode> {
+    crate::remote::apply(&args.remote)?;
+    // `--target-cmd`: the user's server, stopped (with its children) when this returns; the
+    // URL is then a path on it.
+    let target_cmd = args.target_cmd.plan()?;
+    let server = crate::target_cmd::start_if(target_cmd.as_ref()).await?;
+    if let Some(s) = &server {
+        if !args.url.starts_with('/') {
+            bail!("with --target-cmd the URL is a path on the started server (e.g. /v1/{{key}}), not {:?}", args.url);
+        }
+        args.url = format!("{}{}", s.base, args.url);
+    }
     let url = args.url.clone();
     let db = args.db.clone();
     let tui = args.tui;
@@ -109,8 +145,7 @@ pub async fn run(args: HttpArgs) -> anyhow::Result<ExitCode> {
         crate::shutdown_signal().await;
         on_signal.cancel();
     });
-    let source = Arc::new(FixedRequest(plan.spec));
-    let handle = executor::start(plan.config, source, cancel.clone())?;
+    let handle = executor::start(plan.config, plan.source.clone(), cancel.clone())?;
     let meta = crate::report::http_meta(&url, &describe);
     let recording = crate::report::record_start(db.as_deref(), meta, handle.snapshots.clone())?;
     let scrape = CancellationToken::new();
@@ -156,6 +191,8 @@ pub async fn run(args: HttpArgs) -> anyhow::Result<ExitCode> {
         SummaryMeta {
             profile: "http".into(),
             target: url.clone(),
+            strategy: plan.strategy.clone(),
+            ceiling_rps: plan.ceiling_rps,
             ..SummaryMeta::default()
         },
     );

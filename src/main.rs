@@ -4,11 +4,15 @@
 mod cli;
 mod compare;
 mod http;
+mod http_template;
+mod init;
 mod limits;
 mod profiles;
+mod remote;
 mod report;
 mod run;
 mod serve;
+mod target_cmd;
 mod tui;
 mod workerd;
 
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
             cli::Command::Compare(args) => compare::run(args).await,
             cli::Command::Profiles(args) => profiles::run(args),
             cli::Command::Target(args) => workerd::run(args).await,
+            cli::Command::Init(args) => init::run(args),
         }
     });
     // Tasks still running (objects a forced shutdown left behind) are dropped, not awaited.

@@ -155,6 +155,7 @@ pub fn run_failures(s: &RunSummary, embedded: bool) -> Vec<String> {
 
 /// `dobench run`.
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    crate::remote::apply(&args.remote)?;
     let (wants_workerd, target) = crate::workerd::split_target(args.target.as_deref());
     let mut plan = RunPlan::new(
         &args.profile,
@@ -164,8 +165,18 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         &args.set,
         args.db.clone(),
     )?;
+    let target_cmd = args.target_cmd.plan()?;
+    if target_cmd.is_some() && args.target.is_some() {
+        bail!("--target-cmd starts the target itself: give it or --target, not both");
+    }
     if args.tui {
         crate::tui::check_terminal()?;
+    }
+    // `--target-cmd`: the user's server, started after the profile loaded, stopped (with its
+    // children) when this returns.
+    let server = crate::target_cmd::start_if(target_cmd.as_ref()).await?;
+    if let Some(s) = &server {
+        plan.target = Some(s.base.clone());
     }
     // `--target workerd`: started after the profile loaded, stopped when this returns.
     let workerd = crate::workerd::start_if(wants_workerd).await?;

@@ -17,9 +17,13 @@ pub enum Error {
     /// The target URL could not be parsed or uses an unsupported scheme.
     #[error("invalid target URL {url:?}: {reason}")]
     InvalidUrl { url: String, reason: String },
-    /// dobench only loads loopback targets (a project rule: never point it at someone else).
-    #[error("refusing non-loopback target host {host:?}: dobench only sends load to 127.0.0.1, ::1 or localhost")]
+    /// A non-loopback target without `--allow-remote` (a load test can harm a service: only
+    /// an explicit choice aims it off this machine).
+    #[error("refusing non-loopback target host {host:?}: dobench only sends load to 127.0.0.1, ::1 or localhost unless --allow-remote is given (a load test can harm a service: aim it only at one you run)")]
     NonLoopback { host: String },
+    /// TLS could not be set up (a CA file that does not read, a bad server name).
+    #[error("tls: {0}")]
+    Tls(String),
     /// Every connection attempt failed before the run started.
     #[error("cannot connect to {target}: {reason}")]
     Unreachable { target: String, reason: String },

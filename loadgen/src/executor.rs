@@ -247,7 +247,7 @@ async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
             sh.missed.fetch_add(1, Ordering::Relaxed);
             continue;
         }
-        let spec = sh.source.request(ticket.global);
+        let spec = sh.source.request_as(id, ticket.global);
         if is_open && now.saturating_duration_since(ticket.intended) >= sh.timeout {
             // Waited for a connection for a whole timeout: a timeout error, with its wait as
             // latency, never dropped.
@@ -299,7 +299,7 @@ async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
         sh.lock_shard(id).record(&sample);
         sh.in_flight.fetch_sub(1, Ordering::Relaxed);
         if let Ok(Ok(resp)) = &result {
-            sh.source.observe(ticket.global, &spec, resp);
+            sh.source.observe_as(id, ticket.global, &spec, resp);
         }
         if !think.is_zero() {
             tokio::select! {

@@ -104,6 +104,21 @@ pub trait RequestSource: Send + Sync {
     fn unsent(&self, index: u64, request: &RequestSpec) {
         let _ = (index, request);
     }
+
+    /// The request for `index` as sent by executor worker `user` (a closed-model virtual
+    /// user, or an open-model connection): a source that keeps per-user state (values
+    /// captured from earlier answers) overrides this; the default ignores `user`.
+    fn request_as(&self, user: usize, index: u64) -> RequestSpec {
+        let _ = user;
+        self.request(index)
+    }
+
+    /// [`RequestSource::observe`] told which worker sent the request (see
+    /// [`RequestSource::request_as`]); the default ignores `user`.
+    fn observe_as(&self, user: usize, index: u64, request: &RequestSpec, response: &Response) {
+        let _ = user;
+        self.observe(index, request, response);
+    }
 }
 
 /// The same request every time (what `dobench http` sends).

@@ -11,16 +11,26 @@
 //! [`thresholds::Threshold`]s; [`traffic::start`] drives any target that speaks the
 //! protocol through `dobench-loadgen` and ends with a correctness verdict;
 //! [`thresholds::evaluate`] judges the finished `RunSummary`.
+//!
+//! Traffic of the user's own design (`workload = "http"`): [`http_spec`] holds the `[http]`
+//! section and compiles it once into templates ([`template`]) and answer checks
+//! ([`answer`]); [`traffic::http`] renders it per request through the same executor, with
+//! the optional counter invariants of [`invariant`].
 
 pub mod alarm;
+pub mod answer;
 pub mod chat;
 pub mod counter;
 pub mod error;
+pub mod http_spec;
+pub mod invariant;
 pub mod keyspace;
+mod locate;
 mod params;
 pub mod profile;
 pub mod ratelimit;
 pub mod strategy;
+pub mod template;
 pub mod thresholds;
 pub mod traffic;
 

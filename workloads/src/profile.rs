@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::http_spec::{Context, HttpOptions, HttpPlan};
 use crate::keyspace::KeyspaceSpec;
 use crate::strategy::Strategy;
 use crate::thresholds::Threshold;
@@ -40,6 +41,8 @@ pub enum WorkloadKind {
     Ratelimit,
     Chat,
     Alarm,
+    /// User-described HTTP requests (`[http]`, see `http_spec`).
+    Http,
 }
 
 impl WorkloadKind {
@@ -50,6 +53,7 @@ impl WorkloadKind {
             WorkloadKind::Ratelimit => "ratelimit",
             WorkloadKind::Chat => "chat",
             WorkloadKind::Alarm => "alarm",
+            WorkloadKind::Http => "http",
         }
     }
 }
@@ -91,6 +95,12 @@ pub struct Profile {
     pub chat: ChatOptions,
     #[serde(default)]
     pub alarm: AlarmOptions,
+    #[serde(default)]
+    pub http: HttpOptions,
+    /// Whether the profile (or an override) set `strategy` itself: `{object}` and
+    /// `{shard}` in user templates need one.
+    #[serde(skip)]
+    pub strategy_given: bool,
 }
 
 fn default_strategy() -> Strategy {
@@ -424,7 +434,19 @@ pub fn parse(file: &str, text: &str, overrides: &[String]) -> Result<Profile> {
             message: e.message().to_string(),
         })?
     };
+    let mut profile = profile;
+    profile.strategy_given = overrides
+        .iter()
+        .any(|o| o.trim_start().starts_with("strategy"))
+        || crate::locate::has_key(text, "strategy");
     validate(&profile).map_err(|bad| misplaced(file, text, overrides, bad))?;
+    if profile.workload == WorkloadKind::Http {
+        let ctx = Context {
+            strategy: profile.strategy_given,
+        };
+        HttpPlan::compile(&profile.http, ctx)
+            .map_err(|e| crate::locate::compile_error(file, text, &e))?;
+    }
     Ok(profile)
 }
 
@@ -654,17 +676,31 @@ fn key_at(text: &str, line_start: usize) -> Option<String> {
     (!key.is_empty() && !key.starts_with('[')).then(|| key.to_string())
 }
 
-/// The `[table]` header in force at the end of `before`.
+/// The `[table]` (or `[[array]]` entry, as `array[i]`) header in force at the end of
+/// `before`.
 fn table_at(before: &str) -> Option<String> {
-    before.lines().rev().find_map(|l| {
+    let header = |l: &str| {
         let l = l.trim();
-        (l.starts_with('[') && !l.starts_with("[[")).then(|| {
-            l.trim_start_matches('[')
+        let array = l.starts_with("[[");
+        l.starts_with('[').then(|| {
+            let name = l
+                .trim_start_matches('[')
                 .split(']')
                 .next()
                 .unwrap_or("")
-                .trim()
-                .to_string()
+                .trim();
+            (name.to_string(), array)
         })
-    })
+    };
+    let (name, array) = before.lines().rev().find_map(header)?;
+    if !array {
+        return Some(name);
+    }
+    let index = before
+        .lines()
+        .filter_map(header)
+        .filter(|(n, a)| *a && *n == name)
+        .count()
+        .saturating_sub(1);
+    Some(format!("{name}[{index}]"))
 }

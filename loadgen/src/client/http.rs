@@ -1,5 +1,6 @@
 //! One worker's HTTP connection, driven through hyper's connection-level client: HTTP/1.1
-//! keep-alive by default, HTTP/2 (prior knowledge, h2c) on request. Each executor worker owns
+//! keep-alive by default, HTTP/2 (prior knowledge, h2c; over TLS by ALPN) on request;
+//! `https://` over rustls ([`super::tls`]). Each executor worker owns
 //! one `HttpConn`, so there is no shared pool lock on the hot path. Reconnects lazily after a
 //! failure. Never retries a request and never records stats (the caller classifies the error).
 //!
@@ -18,6 +19,7 @@ use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpStream;
 
+use super::tls::{self, Tls};
 use crate::recorder::ErrorKind;
 use crate::request::{RequestSpec, Response};
 
@@ -28,6 +30,8 @@ pub struct ClientConfig {
     pub http2: bool,
     /// Bound on TCP connect + handshake.
     pub connect_timeout: Duration,
+    /// TLS for `https://` URLs; `None`: the process-wide choice ([`super::tls::process`]).
+    pub tls: Option<Tls>,
 }
 
 impl Default for ClientConfig {
@@ -35,6 +39,7 @@ impl Default for ClientConfig {
         ClientConfig {
             http2: false,
             connect_timeout: Duration::from_secs(5),
+            tls: None,
         }
     }
 }
@@ -82,6 +87,26 @@ struct Conn {
     sender: Sender,
 }
 
+/// The HTTP handshake on an open stream (plain TCP or TLS). The connection futures are
+/// driven by their own tasks and end when the sender (owned by the caller) is dropped or the
+/// peer closes.
+async fn handshake<I>(io: I, http2: bool) -> Result<Sender, RequestError>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    Ok(if http2 {
+        let (s, conn) = http2::handshake(TokioExecutor::new(), io)
+            .await
+            .map_err(RequestError::connect)?;
+        tokio::spawn(conn);
+        Sender::H2(s)
+    } else {
+        let (s, conn) = http1::handshake(io).await.map_err(RequestError::connect)?;
+        tokio::spawn(conn);
+        Sender::H1(s)
+    })
+}
+
 /// One worker's connection (at most one request in flight on it).
 pub struct HttpConn {
     config: ClientConfig,
@@ -104,29 +129,36 @@ impl HttpConn {
             }
         }
         self.conn = None;
-        let port = authority.port_u16().unwrap_or(80);
-        let addr = format!("{}:{port}", authority.host());
+        let https = url.scheme_str() == Some("https");
+        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let host = authority.host();
+        let addr = format!("{host}:{port}");
         let http2 = self.config.http2;
+        let tls = match (https, &self.config.tls) {
+            (false, _) => None,
+            (true, Some(t)) => Some((t.clone(), tls::server_name(host))),
+            (true, None) => Some((
+                tls::process().map_err(RequestError::connect)?,
+                tls::server_name(host),
+            )),
+        };
         let handshake = async move {
             let tcp = TcpStream::connect(&addr)
                 .await
                 .map_err(RequestError::connect)?;
             tcp.set_nodelay(true).map_err(RequestError::connect)?;
-            let io = TokioIo::new(tcp);
-            // The connection futures are driven by their own tasks and end when the sender
-            // (owned here) is dropped or the peer closes.
-            let sender = if http2 {
-                let (s, conn) = http2::handshake(TokioExecutor::new(), io)
-                    .await
-                    .map_err(RequestError::connect)?;
-                tokio::spawn(conn);
-                Sender::H2(s)
-            } else {
-                let (s, conn) = http1::handshake(io).await.map_err(RequestError::connect)?;
-                tokio::spawn(conn);
-                Sender::H1(s)
-            };
-            Ok::<_, RequestError>(sender)
+            match tls {
+                None => handshake(TokioIo::new(tcp), http2).await,
+                Some((tls, name)) => {
+                    let name = name.map_err(RequestError::connect)?;
+                    let stream = tls
+                        .connector(http2)
+                        .connect(name, tcp)
+                        .await
+                        .map_err(|e| RequestError::connect(format!("TLS: {e}")))?;
+                    handshake(TokioIo::new(stream), http2).await
+                }
+            }
         };
         let sender = tokio::time::timeout(self.config.connect_timeout, handshake)
             .await

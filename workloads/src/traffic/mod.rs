@@ -8,6 +8,7 @@
 pub mod alarm;
 pub mod chat;
 pub mod counter;
+pub mod http;
 pub mod ratelimit;
 
 use std::sync::Arc;
@@ -70,6 +71,7 @@ pub fn start(
         WorkloadKind::Ratelimit => ratelimit::start(profile, base, nonce, cancel),
         WorkloadKind::Chat => chat::start(profile, base, nonce, cancel),
         WorkloadKind::Alarm => alarm::start(profile, base, nonce, cancel),
+        WorkloadKind::Http => http::start(profile, base, nonce, cancel),
     }
 }
 

@@ -1,0 +1,133 @@
+//! `https://` through the one executor (issue 15): against a local TLS server with a
+//! self-signed certificate made here (rcgen), a connection that trusts the certificate's CA
+//! file, or runs `Insecure`, gets its answers; one that trusts only the Mozilla roots fails
+//! to connect, with a TLS reason. Loopback only.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dobench_loadgen::client::http::{ClientConfig, HttpConn};
+use dobench_loadgen::client::tls::{Tls, Trust};
+use dobench_loadgen::http::Method;
+use dobench_loadgen::{executor, ClosedModel, FixedRequest, RequestSpec, RunConfig, Schedule};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
+
+/// A keep-alive HTTPS server answering `ok`; returns its port and the CA (= its own
+/// certificate) as PEM.
+async fn tls_server() -> (u16, String) {
+    let rcgen::CertifiedKey { cert, signing_key } =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let der = CertificateDer::from(cert.der().to_vec());
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(signing_key.serialize_der()));
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![der], key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut s) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        buf.drain(..end + 4);
+                        let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        if s.write_all(reply).await.is_err() {
+                            return;
+                        }
+                    }
+                    match s.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+            });
+        }
+    });
+    (port, cert.pem())
+}
+
+fn config(trust: Trust) -> ClientConfig {
+    ClientConfig {
+        tls: Some(Tls::new(trust).unwrap()),
+        ..ClientConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn https_with_the_ca_file_or_insecure_answers_and_without_it_fails() {
+    let (port, pem) = tls_server().await;
+    let dir = tempfile_dir();
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, pem).unwrap();
+    for host in ["localhost", "127.0.0.1"] {
+        let spec =
+            RequestSpec::new("get", Method::GET, &format!("https://{host}:{port}/")).unwrap();
+        for trust in [Trust::CaFile(ca.clone()), Trust::Insecure] {
+            let mut conn = HttpConn::new(config(trust.clone()));
+            let r = conn
+                .send(&spec)
+                .await
+                .unwrap_or_else(|e| panic!("{host} {trust:?}: {e}"));
+            assert_eq!((r.status, &r.body[..]), (200, &b"ok"[..]));
+            // keep-alive: the second request reuses the TLS connection
+            assert_eq!(conn.send(&spec).await.unwrap().status, 200);
+        }
+        let mut conn = HttpConn::new(config(Trust::WebPkiRoots));
+        let e = conn.send(&spec).await.unwrap_err();
+        assert!(e.message.contains("TLS"), "{e}");
+    }
+    assert!(Tls::new(Trust::CaFile(dir.join("missing.pem"))).is_err());
+    std::fs::write(dir.join("empty.pem"), "").unwrap();
+    let e = Tls::new(Trust::CaFile(dir.join("empty.pem"))).unwrap_err();
+    assert!(e.to_string().contains("no PEM certificate"), "{e}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_executor_drives_https_like_http() {
+    let (port, _) = tls_server().await;
+    let spec = RequestSpec::new("get", Method::GET, &format!("https://127.0.0.1:{port}/")).unwrap();
+    let mut run = RunConfig::new(Schedule::Closed(ClosedModel {
+        users: 4,
+        think: Duration::ZERO,
+        iterations: Some(25),
+        duration: None,
+    }));
+    run.client = config(Trust::Insecure);
+    let out = executor::start(run, Arc::new(FixedRequest(spec)), CancellationToken::new())
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    let s = out.snapshot;
+    assert_eq!(s.requests, 100, "{s:?}");
+    assert_eq!(s.errors.total, 0, "{:?}", s.errors);
+    assert_eq!(s.statuses.get("200"), Some(&100));
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "dobench-tls-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
