@@ -234,9 +234,21 @@ pub struct RunArgs {
 pub struct CompareArgs {
     /// Built-in profile name or a path to a profile TOML file.
     pub profile: String,
-    /// Comma-separated strategies, one run each.
+    /// Comma-separated strategies, one run each; or one shard sweep `KIND:LO..HI` (hash,
+    /// jump or random, e.g. `hash:1..64`): it doubles the count from LO until a run
+    /// qualifies, confirms that the next power qualifies too (hash collisions make the
+    /// hottest object's peak uneven), and names the lowest count that and every larger count
+    /// tried qualified. A run qualifies when it passes correctness and every threshold and
+    /// keeps every object's peak within --headroom of the ceiling.
     #[arg(long, default_value = "single,hash:16,jump:16,random:16")]
     pub strategy: String,
+    /// The best rule's headroom: every object's peak second must stay at or below this
+    /// share of the per-object ceiling (%).
+    #[arg(long, default_value_t = dobench_loadgen::best::DEFAULT_HEADROOM_PCT, value_name = "PCT")]
+    pub headroom: f64,
+    /// After a sweep's doubling, bisect between the last failing and the first passing count.
+    #[arg(long)]
+    pub refine: bool,
     /// Comma-separated targets, each run with every strategy: `embedded` (the default: a
     /// fresh in-process runtime per run), `workerd` (one workerd for all its runs, stopped
     /// afterwards) or loopback URLs (fresh object names per run).

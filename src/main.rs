@@ -9,6 +9,7 @@ mod profiles;
 mod report;
 mod run;
 mod serve;
+mod sweep;
 mod tui;
 mod workerd;
 

@@ -538,6 +538,17 @@ pub fn write_html(
     path: &Path,
     best: Option<String>,
 ) -> anyhow::Result<()> {
+    write_report(db, ids, path, Default::default(), best)
+}
+
+/// Writes one HTML report of `ids` with `opts` (its best strategy set to `best`).
+pub fn write_report(
+    db: &Path,
+    ids: &[String],
+    path: &Path,
+    opts: dobench_reports::html::ReportOptions,
+    best: Option<String>,
+) -> anyhow::Result<()> {
     let store = Store::open(db)?;
     let runs = ids
         .iter()
@@ -546,8 +557,8 @@ pub fn write_html(
     let page = dobench_reports::html::render(
         &runs,
         &dobench_reports::html::ReportOptions {
-            title: None,
             best_strategy: best,
+            ..opts
         },
     )?;
     std::fs::write(path, page).with_context(|| format!("writing {}", path.display()))?;

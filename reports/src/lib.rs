@@ -38,7 +38,8 @@ pub mod writer;
 
 pub use error::{Error, Result};
 pub use model::{
-    HostFacts, ObjectSecond, RunMeta, RunRow, RunStatus, SecondRow, ServerStats, StoredRun,
+    GroupKind, HostFacts, ObjectSecond, RunMeta, RunRow, RunStatus, SecondRow, ServerStats,
+    StoredRun,
 };
 pub use store::{RunFilter, Store, DEFAULT_PATH};
 pub use writer::{join_live, record_live, RunWriter, DEFAULT_TOP_N};

@@ -115,7 +115,7 @@ fn compare_group_overlays_runs_and_marks_the_best() {
         .iter()
         .map(|id| store.load(id).unwrap())
         .collect();
-    let best = html::best_run(&runs, None).expect("a best run");
+    let best = html::best_run(&runs, None, 90.0).expect("a best run");
     // `single` puts 2400 req/s on one object with a 1000 req/s ceiling: never the best.
     assert_ne!(runs[best].meta.strategy.as_deref(), Some("single"));
     let out = html::render(&runs, &ReportOptions::default()).unwrap();

@@ -30,6 +30,11 @@ pub struct ReportOptions {
     pub title: Option<String>,
     /// The compare group's recorded best strategy, when the runs are a group.
     pub best_strategy: Option<String>,
+    /// The group's answer in words (a shard sweep's one line), shown above the comparison.
+    pub answer: Option<String>,
+    /// Headroom of the best rule, % of the ceiling (default
+    /// `dobench_loadgen::best::DEFAULT_HEADROOM_PCT`).
+    pub headroom_pct: Option<f64>,
 }
 
 /// The sections a report has, in order (`hibernation` and `alarms` only where they apply).
@@ -48,8 +53,9 @@ pub const SECTIONS: &[&str] = &[
 ];
 
 /// Index of the best run: the recorded best strategy if given, else the one rule
-/// (`dobench_loadgen::summary::best_index`, as `compare` uses) over complete runs.
-pub fn best_run(runs: &[StoredRun], recorded: Option<&str>) -> Option<usize> {
+/// (`dobench_loadgen::best::best_index`, as `compare` uses, with `headroom_pct`) over
+/// complete runs.
+pub fn best_run(runs: &[StoredRun], recorded: Option<&str>, headroom_pct: f64) -> Option<usize> {
     if runs.len() < 2 {
         return None;
     }
@@ -64,7 +70,7 @@ pub fn best_run(runs: &[StoredRun], recorded: Option<&str>) -> Option<usize> {
     let complete: Vec<usize> = (0..runs.len())
         .filter(|&i| runs[i].row.status == RunStatus::Complete)
         .collect();
-    dobench_loadgen::summary::best_index(complete.iter().map(|&i| &runs[i].summary))
+    dobench_loadgen::best::best_index(complete.iter().map(|&i| &runs[i].summary), headroom_pct)
         .map(|k| complete[k])
 }
 
@@ -386,8 +392,18 @@ fn errors(runs: &[StoredRun], labels: &[String]) -> Result<String> {
 /// Renders the report for `runs` (one, or several overlaid) as one HTML document.
 pub fn render(runs: &[StoredRun], opts: &ReportOptions) -> Result<String> {
     let labels: Vec<String> = runs.iter().map(|r| tables::run_label(r, runs)).collect();
-    let best = best_run(runs, opts.best_strategy.as_deref());
+    let headroom = opts
+        .headroom_pct
+        .unwrap_or(dobench_loadgen::best::DEFAULT_HEADROOM_PCT);
+    let best = best_run(runs, opts.best_strategy.as_deref(), headroom);
     let mut body = String::new();
+    if let Some(a) = &opts.answer {
+        body.push_str(&section(
+            "answer",
+            "Answer",
+            &format!("<p class=\"answer\">{}</p>", esc(a)),
+        ));
+    }
     if runs.len() == 1 {
         body.push_str(&section(
             "headline",
