@@ -395,7 +395,11 @@ pub fn render(runs: &[StoredRun], opts: &ReportOptions) -> Result<String> {
     let headroom = opts
         .headroom_pct
         .unwrap_or(dobench_loadgen::best::DEFAULT_HEADROOM_PCT);
-    let best = best_run(runs, opts.best_strategy.as_deref(), headroom);
+    // A group whose answer names no strategy (a sweep that found none) has no best run.
+    let best = match (&opts.answer, &opts.best_strategy) {
+        (Some(_), None) => None,
+        _ => best_run(runs, opts.best_strategy.as_deref(), headroom),
+    };
     let mut body = String::new();
     if let Some(a) = &opts.answer {
         body.push_str(&section(
