@@ -30,6 +30,9 @@ pub enum Command {
     Run(RunArgs),
     /// Run a profile once per sharding strategy and set the runs side by side.
     Compare(CompareArgs),
+    /// Set two stored runs (or --repeat groups, or compare groups) side by side: deltas,
+    /// ratios, and whether each change is beyond noise.
+    Diff(DiffArgs),
     /// List the built-in profiles (or print one's TOML).
     Profiles(ProfilesArgs),
     /// Start a real engine serving the workload protocol (`workerd`) until Ctrl-C.
@@ -227,6 +230,35 @@ pub struct RunArgs {
     /// Show the live dashboard while running.
     #[arg(long)]
     pub tui: bool,
+    /// Run the profile N times, one after another, stored as one group (`rep-...`), and
+    /// report each figure as mean ± σ over the runs with its range.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub repeat: u32,
+    /// Name the run (or every run of a --repeat group) so `show`, `report` and `diff` can
+    /// take the name; the newest run with a label is the one it names.
+    #[arg(long, value_name = "TEXT")]
+    pub label: Option<String>,
+}
+
+/// Arguments of `dobench diff` (src/diff.rs).
+#[derive(Debug, Args)]
+#[command(after_help = dobench_reports::diff::HELP)]
+pub struct DiffArgs {
+    /// Before.
+    pub a: String,
+    /// After.
+    pub b: String,
+    /// Exit 1 when a figure moved past a bound *and* beyond noise: `p99_ms > +10%` (a rise
+    /// of more than 10 % of A), `achieved_rps < -5%`, or an absolute bound in the figure's
+    /// unit (`p99_ms > +2ms`; `error_rate` as a fraction). Repeatable.
+    #[arg(long = "fail-if", value_name = "EXPR")]
+    pub fail_if: Vec<String>,
+    /// Print the diff as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Results store.
+    #[arg(long, default_value = ".dobench/results.db")]
+    pub db: std::path::PathBuf,
 }
 
 /// Arguments of `dobench compare` (src/compare.rs).

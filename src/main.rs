@@ -3,9 +3,11 @@
 
 mod cli;
 mod compare;
+mod diff;
 mod http;
 mod limits;
 mod profiles;
+mod repeat;
 mod report;
 mod run;
 mod serve;
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
             cli::Command::Report(args) => report::report(args),
             cli::Command::Run(args) => run::run(args).await,
             cli::Command::Compare(args) => compare::run(args).await,
+            cli::Command::Diff(args) => diff::run(args),
             cli::Command::Profiles(args) => profiles::run(args),
             cli::Command::Target(args) => workerd::run(args).await,
         }

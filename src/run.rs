@@ -155,6 +155,10 @@ pub fn run_failures(s: &RunSummary, embedded: bool) -> Vec<String> {
 
 /// `dobench run`.
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    crate::repeat::check_label(args.label.as_deref())?;
+    if args.repeat != 1 {
+        return crate::repeat::run(args).await;
+    }
     let (wants_workerd, target) = crate::workerd::split_target(args.target.as_deref());
     let mut plan = RunPlan::new(
         &args.profile,
@@ -187,6 +191,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         View::Progress
     };
     let result = execute(&plan, cancel, view).await?;
+    if let Some(label) = &args.label {
+        Store::open(&plan.db)?.set_label(&result.summary.run_id, label)?;
+    }
     if let Some(path) = &args.html {
         write_html(
             &plan.db,

@@ -24,7 +24,9 @@
 //! # let _ = html; Ok(()) }
 //! ```
 
+pub mod diff;
 pub mod error;
+pub mod figures;
 pub mod html;
 pub mod liveness;
 pub mod migrate;
