@@ -33,6 +33,8 @@ pub enum Command {
     /// Set two stored runs (or --repeat groups, or compare groups) side by side: deltas,
     /// ratios, and whether each change is beyond noise.
     Diff(DiffArgs),
+    /// Project a stored run's design to a monthly Durable Objects bill at your scale.
+    Cost(CostArgs),
     /// List the built-in profiles (or print one's TOML).
     Profiles(ProfilesArgs),
     /// Start a real engine serving the workload protocol (`workerd`) until Ctrl-C.
@@ -254,6 +256,28 @@ pub struct DiffArgs {
     #[arg(long = "fail-if", value_name = "EXPR")]
     pub fail_if: Vec<String>,
     /// Print the diff as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Results store.
+    #[arg(long, default_value = ".dobench/results.db")]
+    pub db: std::path::PathBuf,
+}
+
+/// Arguments of `dobench cost` (src/cost.rs).
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Per object-second observed, the run's billed (active) time, the time hibernation avoided billing, billable requests (HTTP + alarm runs + incoming WebSocket messages ÷ 20), storage rows (estimated from the workload's code) and stored bytes are multiplied by the month's object-seconds (objects × active hours a day × 3,600 × 30) and priced at the published Workers Paid rates, less the plan's monthly allowances: requests $0.15/million (1 million included), duration $12.50/million GB-s at 128 MB (400,000 GB-s included), rows read $0.001/million (25 billion included), rows written $1.00/million (50 million included), stored data $0.20/GB-month (5 GB included). Billed: active time, and idle time in memory that cannot hibernate (the `without hibernation` line); not billed: hibernated time and idle time that can hibernate. Not included: the front Worker's own charges."
+)]
+pub struct CostArgs {
+    /// The run: id (or unique prefix or suffix), `latest`, `latest~N` or a --label.
+    pub run: String,
+    /// How many objects the design has at your scale: `rooms=50000`, `objects=1000000`.
+    #[arg(long)]
+    pub scale: String,
+    /// Hours a day each object is as busy as in the run (out of memory the rest of the day).
+    #[arg(long, default_value_t = 24.0, value_name = "H")]
+    pub active_hours: f64,
+    /// Print the projection as JSON.
     #[arg(long)]
     pub json: bool,
     /// Results store.

@@ -3,6 +3,7 @@
 
 mod cli;
 mod compare;
+mod cost;
 mod diff;
 mod http;
 mod limits;
@@ -50,6 +51,7 @@ fn main() -> ExitCode {
             cli::Command::Run(args) => run::run(args).await,
             cli::Command::Compare(args) => compare::run(args).await,
             cli::Command::Diff(args) => diff::run(args),
+            cli::Command::Cost(args) => cost::run(args),
             cli::Command::Profiles(args) => profiles::run(args),
             cli::Command::Target(args) => workerd::run(args).await,
         }
