@@ -8,6 +8,7 @@ use std::time::UNIX_EPOCH;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::best::best_index;
 use crate::executor::RunOutcome;
 use crate::hist::Percentiles;
 use crate::recorder::ErrorCounts;
@@ -478,6 +479,33 @@ impl RunSummary {
     }
 }
 
+impl RunSummary {
+    /// The run stands: it finished, correctness and thresholds passed, nothing failed it.
+    pub fn passed(&self) -> bool {
+        !self.stopped_early
+            && self.thresholds.passed
+            && self.correctness.as_ref().is_none_or(|c| c.passed)
+            && self.failures.is_empty()
+    }
+
+    /// Objects the run used (`objects_total`, or the listed ones for a summary that predates
+    /// that field).
+    pub fn objects_used(&self) -> u64 {
+        if self.objects_total > 0 {
+            self.objects_total
+        } else {
+            self.objects.as_ref().map_or(0, |v| v.len() as u64)
+        }
+    }
+
+    /// The hottest object's `ceiling_pct` (0 when there are no objects or no ceiling).
+    pub fn hottest_ceiling_pct(&self) -> f64 {
+        self.objects
+            .as_ref()
+            .map_or(0.0, |v| v.iter().map(|o| o.ceiling_pct).fold(0.0, f64::max))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -523,32 +551,3 @@ mod tests {
         assert!(s.target_finding().unwrap().contains("200 sends queued"));
     }
 }
-
-impl RunSummary {
-    /// The run stands: it finished, correctness and thresholds passed, nothing failed it.
-    pub fn passed(&self) -> bool {
-        !self.stopped_early
-            && self.thresholds.passed
-            && self.correctness.as_ref().is_none_or(|c| c.passed)
-            && self.failures.is_empty()
-    }
-
-    /// Objects the run used (`objects_total`, or the listed ones for a summary that predates
-    /// that field).
-    pub fn objects_used(&self) -> u64 {
-        if self.objects_total > 0 {
-            self.objects_total
-        } else {
-            self.objects.as_ref().map_or(0, |v| v.len() as u64)
-        }
-    }
-
-    /// The hottest object's `ceiling_pct` (0 when there are no objects or no ceiling).
-    pub fn hottest_ceiling_pct(&self) -> f64 {
-        self.objects
-            .as_ref()
-            .map_or(0.0, |v| v.iter().map(|o| o.ceiling_pct).fold(0.0, f64::max))
-    }
-}
-
-pub use crate::best::best_index;

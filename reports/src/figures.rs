@@ -324,7 +324,7 @@ mod tests {
     #[test]
     fn units_show_one_meaning_each() {
         assert_eq!(Unit::Ratio.show(0.0125), "1.250 %");
-        assert_eq!(Unit::Ms.show(3.14159), "3.14 ms");
+        assert_eq!(Unit::Ms.show(4.256), "4.26 ms");
         assert_eq!(Unit::PerSecond.show(999.96), "1000.0 req/s");
         assert!(figure("p99_ms").is_some() && figure("nope").is_none());
     }

@@ -132,16 +132,23 @@ fn compare_group_overlays_runs_and_marks_the_best() {
     assert_ne!(runs[best].meta.strategy.as_deref(), Some("single"));
     let out = html::render(&runs, &ReportOptions::default()).unwrap();
     // Two runs failed: every chart is drawn twice, the passing runs on their own scale and
-    // the failing one apart, so its overload does not flatten the others (issue 16).
+    // the failing ones apart, so their overload does not flatten the others (issue 16).
     let passed: Vec<bool> = runs.iter().map(|r| r.summary.passed()).collect();
-    assert_eq!(passed, [false, false, true], "single and hash:4 fail, hash:16 passes");
+    assert_eq!(
+        passed,
+        [false, false, true],
+        "single and hash:4 fail, hash:16 passes"
+    );
     assert_eq!(svg_count(&out), 10);
     for (id, sec) in chart_sections(&out) {
         let (pass, fail) = sec
             .split_once("<h3 class=\"panel\">Runs that failed (own scale)</h3>")
             .unwrap_or_else(|| panic!("{id}: no failing panel"));
         assert!(pass.contains("Runs that passed"), "{id}");
-        assert!(!pass.contains("single"), "{id}: single is not drawn with the passing runs");
+        assert!(
+            !pass.contains("single"),
+            "{id}: single is not drawn with the passing runs"
+        );
         assert!(pass.contains("hash:16"), "{id}");
         assert!(fail.contains("single") && !fail.contains("hash:16"), "{id}");
     }
