@@ -517,11 +517,12 @@ fn hibernation(stats: &ServerStats, nonce: &str) -> HibernationSummary {
         .objects
         .iter()
         .filter(|o| o.class == "chat" && o.name.as_deref().is_some_and(|n| n.contains(&tag)));
-    let (mut billed, mut hibernated, mut avoided) = (0.0, 0.0, 0.0);
+    let (mut billed, mut hibernated, mut avoided, mut idle) = (0.0, 0.0, 0.0, 0.0);
     for o in ours {
         billed += o.billed_ms;
         hibernated += o.hibernated_ms;
         avoided += o.avoided_ms;
+        idle += (o.active_ms - o.billed_ms).max(0.0);
     }
     let (gb_billed, gb_avoided) = (gb_s(billed / 1000.0), gb_s(avoided / 1000.0));
     HibernationSummary {
@@ -535,6 +536,7 @@ fn hibernation(stats: &ServerStats, nonce: &str) -> HibernationSummary {
         } else {
             0.0
         },
+        idle_in_memory_ms: idle,
     }
 }
 

@@ -67,6 +67,10 @@ pub struct HibernationSummary {
     pub gb_s_avoided: f64,
     pub usd_avoided: f64,
     pub saved_pct: f64,
+    /// In memory with no work in flight (not billed: able to hibernate), ms. With
+    /// `active_ms` and `hibernated_ms` it makes the observed time.
+    #[serde(default)]
+    pub idle_in_memory_ms: f64,
 }
 
 /// Alarm delivery (filled in by the alarm workload).

@@ -276,8 +276,17 @@ pub fn summary(s: &RunSummary) -> String {
     if let Some(h) = &s.hibernation {
         let _ = writeln!(
             o,
-            "  hibernation saved {:.1} % of duration: billed {:.0} ms ({:.4} GB-s), avoided {:.4} GB-s (${:.6}); hibernated {:.0} ms",
-            h.saved_pct, h.active_ms, h.gb_s_billed, h.gb_s_avoided, h.usd_avoided, h.hibernated_ms
+            "  hibernation saved {:.1} % of duration: billed {:.0} ms ({:.4} GB-s), avoided {:.4} GB-s (${:.6}) in this run",
+            h.saved_pct, h.active_ms, h.gb_s_billed, h.gb_s_avoided, h.usd_avoided
+        );
+        let _ = writeln!(
+            o,
+            "              time: active {:.1} s (billed) + idle in memory {:.1} s + hibernated {:.1} s (not billed) = {:.1} s observed; `dobench cost {} --scale rooms=N` projects a month",
+            h.active_ms / 1000.0,
+            h.idle_in_memory_ms / 1000.0,
+            h.hibernated_ms / 1000.0,
+            (h.active_ms + h.idle_in_memory_ms + h.hibernated_ms) / 1000.0,
+            s.run_id
         );
     }
     if let Some(a) = &s.alarms {
