@@ -32,7 +32,7 @@ fn run(db: &Path, strategy: &str, extra: &[&str]) -> Output {
         "--strategy",
         strategy,
         "--duration",
-        "2s",
+        "3s",
         "--json",
         "--set",
         &rate,

@@ -1,8 +1,9 @@
 //! The headline figures a run is compared by (`diff`, `run --repeat`), each with one name,
 //! one unit and one direction, and how much each moves by chance: its *noise*. For one run
 //! the noise of a figure is the standard deviation of its per-second values over the run's
-//! whole seconds (a count's is Poisson, √count; the hottest object's peak share of the ceiling
-//! is its peak second's served count, so √count over the ceiling); for a `--repeat` group the figure is the
+//! whole seconds (a whole-run count's is the σ of its per-second counts × √seconds, at least
+//! √count; the hottest object's peak share of the ceiling is its peak second's served
+//! count, so √count over the ceiling); for a `--repeat` group the figure is the
 //! mean of its runs and the noise is their standard deviation (hyperfine's mean ± σ). Pure:
 //! reads stored runs, never the store or the terminal.
 
@@ -77,8 +78,9 @@ impl Unit {
 enum Noise {
     /// σ of the figure's per-second values.
     PerSecond(fn(&StoredRun, &SecondRow) -> Option<f64>),
-    /// √count (Poisson).
-    Poisson,
+    /// A whole-run count: σ of its per-second counts × √(whole seconds), the spread of a sum
+    /// of seconds (refusals come in bursts, far wider than Poisson's √count, the floor).
+    PerSecondCount(fn(&SecondRow) -> u64),
     /// Worked out from the run as a whole.
     Of(fn(&StoredRun) -> Option<f64>),
     /// Exact: no chance in it.
@@ -179,14 +181,14 @@ pub const FIGURES: &[Figure] = &[
         unit: Unit::Count,
         better: Better::Lower,
         of: |s| s.errors.overloaded as f64,
-        noise: Noise::Poisson,
+        noise: Noise::PerSecondCount(|s| s.overloaded),
     },
     Figure {
         name: "missed",
         unit: Unit::Count,
         better: Better::Lower,
         of: |s| s.missed as f64,
-        noise: Noise::Poisson,
+        noise: Noise::PerSecondCount(|s| s.missed),
     },
     Figure {
         name: "max_object_ceiling_pct",
@@ -248,7 +250,16 @@ pub fn of_run(r: &StoredRun) -> Vec<Measured> {
                     let per: Vec<f64> = r.seconds.iter().filter_map(|s| pick(r, s)).collect();
                     std_dev(&per)
                 }
-                Noise::Poisson => Some(value.max(0.0).sqrt()),
+                Noise::PerSecondCount(pick) => {
+                    let per: Vec<f64> = r
+                        .seconds
+                        .iter()
+                        .filter(|s| whole(s))
+                        .map(|s| pick(s) as f64)
+                        .collect();
+                    let spread = std_dev(&per).map_or(0.0, |sd| sd * (per.len() as f64).sqrt());
+                    Some(spread.max(value.max(0.0).sqrt()))
+                }
                 Noise::Of(f) => f(r).or(Some(0.0)),
                 Noise::Exact => Some(0.0),
             };
