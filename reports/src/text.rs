@@ -42,6 +42,7 @@ fn opt(v: Option<f64>, digits: usize) -> String {
 pub fn runs_table(rows: &[RunRow]) -> String {
     let mut lines = vec![[
         "id",
+        "label",
         "when (UTC)",
         "profile",
         "strategy",
@@ -54,6 +55,7 @@ pub fn runs_table(rows: &[RunRow]) -> String {
     for r in rows {
         lines.push(vec![
             r.id.clone(),
+            r.label.clone().unwrap_or_else(|| "-".into()),
             utc_time(r.started_ms),
             r.profile.clone(),
             r.strategy.clone().unwrap_or_else(|| "-".into()),
@@ -62,7 +64,7 @@ pub fn runs_table(rows: &[RunRow]) -> String {
             r.verdict().to_string(),
         ]);
     }
-    let widths: Vec<usize> = (0..7)
+    let widths: Vec<usize> = (0..8)
         .map(|c| {
             lines
                 .iter()
@@ -78,7 +80,7 @@ pub fn runs_table(rows: &[RunRow]) -> String {
             .zip(&widths)
             .enumerate()
             .map(|(i, (cell, w))| {
-                if i == 4 || i == 5 {
+                if i == 5 || i == 6 {
                     format!("{cell:>w$}")
                 } else {
                     format!("{cell:<w$}")
