@@ -29,6 +29,11 @@ pub fn check_label(label: Option<&str>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What a report of a repeat group says instead of naming a best run.
+pub fn no_best(runs: usize) -> String {
+    format!("{runs} runs of one plan (a --repeat group): no best among them; `dobench diff` reads the group as mean ± σ")
+}
+
 /// `dobench run --repeat N`.
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if !(2..=MAX_REPEAT).contains(&args.repeat) {
@@ -96,7 +101,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .collect::<Result<Vec<_>, _>>()?;
     let figs = figures::of_group(&runs);
     if let Some(path) = &args.html {
-        run::write_html(&plan.db, &ids, path, None)?;
+        let opts = dobench_reports::html::ReportOptions {
+            answer: Some(no_best(ids.len())),
+            ..Default::default()
+        };
+        run::write_report(&plan.db, &ids, path, opts, None)?;
     }
     if args.json {
         let summaries: Vec<_> = runs.iter().map(|r| &r.summary).collect();

@@ -76,6 +76,9 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
         if found.len() > 1 || store.compare_best(spec)?.is_some() {
             best_strategy = best_strategy.or(store.compare_best(spec)?);
             answer = answer.or(store.compare_answer(spec)?);
+            if store.group_kind(spec).ok() == Some(dobench_reports::GroupKind::Repeat) {
+                answer = answer.or(Some(crate::repeat::no_best(found.len())));
+            }
         }
         for id in found {
             if !ids.contains(&id) {
