@@ -27,6 +27,7 @@
 pub mod diff;
 pub mod error;
 pub mod figures;
+pub mod groups;
 pub mod html;
 pub mod liveness;
 pub mod migrate;

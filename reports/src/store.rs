@@ -1,5 +1,5 @@
 //! The results store: one SQLite file (WAL) holding every run, its seconds, object rates,
-//! histograms, server stats and compare groups. Opening migrates the schema and marks runs
+//! histograms, server stats and compare groups (written by `groups.rs`). Opening migrates the schema and marks runs
 //! whose writer died as `incomplete`. Reads here; live writes go through
 //! [`crate::writer::RunWriter`]. A store that cannot be written (read-only file, directory or
 //! mount) is opened read-only by [`Store::open_for_reading`]: no migration, no marking, no
@@ -287,43 +287,6 @@ impl Store {
         }
     }
 
-    /// The runs of group `group`, oldest first (empty when there is no such group).
-    pub fn group_runs(&self, group: &str) -> Result<Vec<String>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id FROM runs WHERE compare_group = ?1 ORDER BY started_ms, id")?;
-        let ids = stmt
-            .query_map([group], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(ids)
-    }
-
-    /// What kind of group `group` is.
-    pub fn group_kind(&self, group: &str) -> Result<GroupKind> {
-        let kind: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT kind FROM compare_groups WHERE id = ?1",
-                [group],
-                |r| r.get(0),
-            )
-            .optional()?;
-        kind.map(|k| GroupKind::parse(&k))
-            .ok_or_else(|| Error::NoSuchRun(group.to_string()))
-    }
-
-    /// Names run `id` (`--label`); the newest run with a label is the one it resolves to.
-    pub fn set_label(&self, id: &str, label: &str) -> Result<()> {
-        let n = self.conn.execute(
-            "UPDATE runs SET label = ?2 WHERE id = ?1",
-            params![id, label],
-        )?;
-        if n == 0 {
-            return Err(Error::NoSuchRun(id.to_string()));
-        }
-        Ok(())
-    }
-
     /// The listing row of one run.
     pub fn row(&self, id: &str) -> Result<RunRow> {
         let sql = format!("SELECT {ROW_COLUMNS} FROM runs WHERE id = ?1");
@@ -525,77 +488,5 @@ impl Store {
             server_stats: self.server_stats(id)?,
             row,
         })
-    }
-
-    /// Starts a compare group for `profile`; pass its id in each run's
-    /// [`RunMeta::compare_group`].
-    pub fn create_compare_group(&self, profile: &str) -> Result<String> {
-        self.create_group(profile, GroupKind::Compare)
-    }
-
-    /// Starts a group of `kind` for `profile` (`cmp-...` or `rep-...`); pass its id in each
-    /// run's [`RunMeta::compare_group`].
-    pub fn create_group(&self, profile: &str, kind: GroupKind) -> Result<String> {
-        let now = now_ms();
-        let prefix = match kind {
-            GroupKind::Compare => "cmp",
-            GroupKind::Repeat => "rep",
-        };
-        let id = format!("{prefix}-{}", dobench_loadgen::summary::new_run_id(now));
-        self.conn.execute(
-            "INSERT INTO compare_groups (id, created_ms, profile, kind) VALUES (?1, ?2, ?3, ?4)",
-            params![id, now as i64, profile, kind.as_str()],
-        )?;
-        Ok(id)
-    }
-
-    /// Records a compare group's answer in words (a shard sweep's one line).
-    pub fn set_compare_answer(&self, group: &str, answer: &str) -> Result<()> {
-        let n = self.conn.execute(
-            "UPDATE compare_groups SET answer = ?2 WHERE id = ?1",
-            params![group, answer],
-        )?;
-        if n == 0 {
-            return Err(Error::NoSuchRun(group.to_string()));
-        }
-        Ok(())
-    }
-
-    /// The recorded answer of a compare group, if any.
-    pub fn compare_answer(&self, group: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT answer FROM compare_groups WHERE id = ?1",
-                [group],
-                |r| r.get(0),
-            )
-            .optional()?
-            .flatten())
-    }
-
-    /// Records which strategy won a compare group.
-    pub fn set_compare_best(&self, group: &str, strategy: &str) -> Result<()> {
-        let n = self.conn.execute(
-            "UPDATE compare_groups SET best = ?2 WHERE id = ?1",
-            params![group, strategy],
-        )?;
-        if n == 0 {
-            return Err(Error::NoSuchRun(group.to_string()));
-        }
-        Ok(())
-    }
-
-    /// The recorded best strategy of a compare group, if any.
-    pub fn compare_best(&self, group: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT best FROM compare_groups WHERE id = ?1",
-                [group],
-                |r| r.get(0),
-            )
-            .optional()?
-            .flatten())
     }
 }
