@@ -12,10 +12,10 @@ use crate::figures::{Better, Measured, Unit};
 pub const NOISE_SIGMAS: f64 = 2.0;
 
 /// The noise method in words (for `--help`, the README and the output).
-pub const METHOD: &str = "a change is beyond noise when |B − A| > 2·√(σA² + σB²); σ of a single run is the standard deviation of the figure's per-second values over its whole seconds (for whole-run counts: σ of the per-second counts × √seconds, at least √count; for the hottest object's peak second: √count), σ of a --repeat group is the standard deviation of its runs' figures";
+pub const METHOD: &str = "a change is beyond noise when |B − A| > 2·√(σA² + σB²); σ of a single run is the standard deviation of the figure's per-second values over its whole seconds (for whole-run counts: σ of the per-second counts × √seconds, at least √count; for the hottest object's peak second: √count), σ of a --repeat group joins the standard deviation of its runs' figures with their own per-second σ: √(σ between² + mean σ within²)";
 
 /// `dobench diff --help`'s closing text: what a side may be, and the noise method.
-pub const HELP: &str = "Each side is a run id (or any unique prefix or suffix of one), `latest`, `latest~N`, a --label, a --repeat group id (read as mean ± σ of its runs) or a compare group id (paired with the other compare group strategy by strategy).\n\nNoise: a change is beyond noise when |B − A| > 2·√(σA² + σB²). σ of a single run is the standard deviation of the figure's per-second values over the run's whole seconds; for whole-run counts (overloaded, missed) it is the σ of the per-second counts × √(number of seconds) (at least √count), and for the hottest object's peak share of the ceiling √(peak second's served count) over the ceiling. σ of a --repeat group is the standard deviation of its runs' figures. Within the band a line says \"no difference beyond noise\"; --fail-if trips only on a change beyond noise.";
+pub const HELP: &str = "Each side is a run id (or any unique prefix or suffix of one), `latest`, `latest~N`, a --label, a --repeat group id (read as mean ± σ of its runs) or a compare group id (paired with the other compare group strategy by strategy).\n\nNoise: a change is beyond noise when |B − A| > 2·√(σA² + σB²). σ of a single run is the standard deviation of the figure's per-second values over the run's whole seconds; for whole-run counts (overloaded, missed) it is the σ of the per-second counts × √(number of seconds) (at least √count), and for the hottest object's peak share of the ceiling √(peak second's served count) over the ceiling. σ of a --repeat group joins the standard deviation of its runs' figures (the ± σ shown) with their own per-second σ: √(σ between² + mean σ within²), since two or three runs say little about their spread alone. Within the band a line says \"no difference beyond noise\"; --fail-if trips only on a change beyond noise.";
 
 /// One side of a diff.
 #[derive(Debug, Clone, Serialize)]
@@ -39,6 +39,11 @@ pub struct Line {
     pub b: f64,
     pub a_sigma: Option<f64>,
     pub b_sigma: Option<f64>,
+    /// A group side's σ between its runs (shown as `mean ± σ`).
+    #[serde(skip)]
+    a_between: Option<f64>,
+    #[serde(skip)]
+    b_between: Option<f64>,
     /// B − A.
     pub delta: f64,
     /// B / A (`None` when A is 0).
@@ -111,6 +116,8 @@ pub fn line(a: &Measured, b: &Measured) -> Line {
         b: b.value,
         a_sigma: a.sigma,
         b_sigma: b.sigma,
+        a_between: a.between,
+        b_between: b.between,
         delta,
         ratio,
         noise,
@@ -180,8 +187,8 @@ pub fn text(d: &Diff) -> String {
         o.push_str(&format!(
             "{:<24} {:>22} {:>22} {:>14} {:>8}  {}\n",
             l.name,
-            side_value(l.unit, l.a, l.a_sigma, d.a.runs.len()),
-            side_value(l.unit, l.b, l.b_sigma, d.b.runs.len()),
+            side_value(l.unit, l.a, l.a_between, d.a.runs.len()),
+            side_value(l.unit, l.b, l.b_between, d.b.runs.len()),
             format!("{sign}{}", l.unit.show(l.delta.abs())),
             l.ratio.map_or("-".into(), |r| format!("×{r:.2}")),
             l.verdict
@@ -300,6 +307,7 @@ mod tests {
             value,
             sigma: Some(sigma),
             runs: 1,
+            between: None,
             min: value,
             max: value,
         }

@@ -3,8 +3,9 @@
 //! the noise of a figure is the standard deviation of its per-second values over the run's
 //! whole seconds (a whole-run count's is the σ of its per-second counts × √seconds, at least
 //! √count; the hottest object's peak share of the ceiling is its peak second's served
-//! count, so √count over the ceiling); for a `--repeat` group the figure is the
-//! mean of its runs and the noise is their standard deviation (hyperfine's mean ± σ). Pure:
+//! count, so √count over the ceiling); for a `--repeat` group the figure is the mean of its
+//! runs (hyperfine's mean ± σ) and the noise joins their spread with their own per-second
+//! noise, √(σ between runs² + mean σ within²). Pure:
 //! reads stored runs, never the store or the terminal.
 
 use dobench_loadgen::RunSummary;
@@ -224,6 +225,8 @@ pub struct Measured {
     pub sigma: Option<f64>,
     /// Runs behind it (1, or a group's size).
     pub runs: usize,
+    /// A group's standard deviation between its runs (the `± σ` shown); `None` for one run.
+    pub between: Option<f64>,
     /// A group's lowest and highest run (the value itself for one run).
     pub min: f64,
     pub max: f64,
@@ -270,6 +273,7 @@ pub fn of_run(r: &StoredRun) -> Vec<Measured> {
                 value,
                 sigma,
                 runs: 1,
+                between: None,
                 min: value,
                 max: value,
             }
@@ -277,22 +281,33 @@ pub fn of_run(r: &StoredRun) -> Vec<Measured> {
         .collect()
 }
 
-/// The figures of a `--repeat` group: each the mean over its runs, with their σ.
+/// The figures of a `--repeat` group: each the mean over its runs, with its noise: the runs'
+/// spread and their own per-second noise together, √(σ between runs² + mean σ within²) (two
+/// or three runs say little about their spread alone; a stalled run's own seconds say more).
 pub fn of_group(runs: &[StoredRun]) -> Vec<Measured> {
     if runs.len() == 1 {
         return of_run(&runs[0]);
     }
+    let each: Vec<Vec<Measured>> = runs.iter().map(of_run).collect();
     FIGURES
         .iter()
-        .map(|f| {
-            let v: Vec<f64> = runs.iter().map(|r| (f.of)(&r.summary)).collect();
+        .enumerate()
+        .map(|(i, f)| {
+            let v: Vec<f64> = each.iter().map(|m| m[i].value).collect();
+            let within: Vec<f64> = each.iter().filter_map(|m| m[i].sigma).collect();
+            let within_sq = if within.is_empty() {
+                0.0
+            } else {
+                within.iter().map(|s| s * s).sum::<f64>() / within.len() as f64
+            };
             Measured {
                 name: f.name,
                 unit: f.unit,
                 better: f.better,
                 value: v.iter().sum::<f64>() / v.len().max(1) as f64,
-                sigma: std_dev(&v),
+                sigma: std_dev(&v).map(|between| (between * between + within_sq).sqrt()),
                 runs: v.len(),
+                between: std_dev(&v),
                 min: v.iter().copied().fold(f64::INFINITY, f64::min),
                 max: v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
             }
@@ -305,7 +320,7 @@ pub fn group_text(figures: &[Measured]) -> String {
     let mut o = String::new();
     for m in figures {
         let sd = m
-            .sigma
+            .between
             .map_or_else(|| "n/a".to_string(), |s| m.unit.bare(s));
         o.push_str(&format!(
             "  {:<24} {:>10} ± {:<8} {:<5}  [{} … {}]\n",
