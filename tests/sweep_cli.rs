@@ -3,7 +3,8 @@
 //! and the CLI line, the JSON `best` and the HTML report agree on it; the answer qualifies by
 //! the one best rule and the count below it does not. Relations only, never absolute times.
 //! A debug build cannot offer 5,000 req/s on a small machine, so there the sweep runs scaled
-//! by 1/5 (1,000 req/s against a ceiling of 200), as `compare_cli.rs` does.
+//! by 1/5 (1,000 req/s against a ceiling of 200), as `compare_cli.rs` does. The report's
+//! rendering is checked in headless Chromium (`chromium`, installed by `.ci/run`).
 
 use std::process::Command;
 
@@ -112,6 +113,24 @@ fn a_sweep_names_one_answer_in_fewer_runs_and_cli_json_html_agree() {
         "{}",
         &best_row[..80]
     );
+    // A real browser renders it: the answer is shown, the failing runs have their own
+    // throughput panel, each chart has a width, and the best row is hash:N.
+    let probe = render_in_browser(&html);
+    assert_eq!(probe["answer_text"].as_str(), Some(answer), "{probe}");
+    assert!(probe["answer_h"].as_f64().unwrap() > 0.0, "{probe}");
+    assert_eq!(
+        probe["panels"],
+        serde_json::json!(["Runs that passed", "Runs that failed (own scale)"]),
+        "{probe}"
+    );
+    for w in probe["svgs"].as_array().unwrap() {
+        assert!(
+            w.as_f64().unwrap() > 100.0,
+            "a chart drawn {w} px wide: {probe}"
+        );
+    }
+    assert_eq!(probe["svgs"].as_array().unwrap().len(), 2, "{probe}");
+    assert!(probe["best"].as_str().unwrap().starts_with(best), "{probe}");
     // A report of the stored group later says the same (the answer is stored with it).
     let group = v["compare_group"].as_str().unwrap();
     let again = dir.path().join("again.html");
@@ -131,4 +150,61 @@ fn a_sweep_names_one_answer_in_fewer_runs_and_cli_json_html_agree() {
     assert!(html.contains(&shown));
     let best_row = html.split("<tr class=\"best\">").nth(1).unwrap();
     assert!(best_row.starts_with(&format!("<td>{best} ")));
+}
+
+/// Measures, in headless Chromium (Debian's `chromium`), what a report shows: a copy of the
+/// page with a probe script appended (the report itself has none) is loaded and the DOM
+/// dumped; the probe writes its findings into `<pre id="probe">`.
+fn render_in_browser(html: &str) -> serde_json::Value {
+    const PROBE: &str = r#"<script>
+const q = s => document.querySelector(s);
+const a = q('#answer p.answer');
+const best = q('tr.best td');
+const out = {
+  answer_text: a ? a.textContent : null,
+  answer_h: a ? a.getBoundingClientRect().height : 0,
+  panels: [...document.querySelectorAll('#throughput h3.panel')].map(h => h.textContent),
+  svgs: [...document.querySelectorAll('#throughput svg')].map(s => s.getBoundingClientRect().width),
+  best: best ? best.textContent : null,
+};
+const pre = document.createElement('pre');
+pre.id = 'probe';
+pre.textContent = JSON.stringify(out);
+document.body.appendChild(pre);
+</script>"#;
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("probe.html");
+    std::fs::write(&page, html.replace("</body>", &format!("{PROBE}</body>"))).unwrap();
+    let out = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--window-size=1280,2000",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("profile").display()
+        ))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap_or_else(|e| panic!("chromium (Debian's package `chromium`) is needed: {e}"));
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let json = dom
+        .split_once("<pre id=\"probe\">")
+        .and_then(|(_, rest)| rest.split_once("</pre>"))
+        .map(|(j, _)| {
+            j.replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&")
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no probe in the dumped DOM: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"))
 }
