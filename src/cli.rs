@@ -258,6 +258,9 @@ pub struct DiffArgs {
     /// Print the diff as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Also write one HTML report of both sides' runs, the changes beyond noise at its top.
+    #[arg(long)]
+    pub html: Option<std::path::PathBuf>,
     /// Results store.
     #[arg(long, default_value = ".dobench/results.db")]
     pub db: std::path::PathBuf,

@@ -1,8 +1,9 @@
 //! `dobench diff A B [--fail-if EXPR]... [--json]`: sets two stored runs (or `--repeat`
 //! groups, or two compare groups strategy by strategy) side by side with deltas, ratios and
 //! a noise verdict per figure (`dobench_reports::diff`), and exits 1 when a `--fail-if` gate
-//! trips. Only resolves specs and prints; the figures, noise and verdicts live in the reports
-//! crate. Never writes to the store.
+//! trips; `--html` writes one report of both sides with the changes beyond noise at its top.
+//! Only resolves specs and prints; the figures, noise and verdicts live in the reports crate.
+//! Never writes to the store.
 
 use std::process::ExitCode;
 
@@ -73,6 +74,25 @@ fn diffs(store: &Store, a: &str, b: &str) -> anyhow::Result<Vec<Diff>> {
     }
 }
 
+/// The changes beyond noise in one sentence (the HTML report's answer line).
+fn headline(ds: &[Diff]) -> String {
+    let parts: Vec<String> = ds
+        .iter()
+        .flat_map(|d| {
+            d.figures
+                .iter()
+                .filter(|l| l.beyond_noise)
+                .map(move |l| format!("{} {}", l.name, l.verdict))
+        })
+        .collect();
+    let (a, b) = (&ds[0].a.spec, &ds[0].b.spec);
+    if parts.is_empty() {
+        format!("{b} against {a}: no difference beyond noise in any figure")
+    } else {
+        format!("{b} against {a}: {}", parts.join("; "))
+    }
+}
+
 /// `dobench diff`.
 pub fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
     let gates: Vec<FailIf> = args
@@ -94,6 +114,22 @@ pub fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let tripped = checks.iter().any(|c| c.2);
+    if let Some(path) = &args.html {
+        let mut ids: Vec<String> = Vec::new();
+        for d in &ds {
+            for id in d.a.runs.iter().chain(&d.b.runs) {
+                if !ids.contains(id) {
+                    ids.push(id.clone());
+                }
+            }
+        }
+        let opts = dobench_reports::html::ReportOptions {
+            title: Some(format!("dobench diff · {} → {}", args.a, args.b)),
+            answer: Some(headline(&ds)),
+            ..Default::default()
+        };
+        crate::run::write_report(&args.db, &ids, path, opts, None)?;
+    }
     if args.json {
         let gates_json: Vec<_> = checks
             .iter()

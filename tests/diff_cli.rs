@@ -153,11 +153,32 @@ fn same_profile_is_within_noise_and_single_against_hash16_is_named() {
     let objects = figure(&d, "objects");
     assert_eq!(objects["verdict"], "fewer by 15");
     // The human form says the same, and a gate that holds leaves the exit code 0.
+    let html = dir.path().join("diff.html");
     let out = dobench(
         &db,
-        &["diff", "after", "one", "--fail-if", "objects > +100%"],
+        &[
+            "diff",
+            "after",
+            "one",
+            "--fail-if",
+            "objects > +100%",
+            "--html",
+            html.to_str().unwrap(),
+        ],
     );
     assert_eq!(out.status.code(), Some(0));
+    let page = std::fs::read_to_string(&html).unwrap();
+    let answer = page.split("<p class=\"answer\">").nth(1).unwrap();
+    assert!(
+        answer.starts_with("one against after: "),
+        "{}",
+        &answer[..80]
+    );
+    assert!(
+        answer.contains("overloaded higher by"),
+        "{}",
+        &answer[..200]
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("slower by"), "{text}");
     assert!(
