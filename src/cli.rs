@@ -30,6 +30,11 @@ pub enum Command {
     Run(RunArgs),
     /// Run a profile once per sharding strategy and set the runs side by side.
     Compare(CompareArgs),
+    /// Set two stored runs (or --repeat groups, or compare groups) side by side: deltas,
+    /// ratios, and whether each change is beyond noise.
+    Diff(DiffArgs),
+    /// Project a stored run's design to a monthly Durable Objects bill at your scale.
+    Cost(CostArgs),
     /// List the built-in profiles (or print one's TOML).
     Profiles(ProfilesArgs),
     /// Start a real engine serving the workload protocol (`workerd`) until Ctrl-C.
@@ -353,6 +358,60 @@ pub struct RunArgs {
     pub target_cmd: TargetCmdArgs,
     #[command(flatten)]
     pub remote: RemoteArgs,
+    /// Run the profile N times, one after another, stored as one group (`rep-...`), and
+    /// report each figure as mean ± σ over the runs with its range.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub repeat: u32,
+    /// Name the run (or every run of a --repeat group) so `show`, `report` and `diff` can
+    /// take the name; the newest run with a label is the one it names.
+    #[arg(long, value_name = "TEXT")]
+    pub label: Option<String>,
+}
+
+/// Arguments of `dobench diff` (src/diff.rs).
+#[derive(Debug, Args)]
+#[command(after_help = dobench_reports::diff::HELP)]
+pub struct DiffArgs {
+    /// Before.
+    pub a: String,
+    /// After.
+    pub b: String,
+    /// Exit 1 when a figure moved past a bound *and* beyond noise: `p99_ms > +10%` (a rise
+    /// of more than 10 % of A), `achieved_rps < -5%`, or an absolute bound in the figure's
+    /// unit (`p99_ms > +2ms`; `error_rate` as a fraction). Repeatable.
+    #[arg(long = "fail-if", value_name = "EXPR")]
+    pub fail_if: Vec<String>,
+    /// Print the diff as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write one HTML report of both sides' runs, the changes beyond noise at its top.
+    #[arg(long)]
+    pub html: Option<std::path::PathBuf>,
+    /// Results store.
+    #[arg(long, default_value = ".dobench/results.db")]
+    pub db: std::path::PathBuf,
+}
+
+/// Arguments of `dobench cost` (src/cost.rs).
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Per object-second observed, the run's billed (active) time, the time hibernation avoided billing, billable requests (HTTP + alarm runs + incoming WebSocket messages ÷ 20), storage rows (estimated from the workload's code) and stored bytes are multiplied by the month's object-seconds (objects × active hours a day × 3,600 × 30) and priced at the published Workers Paid rates, less the plan's monthly allowances: requests $0.15/million (1 million included), duration $12.50/million GB-s at 128 MB (400,000 GB-s included), rows read $0.001/million (25 billion included), rows written $1.00/million (50 million included), stored data $0.20/GB-month (5 GB included). Billed: active time, and idle time in memory that cannot hibernate (the `without hibernation` line); not billed: hibernated time and idle time that can hibernate. Not included: the front Worker's own charges."
+)]
+pub struct CostArgs {
+    /// The run: id (or unique prefix or suffix), `latest`, `latest~N` or a --label.
+    pub run: String,
+    /// How many objects the design has at your scale: `rooms=50000`, `objects=1000000`.
+    #[arg(long)]
+    pub scale: String,
+    /// Hours a day each object is as busy as in the run (out of memory the rest of the day).
+    #[arg(long, default_value_t = 24.0, value_name = "H")]
+    pub active_hours: f64,
+    /// Print the projection as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Results store.
+    #[arg(long, default_value = ".dobench/results.db")]
+    pub db: std::path::PathBuf,
 }
 
 /// Arguments of `dobench compare` (src/compare.rs).
@@ -360,9 +419,21 @@ pub struct RunArgs {
 pub struct CompareArgs {
     /// Built-in profile name or a path to a profile TOML file.
     pub profile: String,
-    /// Comma-separated strategies, one run each.
+    /// Comma-separated strategies, one run each; or one shard sweep `KIND:LO..HI` (hash,
+    /// jump or random, e.g. `hash:1..64`): it doubles the count from LO until a run
+    /// qualifies, confirms that the next power qualifies too (hash collisions make the
+    /// hottest object's peak uneven), and names the lowest count that and every larger count
+    /// tried qualified. A run qualifies when it passes correctness and every threshold and
+    /// keeps every object's peak within --headroom of the ceiling.
     #[arg(long, default_value = "single,hash:16,jump:16,random:16")]
     pub strategy: String,
+    /// The best rule's headroom: every object's peak second must stay at or below this
+    /// share of the per-object ceiling (%).
+    #[arg(long, default_value_t = dobench_loadgen::best::DEFAULT_HEADROOM_PCT, value_name = "PCT")]
+    pub headroom: f64,
+    /// After a sweep's doubling, bisect between the last failing and the first passing count.
+    #[arg(long)]
+    pub refine: bool,
     /// Comma-separated targets, each run with every strategy: `embedded` (the default: a
     /// fresh in-process runtime per run), `workerd` (one workerd for all its runs, stopped
     /// afterwards) or loopback URLs (fresh object names per run).

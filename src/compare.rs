@@ -2,207 +2,86 @@
 //! profile once per target × strategy (each against a fresh embedded runtime, or the same
 //! target with fresh object names), records the runs as one compare group, prints one table
 //! (with a target column when there are several) and names, per target, the best strategy by
-//! the one rule the HTML report shares (`summary::best_index`: of the runs passing correctness
-//! and thresholds, the fewest objects; ties: the coolest hottest object, then the lowest p99).
-//! `--json` prints
-//! `{"runs": [...], "best": ...}`. Runs go one after another, never in parallel (they would
-//! measure each other).
+//! the one rule the HTML report shares (`best::best_index`: of the runs passing correctness
+//! and thresholds with every object's peak within `--headroom` of the ceiling, the fewest
+//! objects; ties: the coolest hottest object, then the lowest p99). `--strategy hash:1..64`
+//! is a shard sweep: the search is planned by `sweep.rs` and run here, and its answer is one
+//! line and the JSON's `best`. `--json` prints `{"runs": [...], "best": ...}`. Runs go one
+//! after another, never in parallel (they would measure each other).
 
-use std::fmt::Write as _;
+mod print;
+
 use std::process::ExitCode;
 
+use dobench_loadgen::best;
 use dobench_reports::Store;
 use dobench_workloads::strategy;
-use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::CompareArgs;
 use crate::run::{self, RunPlan, RunResult, View};
+use crate::sweep;
 
-/// One row of the compare table (also in `--json` under `table`).
-#[derive(Debug, Clone, Serialize)]
-pub struct Row {
-    /// `embedded`, `workerd` or the target URL.
-    pub target: String,
-    pub strategy: String,
-    pub achieved_rps: f64,
-    pub p50_ms: f64,
-    pub p99_ms: f64,
-    pub overloaded: u64,
-    pub hottest_object: String,
-    pub hottest_rps: f64,
-    pub hottest_peak_rps: f64,
-    pub hottest_ok_rps: f64,
-    /// Hottest object's `ceiling_pct`: its peak per-second *served* rate over the ceiling
-    /// (the same figure as `run`, `show` and the HTML report).
-    pub hottest_ceiling_pct: f64,
-    /// The same object's average served rate over the ceiling (shown beside the peak).
-    pub hottest_avg_ceiling_pct: f64,
-    pub objects_used: u64,
-    pub read_fan_in: u64,
-    pub correctness: bool,
-    pub thresholds: bool,
-}
+use print::print_human;
+pub use print::Row;
 
-impl Row {
-    fn of(r: &RunResult) -> Row {
-        let s = &r.summary;
-        let hot = s.objects.as_ref().and_then(|o| o.first());
-        let ok = hot.map_or(0.0, |h| h.served_rps);
-        Row {
-            target: s.target.clone(),
-            strategy: s.strategy.clone().unwrap_or_default(),
-            achieved_rps: s.achieved_rps,
-            p50_ms: s.latency_ms.p50,
-            p99_ms: s.latency_ms.p99,
-            overloaded: s.errors.overloaded,
-            hottest_object: hot.map(|h| h.name.clone()).unwrap_or_default(),
-            hottest_rps: hot.map_or(0.0, |h| h.rps),
-            hottest_peak_rps: hot.map_or(0.0, |h| h.peak_rps),
-            hottest_ok_rps: ok,
-            hottest_ceiling_pct: hot.map_or(0.0, |h| h.ceiling_pct),
-            hottest_avg_ceiling_pct: hot.map_or(0.0, |h| h.avg_ceiling_pct),
-            objects_used: r.objects_used,
-            read_fan_in: r.read_fan_in,
-            correctness: s.correctness.as_ref().is_none_or(|c| c.passed),
-            thresholds: s.thresholds.passed,
-        }
-    }
-}
-
-/// The best strategy among `runs` by the one rule (`summary::best_index`, which the HTML
-/// report uses too).
-pub fn best(runs: &[&RunResult]) -> Option<String> {
-    dobench_loadgen::summary::best_index(runs.iter().map(|r| &r.summary))
+/// The best strategy among `runs` by the one rule (`best::best_index`, which the HTML
+/// report uses too) with `headroom_pct`.
+pub fn best(runs: &[&RunResult], headroom_pct: f64) -> Option<String> {
+    best::best_index(runs.iter().map(|r| &r.summary), headroom_pct)
         .and_then(|i| runs[i].summary.strategy.clone())
 }
 
-/// The table as printed.
-pub fn table(rows: &[Row], ceiling: Option<f64>) -> String {
-    let mut o = String::new();
-    // Several targets: a first column names each row's target.
-    let several = rows.iter().any(|r| r.target != rows[0].target);
-    let width = rows
-        .iter()
-        .map(|r| r.target.len())
-        .max()
-        .unwrap_or(0)
-        .max(6);
-    if several {
-        let _ = write!(o, "{:<width$} ", "target");
-    }
-    let _ = writeln!(
-        o,
-        "{:<12} {:>9} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>12} {:>7} {:>6} {:>11} {:>10}",
-        "strategy",
-        "rate/s",
-        "p50 ms",
-        "p99 ms",
-        "overload",
-        "hot req/s",
-        "hot peak",
-        "hot ok/s",
-        "% ceil pk/avg",
-        "objects",
-        "fan-in",
-        "correctness",
-        "thresholds"
-    );
-    for r in rows {
-        if several {
-            let _ = write!(o, "{:<width$} ", r.target);
-        }
-        let _ = writeln!(
-            o,
-            "{:<12} {:>9.1} {:>8.2} {:>8.2} {:>9} {:>9.1} {:>9.0} {:>9.1} {:>12} {:>7} {:>6} {:>11} {:>10}",
-            r.strategy,
-            r.achieved_rps,
-            r.p50_ms,
-            r.p99_ms,
-            r.overloaded,
-            r.hottest_rps,
-            r.hottest_peak_rps,
-            r.hottest_ok_rps,
-            ceiling.map_or("-".into(), |_| format!(
-                "{:.0}/{:.0}",
-                r.hottest_ceiling_pct, r.hottest_avg_ceiling_pct
-            )),
-            r.objects_used,
-            r.read_fan_in,
-            if r.correctness { "pass" } else { "FAIL" },
-            if r.thresholds { "pass" } else { "FAIL" },
-        );
-    }
-    o
+/// What `--strategy` asks for: a list of strategies, or one shard sweep.
+enum Asked {
+    List(Vec<dobench_workloads::Strategy>),
+    Sweep(sweep::Range),
 }
 
-/// `dobench compare`.
-pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
-    crate::remote::apply(&args.remote)?;
-    let strategies = strategy::parse_list(&args.strategy)?;
-    if strategies.is_empty() {
+fn asked(arg: &str) -> anyhow::Result<Asked> {
+    let entries: Vec<&str> = arg.split(',').filter(|e| !e.trim().is_empty()).collect();
+    if entries.iter().any(|e| sweep::is_range(e)) {
+        if entries.len() > 1 {
+            anyhow::bail!(
+                "--strategy {arg}: a shard sweep (KIND:LO..HI) is given alone, not in a list"
+            );
+        }
+        return Ok(Asked::Sweep(
+            sweep::parse_range(entries[0]).map_err(anyhow::Error::msg)?,
+        ));
+    }
+    let list = strategy::parse_list(arg)?;
+    if list.is_empty() {
         anyhow::bail!("--strategy needs at least one strategy");
     }
-    let target_cmd = args.target_cmd.plan()?;
-    if target_cmd.is_some() && args.target.is_some() {
-        anyhow::bail!("--target-cmd starts the target itself: give it or --target, not both");
+    Ok(Asked::List(list))
+}
+
+/// The shared parts of every run of one comparison.
+struct Session<'a> {
+    args: &'a CompareArgs,
+    group: String,
+    cancel: CancellationToken,
+}
+
+impl Session<'_> {
+    fn plan(&self, strategy: &str, t: &TargetSpec) -> anyhow::Result<RunPlan> {
+        let a = self.args;
+        let mut plan = RunPlan::new(
+            &a.profile,
+            t.url.clone(),
+            Some(strategy),
+            a.duration.as_deref(),
+            &a.set,
+            a.db.clone(),
+        )?;
+        plan.target_label = Some(t.label.clone());
+        Ok(plan)
     }
-    let mut targets = parse_targets(args.target.as_deref())?;
-    // Load every plan first (targets × strategies): a typo fails before any load is sent.
-    let mut plans = Vec::new();
-    for t in &targets {
-        for s in &strategies {
-            let mut plan = RunPlan::new(
-                &args.profile,
-                t.url.clone(),
-                Some(&s.to_string()),
-                args.duration.as_deref(),
-                &args.set,
-                args.db.clone(),
-            )?;
-            plan.target_label = Some(t.label.clone());
-            plans.push(plan);
-        }
-    }
-    if let Some(parent) = args.db.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
-    }
-    if args.tui {
-        crate::tui::check_terminal()?;
-    }
-    // `--target workerd`: one instance for every run (each run uses fresh object names).
-    let wants_workerd = targets.iter().any(|t| t.workerd);
-    let workerd = crate::workerd::start_if(wants_workerd).await?;
-    if let Some(w) = &workerd {
-        for plan in plans.iter_mut() {
-            if plan.target_label.as_deref() == Some(crate::workerd::TARGET_WORD) {
-                plan.target = Some(w.base.clone());
-            }
-        }
-    }
-    // `--target-cmd`: the user's server, one instance for every run.
-    let server = crate::target_cmd::start_if(target_cmd.as_ref()).await?;
-    if let Some(s) = &server {
-        targets[0].label = s.base.clone();
-        for plan in plans.iter_mut() {
-            plan.target = Some(s.base.clone());
-            plan.target_label = Some(s.base.clone());
-        }
-    }
-    let group = Store::open(&args.db)?.create_compare_group(&plans[0].loaded.profile.name)?;
-    let cancel = CancellationToken::new();
-    let on_signal = cancel.clone();
-    tokio::spawn(async move {
-        crate::shutdown_signal().await;
-        on_signal.cancel();
-    });
-    let mut results = Vec::new();
-    for plan in plans.iter_mut() {
-        if cancel.is_cancelled() {
-            break;
-        }
-        plan.compare_group = Some(group.clone());
-        if !args.json {
+
+    async fn run(&self, plan: &mut RunPlan) -> anyhow::Result<RunResult> {
+        plan.compare_group = Some(self.group.clone());
+        if !self.args.json {
             eprintln!(
                 "== {} with strategy {} on {}",
                 plan.loaded.profile.name,
@@ -210,43 +89,269 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
                 plan.target_label.as_deref().unwrap_or("embedded")
             );
         }
-        let view = if args.tui {
+        let view = if self.args.tui {
             View::Tui
-        } else if args.json {
+        } else if self.args.json {
             View::Quiet
         } else {
             View::Progress
         };
-        results.push(run::execute(plan, cancel.clone(), view).await?);
+        run::execute(plan, self.cancel.clone(), view).await
     }
-    let rows: Vec<Row> = results.iter().map(Row::of).collect();
-    // The best strategy on each target; `best` is the first target's (as with one target).
-    let best_by_target: Vec<(String, Option<String>)> = targets
+}
+
+/// Runs a shard sweep: the planner (`sweep::Sweep`) says which count to run next; each run
+/// qualifies or not by the one best rule. Returns the runs (in shard order) and the sweep.
+async fn run_sweep(
+    session: &Session<'_>,
+    range: sweep::Range,
+    target: &TargetSpec,
+    first: RunPlan,
+) -> anyhow::Result<(Vec<RunResult>, sweep::Sweep)> {
+    let headroom = session.args.headroom;
+    let mut plan_of = Some(first);
+    let mut sw = sweep::Sweep::new(range, session.args.refine);
+    let mut results: Vec<(u32, RunResult)> = Vec::new();
+    while let Some(n) = sw.next() {
+        if session.cancel.is_cancelled() {
+            break;
+        }
+        let mut plan = match plan_of.take() {
+            Some(p) => p,
+            None => session.plan(&range.family.with(n).to_string(), target)?,
+        };
+        let r = session.run(&mut plan).await?;
+        sw.record(n, best::qualifies(&r.summary, headroom));
+        results.push((n, r));
+    }
+    results.sort_by_key(|(n, _)| *n);
+    Ok((results.into_iter().map(|(_, r)| r).collect(), sw))
+}
+
+/// The sweep's answer in one line, and its strategy: "use hash:8 — the fewest shards where
+/// every object's peak stays ≤ 90 % of the ceiling (83 %) and every threshold passes; hash:4
+/// overloads (object X at 100 %, 1,203 refusals)".
+pub fn sweep_answer(
+    sw: &sweep::Sweep,
+    results: &[RunResult],
+    headroom: f64,
+) -> (Option<String>, String) {
+    let of = |n: u32| {
+        let name = sw.range.family.with(n).to_string();
+        results
+            .iter()
+            .find(|r| r.summary.strategy.as_deref() == Some(name.as_str()))
+    };
+    let tried = sw.tried().count();
+    let Some(n) = sw.answer() else {
+        let top = sw
+            .tried()
+            .last()
+            .and_then(|(n, _)| of(n))
+            .and_then(|r| best::shortfall(&r.summary, headroom))
+            .map(|w| format!("; the largest tried {w}"))
+            .unwrap_or_default();
+        return (
+            None,
+            format!(
+                "no shard count in {} keeps every object's peak ≤ {headroom:.0} % of the ceiling with every threshold passing ({tried} runs){top}",
+                sw.range
+            ),
+        );
+    };
+    // The answer by the one best rule over the confirmed counts (n and every larger one tried).
+    let confirmed: Vec<&RunResult> = results
         .iter()
-        .map(|t| {
-            let mine: Vec<&RunResult> = results
-                .iter()
-                .filter(|r| r.summary.target == t.label)
-                .collect();
-            (t.label.clone(), best(&mine))
+        .filter(|r| {
+            r.summary
+                .strategy
+                .as_deref()
+                .and_then(|s| s.split_once(':'))
+                .and_then(|(_, k)| k.parse::<u32>().ok())
+                .is_some_and(|k| k >= n)
         })
         .collect();
+    let chosen = best(&confirmed, headroom).unwrap_or_else(|| sw.range.family.with(n).to_string());
+    let peak = confirmed
+        .iter()
+        .find(|r| r.summary.strategy.as_deref() == Some(chosen.as_str()))
+        .map_or(0.0, |r| r.summary.hottest_ceiling_pct());
+    let below = sw
+        .last_failing()
+        .and_then(|f| of(f).map(|r| (f, r)))
+        .and_then(|(f, r)| {
+            best::shortfall(&r.summary, headroom)
+                .map(|w| format!("; {} {w}", sw.range.family.with(f)))
+        })
+        .unwrap_or_default();
+    let line = format!(
+        "use {chosen} — the fewest shards where every object's peak stays ≤ {headroom:.0} % of the ceiling ({peak:.0} %) and every threshold passes{below} ({tried} runs searched {})",
+        sw.range
+    );
+    (Some(chosen), line)
+}
+
+/// `dobench compare`.
+pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    crate::remote::apply(&args.remote)?;
+    if !(args.headroom > 0.0 && args.headroom <= 100.0) {
+        anyhow::bail!(
+            "--headroom {}: give a share of the ceiling in (0, 100] %",
+            args.headroom
+        );
+    }
+    let asked = asked(&args.strategy)?;
+    let target_cmd = args.target_cmd.plan()?;
+    if target_cmd.is_some() && args.target.is_some() {
+        anyhow::bail!("--target-cmd starts the target itself: give it or --target, not both");
+    }
+    let targets = parse_targets(args.target.as_deref())?;
+    if matches!(asked, Asked::Sweep(_)) && targets.len() > 1 {
+        anyhow::bail!("a shard sweep runs on one --target at a time");
+    }
+    if args.refine && !matches!(asked, Asked::Sweep(_)) {
+        anyhow::bail!("--refine refines a shard sweep: give --strategy KIND:LO..HI");
+    }
+    if let Some(parent) = args.db.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let cancel = CancellationToken::new();
+    let mut session = Session {
+        args: &args,
+        group: String::new(),
+        cancel: cancel.clone(),
+    };
+    // Load every plan first (targets × strategies; a sweep's first count): a typo fails
+    // before any load is sent.
+    let mut plans = Vec::new();
+    for t in &targets {
+        match &asked {
+            Asked::List(list) => {
+                for s in list {
+                    plans.push(session.plan(&s.to_string(), t)?);
+                }
+            }
+            Asked::Sweep(r) => plans.push(session.plan(&r.family.with(r.lo).to_string(), t)?),
+        }
+    }
+    if args.tui {
+        crate::tui::check_terminal()?;
+    }
+    // `--target workerd`: one instance for every run (each run uses fresh object names).
+    let wants_workerd = targets.iter().any(|t| t.workerd);
+    let workerd = crate::workerd::start_if(wants_workerd).await?;
+    let mut targets = targets;
+    if let Some(w) = &workerd {
+        for plan in plans.iter_mut() {
+            if plan.target_label.as_deref() == Some(crate::workerd::TARGET_WORD) {
+                plan.target = Some(w.base.clone());
+            }
+        }
+        for t in targets.iter_mut().filter(|t| t.workerd) {
+            t.url = Some(w.base.clone());
+        }
+    }
+    // `--target-cmd`: the user's server, one instance for every run (a sweep's later plans
+    // take it from the target).
+    let server = crate::target_cmd::start_if(target_cmd.as_ref()).await?;
+    if let Some(s) = &server {
+        targets[0].label = s.base.clone();
+        targets[0].url = Some(s.base.clone());
+        for plan in plans.iter_mut() {
+            plan.target = Some(s.base.clone());
+            plan.target_label = Some(s.base.clone());
+        }
+    }
+    session.group = Store::open(&args.db)?.create_compare_group(&plans[0].loaded.profile.name)?;
+    let group = session.group.clone();
+    let on_signal = cancel.clone();
+    tokio::spawn(async move {
+        crate::shutdown_signal().await;
+        on_signal.cancel();
+    });
+    let mut results = Vec::new();
+    let mut swept = None;
+    match &asked {
+        Asked::List(_) => {
+            for plan in plans.iter_mut() {
+                if cancel.is_cancelled() {
+                    break;
+                }
+                results.push(session.run(plan).await?);
+            }
+        }
+        Asked::Sweep(r) => {
+            let first = plans.remove(0);
+            let (rs, sw) = run_sweep(&session, *r, &targets[0], first).await?;
+            results = rs;
+            swept = Some(sw);
+        }
+    }
+    let headroom = args.headroom;
+    let rows: Vec<Row> = results.iter().map(Row::of).collect();
+    // The best strategy on each target; `best` is the first target's (as with one target).
+    let (best_by_target, answer): (Vec<(String, Option<String>)>, Option<String>) = match &swept {
+        Some(sw) => {
+            let (b, line) = sweep_answer(sw, &results, headroom);
+            (vec![(targets[0].label.clone(), b)], Some(line))
+        }
+        None => (
+            targets
+                .iter()
+                .map(|t| {
+                    let mine: Vec<&RunResult> = results
+                        .iter()
+                        .filter(|r| r.summary.target == t.label)
+                        .collect();
+                    (t.label.clone(), best(&mine, headroom))
+                })
+                .collect(),
+            None,
+        ),
+    };
     let best = best_by_target.first().and_then(|(_, b)| b.clone());
     let all_have_best = best_by_target.iter().all(|(_, b)| b.is_some());
-    if let Some(b) = &best {
-        Store::open(&args.db)?.set_compare_best(&group, b)?;
+    {
+        let store = Store::open(&args.db)?;
+        if let Some(b) = &best {
+            store.set_compare_best(&group, b)?;
+        }
+        if let Some(a) = &answer {
+            store.set_compare_answer(&group, a)?;
+        }
     }
     if let Some(path) = &args.html {
         let ids: Vec<String> = results.iter().map(|r| r.summary.run_id.clone()).collect();
-        run::write_html(&args.db, &ids, path, best.clone())?;
+        let opts = dobench_reports::html::ReportOptions {
+            answer: answer.clone(),
+            headroom_pct: Some(headroom),
+            ..Default::default()
+        };
+        run::write_report(&args.db, &ids, path, opts, best.clone())?;
     }
     let ceiling = results.first().and_then(|r| r.summary.ceiling_rps);
     if args.json {
         let runs: Vec<_> = results.iter().map(|r| &r.summary).collect();
+        let sweep_json = swept.as_ref().map(|sw| {
+            serde_json::json!({
+                "range": sw.range.to_string(),
+                "refine": sw.refine,
+                "headroom_pct": headroom,
+                "runs": sw.tried().count(),
+                "tried": sw.tried().map(|(n, q)| serde_json::json!({
+                    "strategy": sw.range.family.with(n).to_string(),
+                    "qualified": q,
+                })).collect::<Vec<_>>(),
+                "answer": answer,
+            })
+        });
         println!(
             "{}",
             serde_json::to_string(&serde_json::json!({
                 "runs": runs, "best": best, "table": rows, "compare_group": group,
+                "headroom_pct": headroom,
+                "answer": answer,
+                "sweep": sweep_json,
                 "best_by_target": best_by_target
                     .iter()
                     .map(|(t, b)| (t.clone(), serde_json::json!(b)))
@@ -254,62 +359,29 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
             }))?
         );
     } else {
-        let p = &plans[0].loaded.profile;
-        println!(
-            "dobench compare {}  (per-object ceiling {}; compare group {group})",
-            p.name,
-            ceiling.map_or("off".into(), |c| format!("{c:.0}/s"))
+        print_human(
+            &args,
+            &plans_profile_name(&results, &args),
+            &group,
+            ceiling,
+            &rows,
+            &best_by_target,
+            targets.len(),
+            answer.as_deref(),
+            &results,
         );
-        print!("{}", table(&rows, ceiling));
-        for (t, b) in &best_by_target {
-            let on = if targets.len() > 1 {
-                format!(" on {t}")
-            } else {
-                String::new()
-            };
-            match b {
-                Some(b) => println!(
-                    "best{on}: {b} (of the runs passing correctness and thresholds: the fewest objects; ties: the coolest hottest object, then the lowest p99)"
-                ),
-                None => {
-                    println!(
-                        "best{on}: none of these strategies met the thresholds and correctness"
-                    )
-                }
-            }
-        }
-        for r in &results {
-            if let Some(c) = r.summary.correctness.as_ref().filter(|c| !c.passed) {
-                for ch in c.checks.iter().filter(|c| !c.passed) {
-                    println!(
-                        "  {} on {}: {}: {}",
-                        r.summary.strategy.as_deref().unwrap_or("-"),
-                        r.summary.target,
-                        ch.name,
-                        ch.detail
-                    );
-                }
-            }
-            for t in r.summary.thresholds.results.iter().filter(|t| !t.passed) {
-                let actual = if t.shown.is_empty() {
-                    format!("{:.3}", t.actual)
-                } else {
-                    t.shown.clone()
-                };
-                println!(
-                    "  {} on {}: threshold {} broken (actual {actual})",
-                    r.summary.strategy.as_deref().unwrap_or("-"),
-                    r.summary.target,
-                    t.expr,
-                );
-            }
-        }
     }
     Ok(if all_have_best {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+fn plans_profile_name(results: &[RunResult], args: &CompareArgs) -> String {
+    results
+        .first()
+        .map_or_else(|| args.profile.clone(), |r| r.summary.profile.clone())
 }
 
 /// One `--target` entry of a comparison.

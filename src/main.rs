@@ -3,15 +3,19 @@
 
 mod cli;
 mod compare;
+mod cost;
+mod diff;
 mod http;
 mod http_template;
 mod init;
 mod limits;
 mod profiles;
 mod remote;
+mod repeat;
 mod report;
 mod run;
 mod serve;
+mod sweep;
 mod target_cmd;
 mod tui;
 mod workerd;
@@ -50,6 +54,8 @@ fn main() -> ExitCode {
             cli::Command::Report(args) => report::report(args),
             cli::Command::Run(args) => run::run(args).await,
             cli::Command::Compare(args) => compare::run(args).await,
+            cli::Command::Diff(args) => diff::run(args),
+            cli::Command::Cost(args) => cost::run(args),
             cli::Command::Profiles(args) => profiles::run(args),
             cli::Command::Target(args) => workerd::run(args).await,
             cli::Command::Init(args) => init::run(args),

@@ -70,10 +70,15 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let store = open_existing(&args.db)?;
     let mut ids = Vec::new();
     let mut best_strategy = None;
+    let mut answer = None;
     for spec in &args.runs {
         let found = store.resolve(spec)?;
         if found.len() > 1 || store.compare_best(spec)?.is_some() {
             best_strategy = best_strategy.or(store.compare_best(spec)?);
+            answer = answer.or(store.compare_answer(spec)?);
+            if store.group_kind(spec).ok() == Some(dobench_reports::GroupKind::Repeat) {
+                answer = answer.or(Some(crate::repeat::no_best(found.len())));
+            }
         }
         for id in found {
             if !ids.contains(&id) {
@@ -90,6 +95,8 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
         &ReportOptions {
             title: args.title,
             best_strategy,
+            answer,
+            headroom_pct: None,
         },
     )?;
     write_atomically(&args.output, page.as_bytes())?;

@@ -156,6 +156,10 @@ pub fn run_failures(s: &RunSummary, embedded: bool) -> Vec<String> {
 /// `dobench run`.
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     crate::remote::apply(&args.remote)?;
+    crate::repeat::check_label(args.label.as_deref())?;
+    if args.repeat != 1 {
+        return crate::repeat::run(args).await;
+    }
     let (wants_workerd, target) = crate::workerd::split_target(args.target.as_deref());
     let mut plan = RunPlan::new(
         &args.profile,
@@ -198,6 +202,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         View::Progress
     };
     let result = execute(&plan, cancel, view).await?;
+    if let Some(label) = &args.label {
+        Store::open(&plan.db)?.set_label(&result.summary.run_id, label)?;
+    }
     if let Some(path) = &args.html {
         write_html(
             &plan.db,
@@ -523,11 +530,12 @@ fn hibernation(stats: &ServerStats, nonce: &str) -> HibernationSummary {
         .objects
         .iter()
         .filter(|o| o.class == "chat" && o.name.as_deref().is_some_and(|n| n.contains(&tag)));
-    let (mut billed, mut hibernated, mut avoided) = (0.0, 0.0, 0.0);
+    let (mut billed, mut hibernated, mut avoided, mut idle) = (0.0, 0.0, 0.0, 0.0);
     for o in ours {
         billed += o.billed_ms;
         hibernated += o.hibernated_ms;
         avoided += o.avoided_ms;
+        idle += (o.active_ms - o.billed_ms).max(0.0);
     }
     let (gb_billed, gb_avoided) = (gb_s(billed / 1000.0), gb_s(avoided / 1000.0));
     HibernationSummary {
@@ -541,6 +549,7 @@ fn hibernation(stats: &ServerStats, nonce: &str) -> HibernationSummary {
         } else {
             0.0
         },
+        idle_in_memory_ms: idle,
     }
 }
 
@@ -551,6 +560,17 @@ pub fn write_html(
     path: &Path,
     best: Option<String>,
 ) -> anyhow::Result<()> {
+    write_report(db, ids, path, Default::default(), best)
+}
+
+/// Writes one HTML report of `ids` with `opts` (its best strategy set to `best`).
+pub fn write_report(
+    db: &Path,
+    ids: &[String],
+    path: &Path,
+    opts: dobench_reports::html::ReportOptions,
+    best: Option<String>,
+) -> anyhow::Result<()> {
     let store = Store::open(db)?;
     let runs = ids
         .iter()
@@ -559,8 +579,8 @@ pub fn write_html(
     let page = dobench_reports::html::render(
         &runs,
         &dobench_reports::html::ReportOptions {
-            title: None,
             best_strategy: best,
+            ..opts
         },
     )?;
     std::fs::write(path, page).with_context(|| format!("writing {}", path.display()))?;

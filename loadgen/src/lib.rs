@@ -24,6 +24,7 @@
 //! ```
 
 pub mod aggregate;
+pub mod best;
 pub mod client;
 pub mod cpu;
 pub mod duration;

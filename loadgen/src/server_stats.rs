@@ -44,6 +44,14 @@ pub struct ServerObject {
     pub alarms_fired: u64,
     pub alarms_retried: u64,
     pub alarms_given_up: u64,
+    /// Wall-clock ms in memory (billed or idle).
+    pub active_ms: f64,
+    /// ms with at least one socket open.
+    pub socket_open_ms: f64,
+    /// Incoming WebSocket messages delivered to it.
+    pub ws_messages_in: u64,
+    /// Size of its database, bytes.
+    pub storage_bytes: u64,
 }
 
 /// Runtime-wide alarm counters.
@@ -83,6 +91,8 @@ pub struct ServerStats {
     /// The target's per-object ceiling in turns/s (`None`: off or unknown).
     pub ceiling_rps: Option<u32>,
     pub live_objects: u64,
+    /// Every object seen since the target started (`objects` lists the hottest of them).
+    pub objects_total: u64,
     pub alarms: ServerAlarms,
     pub hibernation: ServerHibernation,
     /// Every object seen since the target started, hottest first.

@@ -8,6 +8,7 @@ use std::time::UNIX_EPOCH;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::best::best_index;
 use crate::executor::RunOutcome;
 use crate::hist::Percentiles;
 use crate::recorder::ErrorCounts;
@@ -66,6 +67,10 @@ pub struct HibernationSummary {
     pub gb_s_avoided: f64,
     pub usd_avoided: f64,
     pub saved_pct: f64,
+    /// In memory with no work in flight (not billed: able to hibernate), ms. With
+    /// `active_ms` and `hibernated_ms` it makes the observed time.
+    #[serde(default)]
+    pub idle_in_memory_ms: f64,
 }
 
 /// Alarm delivery (filled in by the alarm workload).
@@ -478,6 +483,33 @@ impl RunSummary {
     }
 }
 
+impl RunSummary {
+    /// The run stands: it finished, correctness and thresholds passed, nothing failed it.
+    pub fn passed(&self) -> bool {
+        !self.stopped_early
+            && self.thresholds.passed
+            && self.correctness.as_ref().is_none_or(|c| c.passed)
+            && self.failures.is_empty()
+    }
+
+    /// Objects the run used (`objects_total`, or the listed ones for a summary that predates
+    /// that field).
+    pub fn objects_used(&self) -> u64 {
+        if self.objects_total > 0 {
+            self.objects_total
+        } else {
+            self.objects.as_ref().map_or(0, |v| v.len() as u64)
+        }
+    }
+
+    /// The hottest object's `ceiling_pct` (0 when there are no objects or no ceiling).
+    pub fn hottest_ceiling_pct(&self) -> f64 {
+        self.objects
+            .as_ref()
+            .map_or(0.0, |v| v.iter().map(|o| o.ceiling_pct).fold(0.0, f64::max))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -521,80 +553,5 @@ mod tests {
         assert_eq!(s.target_finding(), None, "0.5 % queued is noise");
         s.queued = 200;
         assert!(s.target_finding().unwrap().contains("200 sends queued"));
-    }
-}
-
-impl RunSummary {
-    /// The run stands: it finished, correctness and thresholds passed, nothing failed it.
-    pub fn passed(&self) -> bool {
-        !self.stopped_early
-            && self.thresholds.passed
-            && self.correctness.as_ref().is_none_or(|c| c.passed)
-            && self.failures.is_empty()
-    }
-
-    /// Objects the run used (`objects_total`, or the listed ones for a summary that predates
-    /// that field).
-    pub fn objects_used(&self) -> u64 {
-        if self.objects_total > 0 {
-            self.objects_total
-        } else {
-            self.objects.as_ref().map_or(0, |v| v.len() as u64)
-        }
-    }
-
-    /// The hottest object's `ceiling_pct` (0 when there are no objects or no ceiling).
-    pub fn hottest_ceiling_pct(&self) -> f64 {
-        self.objects
-            .as_ref()
-            .map_or(0.0, |v| v.iter().map(|o| o.ceiling_pct).fold(0.0, f64::max))
-    }
-}
-
-/// The one "best" rule, used by `compare` and the HTML report alike: among runs that
-/// [passed](RunSummary::passed), the fewest objects; ties go to the lowest hottest-object
-/// `ceiling_pct`, then the lowest p99. `None` when no run passed.
-pub fn best_index<'a>(runs: impl IntoIterator<Item = &'a RunSummary>) -> Option<usize> {
-    runs.into_iter()
-        .enumerate()
-        .filter(|(_, s)| s.passed())
-        .min_by(|(_, a), (_, b)| {
-            a.objects_used()
-                .cmp(&b.objects_used())
-                .then(a.hottest_ceiling_pct().total_cmp(&b.hottest_ceiling_pct()))
-                .then(a.latency_ms.p99.total_cmp(&b.latency_ms.p99))
-        })
-        .map(|(i, _)| i)
-}
-
-#[cfg(test)]
-mod best_tests {
-    use super::*;
-
-    fn run(objects: u64, hot_pct: f64, p99: f64, passed: bool) -> RunSummary {
-        let mut s = RunSummary::from_snapshot(&Snapshot::default(), SummaryMeta::default(), 0);
-        s.stopped_early = false;
-        s.objects_total = objects;
-        s.objects = Some(vec![ObjectSummary {
-            ceiling_pct: hot_pct,
-            ..ObjectSummary::default()
-        }]);
-        s.latency_ms.p99 = p99;
-        s.thresholds.passed = passed;
-        s
-    }
-
-    #[test]
-    fn fewest_objects_then_coolest_hottest_then_p99() {
-        let runs = [
-            run(1, 50.0, 1.0, false), // fewest, but failed
-            run(16, 60.0, 5.0, true),
-            run(16, 40.0, 9.0, true), // same objects, cooler hottest object
-            run(64, 10.0, 0.5, true),
-        ];
-        assert_eq!(best_index(&runs), Some(2));
-        let tie = [run(16, 40.0, 9.0, true), run(16, 40.0, 3.0, true)];
-        assert_eq!(best_index(&tie), Some(1));
-        assert_eq!(best_index(&[run(1, 1.0, 1.0, false)]), None);
     }
 }

@@ -46,7 +46,9 @@ pub enum Error {
     #[error("no run matches {0:?} (see `dobench runs`)")]
     NoSuchRun(String),
     /// A run-id prefix matched several runs.
-    #[error("run id prefix {prefix:?} is ambiguous: {candidates} (give more characters)")]
+    #[error(
+        "run id prefix or suffix {prefix:?} is ambiguous: {candidates} (give more characters)"
+    )]
     AmbiguousRun { prefix: String, candidates: String },
     /// A run was finished twice, or written after it finished.
     #[error("run {0} is already finished")]

@@ -24,7 +24,10 @@
 //! # let _ = html; Ok(()) }
 //! ```
 
+pub mod diff;
 pub mod error;
+pub mod figures;
+pub mod groups;
 pub mod html;
 pub mod liveness;
 pub mod migrate;
@@ -38,7 +41,8 @@ pub mod writer;
 
 pub use error::{Error, Result};
 pub use model::{
-    HostFacts, ObjectSecond, RunMeta, RunRow, RunStatus, SecondRow, ServerStats, StoredRun,
+    GroupKind, HostFacts, ObjectSecond, RunMeta, RunRow, RunStatus, SecondRow, ServerStats,
+    StoredRun,
 };
 pub use store::{RunFilter, Store, DEFAULT_PATH};
 pub use writer::{join_live, record_live, RunWriter, DEFAULT_TOP_N};

@@ -100,6 +100,9 @@ pub struct RunRow {
     /// Thresholds and correctness verdict (`None` until complete).
     pub passed: Option<bool>,
     pub compare_group: Option<String>,
+    /// The name given with `--label`, if any.
+    #[serde(default)]
+    pub label: Option<String>,
 }
 
 impl RunRow {
@@ -110,6 +113,31 @@ impl RunRow {
             (RunStatus::Incomplete, _) => "incomplete",
             (RunStatus::Complete, Some(false)) => "FAIL",
             (RunStatus::Complete, _) => "pass",
+        }
+    }
+}
+
+/// What a group of runs is: a `compare` of strategies (or a shard sweep), or a `repeat` of
+/// one run (`run --repeat N`) whose figures are read as mean ± σ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupKind {
+    Compare,
+    Repeat,
+}
+
+impl GroupKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupKind::Compare => "compare",
+            GroupKind::Repeat => "repeat",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Self {
+        match s {
+            "repeat" => GroupKind::Repeat,
+            _ => GroupKind::Compare,
         }
     }
 }

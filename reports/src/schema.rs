@@ -86,4 +86,12 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX server_stats_run ON server_stats (run_id, elapsed_s);
     "#,
+    // v3: run labels, group kinds (a `compare` of strategies or a `repeat` of one run), and a
+    // compare group's answer in words (a shard sweep's one line).
+    r#"
+    ALTER TABLE runs ADD COLUMN label TEXT;
+    CREATE INDEX runs_label ON runs (label);
+    ALTER TABLE compare_groups ADD COLUMN kind TEXT NOT NULL DEFAULT 'compare';
+    ALTER TABLE compare_groups ADD COLUMN answer TEXT;
+    "#,
 ];

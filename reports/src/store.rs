@@ -1,5 +1,5 @@
 //! The results store: one SQLite file (WAL) holding every run, its seconds, object rates,
-//! histograms, server stats and compare groups. Opening migrates the schema and marks runs
+//! histograms, server stats and compare groups (written by `groups.rs`). Opening migrates the schema and marks runs
 //! whose writer died as `incomplete`. Reads here; live writes go through
 //! [`crate::writer::RunWriter`]. A store that cannot be written (read-only file, directory or
 //! mount) is opened read-only by [`Store::open_for_reading`]: no migration, no marking, no
@@ -17,7 +17,8 @@ use crate::error::{Error, Result};
 use crate::liveness;
 use crate::migrate::{self, SCHEMA_VERSION};
 use crate::model::{
-    HostFacts, ObjectSecond, RunMeta, RunRow, RunStatus, SecondRow, ServerStats, StoredRun,
+    GroupKind, HostFacts, ObjectSecond, RunMeta, RunRow, RunStatus, SecondRow, ServerStats,
+    StoredRun,
 };
 use crate::summary::summary_from_snapshot;
 
@@ -42,7 +43,7 @@ pub struct Store {
 
 pub(crate) const ROW_COLUMNS: &str =
     "id, started_ms, ended_ms, status, profile, target, strategy, offered_rps, \
-     achieved_rps, p99_ms, passed, compare_group";
+     achieved_rps, p99_ms, passed, compare_group, label";
 
 /// True if SQLite refused because the file, its directory or the mount cannot be written.
 fn is_read_only(e: &rusqlite::Error) -> bool {
@@ -85,7 +86,25 @@ fn run_row(r: &Row<'_>) -> rusqlite::Result<RunRow> {
         p99_ms: r.get(9)?,
         passed: r.get(10)?,
         compare_group: r.get(11)?,
+        label: r.get(12)?,
     })
+}
+
+/// `latest` → 0, `latest~N` → N; `None` for any other spec.
+fn latest_offset(spec: &str) -> Result<Option<u64>> {
+    let Some(rest) = spec.strip_prefix("latest") else {
+        return Ok(None);
+    };
+    if rest.is_empty() {
+        return Ok(Some(0));
+    }
+    match rest.strip_prefix('~').map(str::parse::<u64>) {
+        Some(Ok(n)) => Ok(Some(n)),
+        Some(Err(_)) => Err(Error::NoSuchRun(format!(
+            "{spec} (write latest or latest~N, N a whole number)"
+        ))),
+        None => Ok(None),
+    }
 }
 
 impl Store {
@@ -208,15 +227,17 @@ impl Store {
         Ok(rows)
     }
 
-    /// Run ids named by `spec`: a full id, a unique id prefix, `latest`, or a compare group
-    /// id (all its runs, oldest first).
+    /// Run ids named by `spec`: a full id, `latest` (the newest run), `latest~N` (the run N
+    /// before it), a group id (all its runs, oldest first), a `--label` (the newest run with
+    /// it, or all of its group's runs when it was a `--repeat`), or any unique prefix or suffix
+    /// of a run id.
     pub fn resolve(&self, spec: &str) -> Result<Vec<String>> {
-        if spec == "latest" {
+        if let Some(back) = latest_offset(spec)? {
             let id: Option<String> = self
                 .conn
                 .query_row(
-                    "SELECT id FROM runs ORDER BY started_ms DESC, id DESC LIMIT 1",
-                    [],
+                    "SELECT id FROM runs ORDER BY started_ms DESC, id DESC LIMIT 1 OFFSET ?1",
+                    [back as i64],
                     |r| r.get(0),
                 )
                 .optional()?;
@@ -224,12 +245,7 @@ impl Store {
                 .map(|id| vec![id])
                 .ok_or_else(|| Error::NoSuchRun(spec.to_string()));
         }
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id FROM runs WHERE compare_group = ?1 ORDER BY started_ms, id")?;
-        let group: Vec<String> = stmt
-            .query_map([spec], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
+        let group = self.group_runs(spec)?;
         if !group.is_empty() {
             return Ok(group);
         }
@@ -240,8 +256,23 @@ impl Store {
         if let Some(id) = exact {
             return Ok(vec![id]);
         }
+        let labelled: Option<(String, Option<String>)> = self
+            .conn
+            .query_row(
+                "SELECT id, compare_group FROM runs WHERE label = ?1 ORDER BY started_ms DESC, id DESC LIMIT 1",
+                [spec],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        if let Some((id, group)) = labelled {
+            if let Some(g) = group.filter(|g| self.group_kind(g).ok() == Some(GroupKind::Repeat)) {
+                return self.group_runs(&g);
+            }
+            return Ok(vec![id]);
+        }
         let mut stmt = self.conn.prepare(
-            "SELECT id FROM runs WHERE substr(id, 1, length(?1)) = ?1 ORDER BY id LIMIT 6",
+            "SELECT id FROM runs WHERE substr(id, 1, length(?1)) = ?1 OR substr(id, -length(?1)) = ?1 \
+             ORDER BY id LIMIT 6",
         )?;
         let ids: Vec<String> = stmt
             .query_map([spec], |r| r.get(0))?
@@ -457,42 +488,5 @@ impl Store {
             server_stats: self.server_stats(id)?,
             row,
         })
-    }
-
-    /// Starts a compare group for `profile`; pass its id in each run's
-    /// [`RunMeta::compare_group`].
-    pub fn create_compare_group(&self, profile: &str) -> Result<String> {
-        let now = now_ms();
-        let id = format!("cmp-{}", dobench_loadgen::summary::new_run_id(now));
-        self.conn.execute(
-            "INSERT INTO compare_groups (id, created_ms, profile) VALUES (?1, ?2, ?3)",
-            params![id, now as i64, profile],
-        )?;
-        Ok(id)
-    }
-
-    /// Records which strategy won a compare group.
-    pub fn set_compare_best(&self, group: &str, strategy: &str) -> Result<()> {
-        let n = self.conn.execute(
-            "UPDATE compare_groups SET best = ?2 WHERE id = ?1",
-            params![group, strategy],
-        )?;
-        if n == 0 {
-            return Err(Error::NoSuchRun(group.to_string()));
-        }
-        Ok(())
-    }
-
-    /// The recorded best strategy of a compare group, if any.
-    pub fn compare_best(&self, group: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT best FROM compare_groups WHERE id = ?1",
-                [group],
-                |r| r.get(0),
-            )
-            .optional()?
-            .flatten())
     }
 }

@@ -42,6 +42,7 @@ fn opt(v: Option<f64>, digits: usize) -> String {
 pub fn runs_table(rows: &[RunRow]) -> String {
     let mut lines = vec![[
         "id",
+        "label",
         "when (UTC)",
         "profile",
         "strategy",
@@ -54,6 +55,7 @@ pub fn runs_table(rows: &[RunRow]) -> String {
     for r in rows {
         lines.push(vec![
             r.id.clone(),
+            r.label.clone().unwrap_or_else(|| "-".into()),
             utc_time(r.started_ms),
             r.profile.clone(),
             r.strategy.clone().unwrap_or_else(|| "-".into()),
@@ -62,7 +64,7 @@ pub fn runs_table(rows: &[RunRow]) -> String {
             r.verdict().to_string(),
         ]);
     }
-    let widths: Vec<usize> = (0..7)
+    let widths: Vec<usize> = (0..8)
         .map(|c| {
             lines
                 .iter()
@@ -78,7 +80,7 @@ pub fn runs_table(rows: &[RunRow]) -> String {
             .zip(&widths)
             .enumerate()
             .map(|(i, (cell, w))| {
-                if i == 4 || i == 5 {
+                if i == 5 || i == 6 {
                     format!("{cell:>w$}")
                 } else {
                     format!("{cell:<w$}")
@@ -276,8 +278,17 @@ pub fn summary(s: &RunSummary) -> String {
     if let Some(h) = &s.hibernation {
         let _ = writeln!(
             o,
-            "  hibernation saved {:.1} % of duration: billed {:.0} ms ({:.4} GB-s), avoided {:.4} GB-s (${:.6}); hibernated {:.0} ms",
-            h.saved_pct, h.active_ms, h.gb_s_billed, h.gb_s_avoided, h.usd_avoided, h.hibernated_ms
+            "  hibernation saved {:.1} % of duration: billed {:.0} ms ({:.4} GB-s), avoided {:.4} GB-s (${:.6}) in this run",
+            h.saved_pct, h.active_ms, h.gb_s_billed, h.gb_s_avoided, h.usd_avoided
+        );
+        let _ = writeln!(
+            o,
+            "              time: active {:.1} s (billed) + idle in memory {:.1} s + hibernated {:.1} s (not billed) = {:.1} s observed; `dobench cost {} --scale rooms=N` projects a month",
+            h.active_ms / 1000.0,
+            h.idle_in_memory_ms / 1000.0,
+            h.hibernated_ms / 1000.0,
+            (h.active_ms + h.idle_in_memory_ms + h.hibernated_ms) / 1000.0,
+            s.run_id
         );
     }
     if let Some(a) = &s.alarms {

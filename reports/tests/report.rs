@@ -57,6 +57,18 @@ fn single_run_report_has_every_section_and_a_chart_each() {
         );
     }
     assert_eq!(svg_count(&out), 5, "one svg per chart");
+    // The throughput chart ends at the last whole second: a partial last second is no rate.
+    let seconds = store.seconds(&id).unwrap();
+    let whole = seconds.iter().filter(|s| s.span_s >= 0.999).count();
+    let throughput = &chart_sections(&out)[0].1;
+    for s in seconds.iter().filter(|s| s.span_s < 0.999) {
+        assert!(
+            !throughput.contains(&format!("achieved — {} s:", s.second)),
+            "partial second {} drawn",
+            s.second
+        );
+    }
+    assert!(throughput.contains(&format!("achieved — {} s:", whole - 1)));
     for (id, sec) in chart_sections(&out) {
         assert_eq!(svg_count(&sec), 1, "{id}");
         // Real data: a drawn line with many points, and hover titles with values.
@@ -115,11 +127,31 @@ fn compare_group_overlays_runs_and_marks_the_best() {
         .iter()
         .map(|id| store.load(id).unwrap())
         .collect();
-    let best = html::best_run(&runs, None).expect("a best run");
+    let best = html::best_run(&runs, None, 90.0).expect("a best run");
     // `single` puts 2400 req/s on one object with a 1000 req/s ceiling: never the best.
     assert_ne!(runs[best].meta.strategy.as_deref(), Some("single"));
     let out = html::render(&runs, &ReportOptions::default()).unwrap();
-    assert_eq!(svg_count(&out), 5);
+    // Two runs failed: every chart is drawn twice, the passing runs on their own scale and
+    // the failing ones apart, so their overload does not flatten the others (issue 16).
+    let passed: Vec<bool> = runs.iter().map(|r| r.summary.passed()).collect();
+    assert_eq!(
+        passed,
+        [false, false, true],
+        "single and hash:4 fail, hash:16 passes"
+    );
+    assert_eq!(svg_count(&out), 10);
+    for (id, sec) in chart_sections(&out) {
+        let (pass, fail) = sec
+            .split_once("<h3 class=\"panel\">Runs that failed (own scale)</h3>")
+            .unwrap_or_else(|| panic!("{id}: no failing panel"));
+        assert!(pass.contains("Runs that passed"), "{id}");
+        assert!(
+            !pass.contains("single"),
+            "{id}: single is not drawn with the passing runs"
+        );
+        assert!(pass.contains("hash:16"), "{id}");
+        assert!(fail.contains("single") && !fail.contains("hash:16"), "{id}");
+    }
     assert!(out.contains("★ best"));
     assert_eq!(out.matches("class=\"best\"").count(), 1);
     for s in ["single", "hash:4", "hash:16"] {

@@ -7,7 +7,7 @@ use common::Sim;
 use dobench_loadgen::hist::from_v2;
 use dobench_loadgen::Percentiles;
 use dobench_reports::migrate::{self, SCHEMA_VERSION};
-use dobench_reports::{Error, RunFilter, RunStatus, Store};
+use dobench_reports::{Error, GroupKind, RunFilter, RunStatus, Store};
 
 #[test]
 fn seconds_are_readable_while_the_run_goes() {
@@ -184,6 +184,61 @@ fn resolve_latest_prefix_and_compare_group() {
         })
         .unwrap()
         .is_empty());
+}
+
+/// Issue 16: `latest~N`, a unique suffix, labels (the newest run with one; a labelled
+/// repeat group's runs), and an ambiguous prefix named with its candidates.
+#[test]
+fn resolve_latest_n_suffix_labels_and_repeat_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.db");
+    let store = Store::open(&path).unwrap();
+    let rep = store
+        .create_group("sharded-counter", GroupKind::Repeat)
+        .unwrap();
+    assert!(rep.starts_with("rep-"));
+    assert_eq!(store.group_kind(&rep).unwrap(), GroupKind::Repeat);
+    let mut ids = Vec::new();
+    for i in 0..4u64 {
+        let sim = Sim {
+            seconds: 2,
+            seed: i,
+            extras: false,
+            ..Sim::default()
+        };
+        let group = (i < 2).then_some(rep.as_str());
+        ids.push(common::record(&path, &sim, group));
+        std::thread::sleep(std::time::Duration::from_millis(3));
+    }
+    store.set_label(&ids[0], "before").unwrap();
+    store.set_label(&ids[1], "before").unwrap();
+    store.set_label(&ids[2], "after").unwrap();
+    store.set_label(&ids[3], "after").unwrap();
+    assert_eq!(store.resolve("latest~0").unwrap(), vec![ids[3].clone()]);
+    assert_eq!(store.resolve("latest~2").unwrap(), vec![ids[1].clone()]);
+    assert!(matches!(
+        store.resolve("latest~9"),
+        Err(Error::NoSuchRun(_))
+    ));
+    assert!(matches!(
+        store.resolve("latest~x"),
+        Err(Error::NoSuchRun(_))
+    ));
+    let suffix = &ids[2][ids[2].len() - 8..];
+    assert_eq!(store.resolve(suffix).unwrap(), vec![ids[2].clone()]);
+    // A label names its newest run; a repeat group's label names the whole group.
+    assert_eq!(store.resolve("after").unwrap(), vec![ids[3].clone()]);
+    assert_eq!(store.resolve("before").unwrap(), ids[..2].to_vec());
+    assert_eq!(store.row(&ids[3]).unwrap().label.as_deref(), Some("after"));
+    // Every id starts with the same hex milliseconds prefix digit: ambiguous, both named.
+    match store.resolve(&ids[0][..1]) {
+        Err(Error::AmbiguousRun { candidates, .. }) => assert!(candidates.contains(&ids[0])),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        store.set_label("no-such-run", "x"),
+        Err(Error::NoSuchRun(_))
+    ));
 }
 
 #[test]

@@ -1,6 +1,8 @@
-//! Published Durable Objects prices and the duration arithmetic behind the hibernation
-//! savings figures. Rates and their date live here and nowhere else; nothing here reads
-//! runtime state.
+//! Published Durable Objects prices (Workers Paid plan: requests, duration, SQLite storage
+//! rows and stored data, and the monthly allowances the plan includes) and the duration
+//! arithmetic behind the hibernation savings figures. Rates, allowances and their date live
+//! here and nowhere else (`dobench cost` projects with them); nothing here reads runtime
+//! state.
 
 /// The date the rates below were read from the published pricing page.
 pub const RATES_AS_OF: &str = "2026-11-01";
@@ -12,6 +14,23 @@ pub const USD_PER_MILLION_GB_S: f64 = 12.50;
 pub const USD_PER_MILLION_REQUESTS: f64 = 0.15;
 /// Incoming WebSocket messages per billable request.
 pub const WS_MESSAGES_PER_REQUEST: u64 = 20;
+/// The plan these rates are for.
+pub const PLAN: &str = "Workers Paid";
+/// Requests the plan includes each month.
+pub const INCLUDED_REQUESTS_PER_MONTH: f64 = 1_000_000.0;
+/// Duration the plan includes each month, GB-s.
+pub const INCLUDED_GB_S_PER_MONTH: f64 = 400_000.0;
+/// USD per million SQLite rows read, and the rows the plan includes each month.
+pub const USD_PER_MILLION_ROWS_READ: f64 = 0.001;
+pub const INCLUDED_ROWS_READ_PER_MONTH: f64 = 25_000_000_000.0;
+/// USD per million SQLite rows written, and the rows the plan includes each month.
+pub const USD_PER_MILLION_ROWS_WRITTEN: f64 = 1.00;
+pub const INCLUDED_ROWS_WRITTEN_PER_MONTH: f64 = 50_000_000.0;
+/// USD per GB-month of SQLite data stored, and the GB-months the plan includes.
+pub const USD_PER_GB_MONTH_STORED: f64 = 0.20;
+pub const INCLUDED_GB_MONTH_STORED: f64 = 5.0;
+/// A billing month as the published examples count it: 30 days.
+pub const SECONDS_PER_MONTH: f64 = 30.0 * 86_400.0;
 
 /// GB-s for `seconds` of active duration of one object.
 pub fn gb_s(seconds: f64) -> f64 {

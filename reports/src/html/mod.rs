@@ -30,6 +30,11 @@ pub struct ReportOptions {
     pub title: Option<String>,
     /// The compare group's recorded best strategy, when the runs are a group.
     pub best_strategy: Option<String>,
+    /// The group's answer in words (a shard sweep's one line), shown above the comparison.
+    pub answer: Option<String>,
+    /// Headroom of the best rule, % of the ceiling (default
+    /// `dobench_loadgen::best::DEFAULT_HEADROOM_PCT`).
+    pub headroom_pct: Option<f64>,
 }
 
 /// The sections a report has, in order (`hibernation` and `alarms` only where they apply).
@@ -48,8 +53,9 @@ pub const SECTIONS: &[&str] = &[
 ];
 
 /// Index of the best run: the recorded best strategy if given, else the one rule
-/// (`dobench_loadgen::summary::best_index`, as `compare` uses) over complete runs.
-pub fn best_run(runs: &[StoredRun], recorded: Option<&str>) -> Option<usize> {
+/// (`dobench_loadgen::best::best_index`, as `compare` uses, with `headroom_pct`) over
+/// complete runs.
+pub fn best_run(runs: &[StoredRun], recorded: Option<&str>, headroom_pct: f64) -> Option<usize> {
     if runs.len() < 2 {
         return None;
     }
@@ -64,8 +70,59 @@ pub fn best_run(runs: &[StoredRun], recorded: Option<&str>) -> Option<usize> {
     let complete: Vec<usize> = (0..runs.len())
         .filter(|&i| runs[i].row.status == RunStatus::Complete)
         .collect();
-    dobench_loadgen::summary::best_index(complete.iter().map(|&i| &runs[i].summary))
+    dobench_loadgen::best::best_index(complete.iter().map(|&i| &runs[i].summary), headroom_pct)
         .map(|k| complete[k])
+}
+
+/// The runs one chart draws: all of them, or (in a comparison where some failed) the
+/// passing or the failing ones, each panel on its own scale. Colours follow the run's place
+/// in the whole report, so a run keeps its colour across panels.
+pub struct Panel<'a> {
+    runs: Vec<&'a StoredRun>,
+    labels: Vec<String>,
+    colors: Vec<usize>,
+    /// One run alone (its own detailed charts), not a comparison.
+    single: bool,
+}
+
+/// The panels of a report: one, or, when a comparison has runs that failed and runs that
+/// passed, the passing ones and the failing ones apart (a failing run's overload would set
+/// the axes and flatten the rest), with a heading each.
+fn panels<'a>(runs: &'a [StoredRun], labels: &[String]) -> Vec<(Option<&'static str>, Panel<'a>)> {
+    let of = |keep: &dyn Fn(&StoredRun) -> bool| {
+        let idx: Vec<usize> = (0..runs.len()).filter(|&i| keep(&runs[i])).collect();
+        Panel {
+            runs: idx.iter().map(|&i| &runs[i]).collect(),
+            labels: idx.iter().map(|&i| labels[i].clone()).collect(),
+            colors: idx,
+            single: runs.len() == 1,
+        }
+    };
+    let passed = |r: &StoredRun| r.summary.passed();
+    let split = runs.len() > 1 && runs.iter().any(passed) && !runs.iter().all(passed);
+    if split {
+        vec![
+            (Some("Runs that passed"), of(&passed)),
+            (Some("Runs that failed (own scale)"), of(&|r| !passed(r))),
+        ]
+    } else {
+        vec![(None, of(&|_| true))]
+    }
+}
+
+/// One chart per panel, under the panel's heading when there are several.
+fn per_panel(
+    ps: &[(Option<&'static str>, Panel)],
+    draw: fn(&Panel) -> Result<String>,
+) -> Result<String> {
+    let mut o = String::new();
+    for (head, p) in ps {
+        if let Some(h) = head {
+            o.push_str(&format!("<h3 class=\"panel\">{h}</h3>"));
+        }
+        o.push_str(&draw(p)?);
+    }
+    Ok(o)
 }
 
 fn series(label: String, color: &'static str, points: Vec<(f64, f64)>, dashed: bool) -> Series {
@@ -77,25 +134,25 @@ fn series(label: String, color: &'static str, points: Vec<(f64, f64)>, dashed: b
     }
 }
 
-fn throughput(runs: &[StoredRun], labels: &[String]) -> Result<String> {
+fn throughput(p: &Panel) -> Result<String> {
+    let (runs, labels) = (&p.runs, &p.labels);
     let mut ss = Vec::new();
     let mut first_offered = None;
     for (i, (r, l)) in runs.iter().zip(labels).enumerate() {
-        let achieved = r
-            .seconds
-            .iter()
-            .map(|s| (s.second as f64, s.achieved_rps))
-            .collect();
-        let offered = r
-            .seconds
-            .iter()
-            .map(|s| (s.second as f64, s.offered_rps))
-            .collect();
-        if runs.len() == 1 {
+        // Whole seconds only: a last, partial second's rate is not a throughput.
+        let whole = || r.seconds.iter().filter(|s| s.span_s >= 0.999);
+        let achieved = whole().map(|s| (s.second as f64, s.achieved_rps)).collect();
+        let offered = whole().map(|s| (s.second as f64, s.offered_rps)).collect();
+        if p.single {
             ss.push(series("achieved".into(), color(0), achieved, false));
             ss.push(series("offered".into(), OFFERED_COLOR, offered, true));
         } else {
-            ss.push(series(format!("{l} achieved"), color(i), achieved, false));
+            ss.push(series(
+                format!("{l} achieved"),
+                color(p.colors[i]),
+                achieved,
+                false,
+            ));
             if i == 0 {
                 first_offered = Some(series(
                     format!("offered ({l})"),
@@ -150,19 +207,20 @@ fn object_points(r: &StoredRun, name: &str) -> Vec<(f64, f64)> {
         .collect()
 }
 
-fn objects(runs: &[StoredRun], labels: &[String]) -> Result<String> {
+fn objects(p: &Panel) -> Result<String> {
+    let (runs, labels) = (&p.runs, &p.labels);
     let mut ss = Vec::new();
-    let per_run = if runs.len() == 1 { HOT_OBJECTS } else { 1 };
+    let per_run = if p.single { HOT_OBJECTS } else { 1 };
     for (i, (r, l)) in runs.iter().zip(labels).enumerate() {
         for (j, name) in hottest(r, per_run).iter().enumerate() {
-            let label = if runs.len() == 1 {
+            let label = if p.single {
                 name.clone()
             } else {
                 format!("{l}: {name}")
             };
             ss.push(series(
                 label,
-                color(if runs.len() == 1 { j } else { i }),
+                color(if p.single { j } else { p.colors[i] }),
                 object_points(r, name),
                 false,
             ));
@@ -185,7 +243,7 @@ fn objects(runs: &[StoredRun], labels: &[String]) -> Result<String> {
         series: ss,
         hlines,
     })?;
-    let what = if runs.len() == 1 {
+    let what = if p.single {
         format!("The {HOT_OBJECTS} hottest objects")
     } else {
         "Each run's hottest object".to_string()
@@ -209,9 +267,10 @@ fn gap_if_empty(s: &crate::model::SecondRow, v: f64) -> f64 {
     }
 }
 
-fn latency(runs: &[StoredRun], labels: &[String]) -> Result<String> {
+fn latency(p: &Panel) -> Result<String> {
+    let (runs, labels) = (&p.runs, &p.labels);
     let mut ss = Vec::new();
-    if runs.len() == 1 {
+    if p.single {
         let r = &runs[0];
         let pick: [Pick<dobench_loadgen::Percentiles, f64>; 4] = [
             ("p50", |p| p.p50),
@@ -234,7 +293,7 @@ fn latency(runs: &[StoredRun], labels: &[String]) -> Result<String> {
                 .iter()
                 .map(|s| (s.second as f64, gap_if_empty(s, s.latency_ms.p99)))
                 .collect();
-            ss.push(series(format!("{l} p99"), color(i), pts, false));
+            ss.push(series(format!("{l} p99"), color(p.colors[i]), pts, false));
         }
     }
     let chart = time_chart(&TimeChart {
@@ -282,12 +341,13 @@ fn distribution_points(r: &StoredRun) -> Vec<(f64, f64)> {
     }
 }
 
-fn distribution(runs: &[StoredRun], labels: &[String]) -> Result<String> {
+fn distribution(p: &Panel) -> Result<String> {
+    let (runs, labels) = (&p.runs, &p.labels);
     let ss: Vec<Series> = runs
         .iter()
         .zip(labels)
         .enumerate()
-        .map(|(i, (r, l))| series(l.clone(), color(i), distribution_points(r), false))
+        .map(|(i, (r, l))| series(l.clone(), color(p.colors[i]), distribution_points(r), false))
         .collect();
     let from_hist = runs.iter().all(|r| !r.histograms.is_empty());
     let chart = distribution_chart(&ss)?;
@@ -299,9 +359,10 @@ fn distribution(runs: &[StoredRun], labels: &[String]) -> Result<String> {
     Ok(format!("{chart}<figcaption>Latency at each percentile over the whole run, {src}. The x axis counts nines: 90%, 99%, 99.9%…</figcaption>"))
 }
 
-fn errors(runs: &[StoredRun], labels: &[String]) -> Result<String> {
+fn errors(p: &Panel) -> Result<String> {
+    let (runs, labels) = (&p.runs, &p.labels);
     let mut ss = Vec::new();
-    if runs.len() == 1 {
+    if p.single {
         let r = &runs[0];
         ss.push(series(
             "all errors".into(),
@@ -358,7 +419,7 @@ fn errors(runs: &[StoredRun], labels: &[String]) -> Result<String> {
         for (i, (r, l)) in runs.iter().zip(labels).enumerate() {
             ss.push(series(
                 l.clone(),
-                color(i),
+                color(p.colors[i]),
                 r.seconds
                     .iter()
                     .map(|s| (s.second as f64, s.errors as f64))
@@ -386,8 +447,22 @@ fn errors(runs: &[StoredRun], labels: &[String]) -> Result<String> {
 /// Renders the report for `runs` (one, or several overlaid) as one HTML document.
 pub fn render(runs: &[StoredRun], opts: &ReportOptions) -> Result<String> {
     let labels: Vec<String> = runs.iter().map(|r| tables::run_label(r, runs)).collect();
-    let best = best_run(runs, opts.best_strategy.as_deref());
+    let headroom = opts
+        .headroom_pct
+        .unwrap_or(dobench_loadgen::best::DEFAULT_HEADROOM_PCT);
+    // A group whose answer names no strategy (a sweep that found none) has no best run.
+    let best = match (&opts.answer, &opts.best_strategy) {
+        (Some(_), None) => None,
+        _ => best_run(runs, opts.best_strategy.as_deref(), headroom),
+    };
     let mut body = String::new();
+    if let Some(a) = &opts.answer {
+        body.push_str(&section(
+            "answer",
+            "Answer",
+            &format!("<p class=\"answer\">{}</p>", esc(a)),
+        ));
+    }
     if runs.len() == 1 {
         body.push_str(&section(
             "headline",
@@ -401,31 +476,32 @@ pub fn render(runs: &[StoredRun], opts: &ReportOptions) -> Result<String> {
             &tables::comparison(runs, best),
         ));
     }
+    let ps = panels(runs, &labels);
     body.push_str("<div class=\"grid\">\n");
     body.push_str(&section(
         "throughput",
         "Throughput over time",
-        &throughput(runs, &labels)?,
+        &per_panel(&ps, throughput)?,
     ));
     body.push_str(&section(
         "objects",
         "Hottest objects against the ceiling",
-        &objects(runs, &labels)?,
+        &per_panel(&ps, objects)?,
     ));
     body.push_str(&section(
         "latency",
         "Latency over time",
-        &latency(runs, &labels)?,
+        &per_panel(&ps, latency)?,
     ));
     body.push_str(&section(
         "distribution",
         "Latency distribution",
-        &distribution(runs, &labels)?,
+        &per_panel(&ps, distribution)?,
     ));
     body.push_str(&section(
         "errors",
         "Errors over time",
-        &errors(runs, &labels)?,
+        &per_panel(&ps, errors)?,
     ));
     if let Some(h) = tables::hibernation(runs, &labels) {
         body.push_str(&section("hibernation", "WebSocket hibernation", &h));

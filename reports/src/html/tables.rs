@@ -237,11 +237,23 @@ pub fn hibernation(runs: &[StoredRun], labels: &[String]) -> Option<String> {
                 format!("{:.1} s", h.active_ms / 1000.0),
             ),
             (
+                "idle in memory (not billed: able to hibernate)".into(),
+                h.idle_in_memory_ms,
+                format!("{:.1} s", h.idle_in_memory_ms / 1000.0),
+            ),
+            (
                 "hibernated (not billed)".into(),
                 h.hibernated_ms,
                 format!("{:.1} s", h.hibernated_ms / 1000.0),
             ),
         ]));
+        let _ = write!(
+            o,
+            "<p class=\"muted\">Active + idle in memory + hibernated = {:.1} s observed. Without hibernation the sockets' idle and hibernated time would be billed: the avoided {:.3} GB-s. <code>dobench cost {} --scale rooms=N</code> projects a month at your scale.</p>",
+            (h.active_ms + h.idle_in_memory_ms + h.hibernated_ms) / 1000.0,
+            h.gb_s_avoided,
+            esc(&r.row.id)
+        );
     }
     (!o.is_empty()).then_some(o)
 }

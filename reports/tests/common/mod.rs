@@ -249,6 +249,7 @@ pub fn summary(sim: &Sim, outcome: &RunOutcome) -> RunSummary {
             gb_s_avoided: 4.84,
             usd_avoided: 0.0000605,
             saved_pct: 90.0,
+            idle_in_memory_ms: 0.0,
         });
         s.alarms = Some(AlarmSummary {
             scheduled: 5000,
