@@ -42,6 +42,9 @@ pub struct Usage {
     pub ws_messages_in: f64,
     pub rows_read: f64,
     pub rows_written: f64,
+    /// Rows as the runtime counted them (false: estimated from the workload's code, for
+    /// runs recorded before the runtime counted rows).
+    pub rows_measured: bool,
     pub stored_bytes: f64,
 }
 
@@ -325,7 +328,11 @@ pub fn text(u: &Usage, p: &Projection) -> String {
             0.0
         }
     ));
-    o.push_str("  storage rows are estimated from the workload's code (the runtime does not count rows): an answered counter increment writes 1, a chat message writes 1, a rate-limit check reads 1 and writes 1, an alarm schedule or run writes 1, a construction reads 1\n");
+    if u.rows_measured {
+        o.push_str("  storage rows as the runtime counted them (rows a call returned plus full-scan steps read; puts, removing deletes and changed SQL rows written)\n");
+    } else {
+        o.push_str("  storage rows are estimated from the workload's code (this run's runtime did not count rows): an answered counter increment writes 1, a chat message writes 1, a rate-limit check reads 1 and writes 1, an alarm schedule or run writes 1, a construction reads 1\n");
+    }
     o.push_str(&format!("  not included: {}\n", p.not_included));
     o
 }
@@ -374,18 +381,29 @@ pub fn usage_of(run: &StoredRun) -> anyhow::Result<Usage> {
     };
     let ws_in = sum(&|o| o.ws_messages_in as f64);
     let alarm_runs = sum(&|o| o.alarms_fired as f64);
-    let (rows_read, rows_written) =
-        estimated_rows(run, sum(&|o| o.constructions as f64), ws_in, alarm_runs);
+    // Rows as the runtime counted them; runs recorded before it counted rows are estimated.
+    let measured = (
+        sum(&|o| o.rows_read as f64),
+        sum(&|o| o.rows_written as f64),
+    );
+    let rows_measured = measured.0 + measured.1 > 0.0;
+    let (rows_read, rows_written) = if rows_measured {
+        measured
+    } else {
+        estimated_rows(run, sum(&|o| o.constructions as f64), ws_in, alarm_runs)
+    };
     Ok(Usage {
         objects: objs.len() as u64,
         active_s: sum(&|o| o.billed_ms) / 1000.0,
         idle_in_memory_s: sum(&|o| (o.active_ms - o.billed_ms).max(0.0)) / 1000.0,
         hibernated_s: sum(&|o| o.hibernated_ms) / 1000.0,
         avoided_s: sum(&|o| o.avoided_ms) / 1000.0,
-        requests: sum(&|o| o.requests as f64) + alarm_runs,
+        // Refused (overloaded) requests are not billed.
+        requests: sum(&|o| o.requests.saturating_sub(o.overloaded) as f64) + alarm_runs,
         ws_messages_in: ws_in,
         rows_read,
         rows_written,
+        rows_measured,
         stored_bytes: sum(&|o| o.storage_bytes as f64),
     })
 }
@@ -447,6 +465,7 @@ mod tests {
             ws_messages_in: 160.0, // 8 billable requests at 20:1
             rows_read: 8.0,
             rows_written: 160.0,
+            rows_measured: true,
             stored_bytes: 8.0 * 200_000.0,
         };
         let s = parse_scale("rooms=50000", 8.0).unwrap();

@@ -52,6 +52,14 @@ pub struct ServerObject {
     pub ws_messages_in: u64,
     /// Size of its database, bytes.
     pub storage_bytes: u64,
+    /// Storage rows its turns read and wrote (0 from runtimes that do not count them).
+    #[serde(default)]
+    pub rows_read: u64,
+    #[serde(default)]
+    pub rows_written: u64,
+    /// Mean virtual service time per turn on the ceiling's clock, ms.
+    #[serde(default)]
+    pub service_ms_per_turn: f64,
 }
 
 /// Runtime-wide alarm counters.
