@@ -243,6 +243,9 @@ async fn start_embedded(p: &dobench_workloads::Profile) -> anyhow::Result<Embedd
     config.hibernate_after = r.hibernate_after.0;
     config.idle_timeout = r.idle_timeout.0;
     config.alarm_time_scale = r.alarm_time_scale;
+    let classes = dobench_workloads::ClassOptions {
+        chat_history: r.chat_history,
+    };
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     listener.set_nonblocking(true)?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -260,7 +263,8 @@ async fn start_embedded(p: &dobench_workloads::Profile) -> anyhow::Result<Embedd
         .name("dobench-rt-main".into())
         .spawn(move || {
             let result = rt.block_on(async move {
-                let runtime = match Runtime::new(config, dobench_workloads::registry()) {
+                let runtime = match Runtime::new(config, dobench_workloads::registry_with(classes))
+                {
                     Ok(r) => r,
                     Err(e) => {
                         let _ = started_tx.send(Err(e.into()));
@@ -498,6 +502,7 @@ fn runtime_options(p: &dobench_workloads::Profile, embedded: bool) -> serde_json
         "hibernate_after_ms": r.hibernate_after.0.as_millis() as u64,
         "idle_timeout_ms": r.idle_timeout.0.as_millis() as u64,
         "alarm_time_scale": r.alarm_time_scale,
+        "chat_history": r.chat_history,
         "load": format!("{:?}", traffic::schedule(&p.load)),
     })
 }

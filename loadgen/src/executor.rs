@@ -16,6 +16,15 @@
 //!   timeout, or the run was stopped (signal, hard time bound) with sends still planned;
 //! - `requests + missed = planned`, always.
 //!
+//! WebSocket workloads (chat) go through the same loop: the source names sessions, which the
+//! executor opens before the start instant and owns; a planned send with `session` set is a
+//! text frame on that session, stamped `@<index>.<sent µs>;` ahead of the source's body, with
+//! the same intended time, queueing, lateness and missed books as an HTTP request. One reader
+//! task per session hands every arriving frame to the source; a frame that carries one of the
+//! run's stamps is a *delivery*, timed from its send's intended time (never the actual send:
+//! a late sender cannot hide). After the last send the executor waits, at most one request
+//! timeout, for the deliveries the source still expects.
+//!
 //! Must never hold a shard lock across an await or sleep one request at a time on a timer.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,11 +39,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::aggregate::{Aggregate, Live};
 use crate::client::http::{ClientConfig, HttpConn, RequestError};
+use crate::client::ws::{self, WsReceiver, WsSender};
 use crate::cpu;
 use crate::error::{Error, Result};
 use crate::pacer::Pacer;
 use crate::recorder::{ErrorKind, Outcome, Recorder, Sample, Tracking};
-use crate::request::RequestSource;
+use crate::request::{Frame, RequestSource, RequestSpec, Response, SessionEvent};
 use crate::schedule::{ClosedModel, OpenPlan, Schedule, Segment};
 use crate::snapshot::Snapshot;
 
@@ -115,6 +125,8 @@ pub struct RunOutcome {
     pub offered_rps: f64,
     /// True when the run was stopped by its token or its hard time bound.
     pub stopped_early: bool,
+    /// Deliveries each send was expected to make (the source's fan-out; 0 for requests).
+    pub fan_out: f64,
 }
 
 enum Plan {
@@ -146,9 +158,22 @@ struct Shared {
     stop: CancellationToken,
     /// Precise wake-ups (open model only; `None` if the thread could not start).
     pacer: Option<Pacer>,
-    /// The threads this run's workers and collector ran on (the generator's CPU).
+    /// The threads this run's workers, session readers and collector ran on (the
+    /// generator's CPU).
     threads: cpu::ThreadSet,
+    /// The source's WebSocket sessions (empty for HTTP workloads).
+    sessions: Vec<Session>,
 }
+
+/// One WebSocket session the executor owns: its sending half (taken by the worker whose send
+/// it is; replaced by its reader on a reconnect) and where it goes.
+struct Session {
+    tx: tokio::sync::Mutex<Option<WsSender>>,
+    url: String,
+}
+
+/// Reconnects of one session before it counts as lost.
+const MAX_RECONNECTS: u32 = 3;
 
 impl Shared {
     fn claim(&self, own_iterations: &mut u64) -> Option<Ticket> {
@@ -184,6 +209,62 @@ impl Shared {
                     intended: now.max(self.start),
                 })
             }
+        }
+    }
+
+    /// Intended offset of global index `global` (open model), for timing its deliveries.
+    fn intended_offset(&self, global: u64) -> Option<Duration> {
+        match &self.plan {
+            Plan::Open(p) => p.schedule.send_time(global),
+            Plan::Closed { .. } => None,
+        }
+    }
+
+    /// Sends one session frame, stamped with its global index and send offset.
+    async fn send_frame(
+        &self,
+        session: u32,
+        spec: &RequestSpec,
+        global: u64,
+        sent: Instant,
+    ) -> std::result::Result<(), RequestError> {
+        let failed = |kind, message: String| RequestError { kind, message };
+        let Some(s) = self.sessions.get(session as usize) else {
+            return Err(failed(ErrorKind::Other, format!("no session {session}")));
+        };
+        let body = std::str::from_utf8(&spec.body)
+            .map_err(|e| failed(ErrorKind::Other, format!("frame body is not UTF-8: {e}")))?;
+        let us = sent.saturating_duration_since(self.start).as_micros();
+        let text = format!("@{global}.{us};{body}");
+        let mut tx = s.tx.lock().await;
+        let Some(sender) = tx.as_mut() else {
+            return Err(failed(
+                ErrorKind::Connect,
+                format!("session {session} is not connected"),
+            ));
+        };
+        sender
+            .send_text(text)
+            .await
+            .map(|_| ())
+            .map_err(|e| failed(ErrorKind::Other, e.to_string()))
+    }
+
+    /// Books a frame that arrived on `session` at `arrived`.
+    fn on_frame(&self, session: u32, text: &str, arrived: Instant) {
+        let timed = match self.source.frame(session, text) {
+            Frame::Delivery { body } => parse_stamp(&body).map(|(global, sent_us)| {
+                let offset = self
+                    .intended_offset(global)
+                    .unwrap_or(Duration::from_micros(sent_us));
+                arrived.saturating_duration_since(self.start + offset)
+            }),
+            Frame::Other => None,
+        };
+        let mut shard = self.lock_shard(session as usize);
+        match timed {
+            Some(latency) => shard.record_delivery(latency),
+            None => shard.record_other_frame(),
         }
     }
 
@@ -271,7 +352,7 @@ async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
         sh.sent.fetch_add(1, Ordering::Relaxed);
         sh.in_flight.fetch_add(1, Ordering::Relaxed);
         let result = tokio::select! {
-            r = tokio::time::timeout(sh.timeout, conn.send(&spec)) => r,
+            r = tokio::time::timeout(sh.timeout, send(&sh, &mut conn, &spec, ticket.global, sent)) => r,
             _ = sh.stop.cancelled() => {
                 // Abandoned mid-flight by an early stop: not a completed request.
                 sh.in_flight.fetch_sub(1, Ordering::Relaxed);
@@ -280,7 +361,8 @@ async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
         };
         let done = Instant::now();
         let outcome = match &result {
-            Ok(Ok(resp)) => Outcome::from_http(resp),
+            Ok(Ok(Some(resp))) => Outcome::from_http(resp),
+            Ok(Ok(None)) => Outcome::Frame,
             Ok(Err(RequestError { kind, .. })) => Outcome::Failed(*kind),
             Err(_) => {
                 conn.reset();
@@ -298,8 +380,10 @@ async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
         };
         sh.lock_shard(id).record(&sample);
         sh.in_flight.fetch_sub(1, Ordering::Relaxed);
-        if let Ok(Ok(resp)) = &result {
-            sh.source.observe(ticket.global, &spec, resp);
+        match &result {
+            Ok(Ok(Some(resp))) => sh.source.observe(ticket.global, &spec, resp),
+            Ok(Ok(None)) => sh.source.frame_sent(ticket.global, &spec),
+            _ => {}
         }
         if !think.is_zero() {
             tokio::select! {
@@ -308,6 +392,113 @@ async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
             }
         }
     }
+}
+
+/// One send: an HTTP request on the worker's connection (`Some(response)`), or a text frame
+/// on the request's session (`None`).
+async fn send(
+    sh: &Shared,
+    conn: &mut HttpConn,
+    spec: &RequestSpec,
+    global: u64,
+    sent: Instant,
+) -> std::result::Result<Option<Response>, RequestError> {
+    match spec.session {
+        None => conn.send(spec).await.map(Some),
+        Some(s) => sh.send_frame(s, spec, global, sent).await.map(|()| None),
+    }
+}
+
+/// `@<global>.<sent µs>;` at the start of a frame body → (global index, sent offset µs).
+fn parse_stamp(body: &str) -> Option<(u64, u64)> {
+    let (stamp, _) = body.strip_prefix('@')?.split_once(';')?;
+    let (global, us) = stamp.split_once('.')?;
+    Some((global.parse().ok()?, us.parse().ok()?))
+}
+
+/// Reads one session until the run's readers stop: every frame to [`Shared::on_frame`]; a
+/// dropped session is opened again up to [`MAX_RECONNECTS`] times, then lost.
+async fn read_session(sh: Arc<Shared>, session: u32, mut rx: WsReceiver, stop: CancellationToken) {
+    let mut reconnects = 0;
+    loop {
+        let frame = tokio::select! {
+            f = rx.recv_text() => f,
+            _ = stop.cancelled() => return,
+        };
+        match frame {
+            Some(Ok((arrived, text))) => {
+                sh.threads.note_current();
+                sh.on_frame(session, &text, arrived);
+            }
+            _ if stop.is_cancelled() => return,
+            _ => {
+                let s = &sh.sessions[session as usize];
+                let again = if reconnects < MAX_RECONNECTS {
+                    reconnects += 1;
+                    ws::connect(&s.url, sh.timeout).await.ok()
+                } else {
+                    None
+                };
+                match again {
+                    Some((tx, new_rx, _)) => {
+                        *s.tx.lock().await = Some(tx);
+                        rx = new_rx;
+                        sh.source.session_event(session, SessionEvent::Reconnected);
+                    }
+                    None => {
+                        *s.tx.lock().await = None;
+                        sh.source.session_event(session, SessionEvent::Lost);
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Opens every session of the source (at most 64 handshakes at once); a session that cannot
+/// be opened is reported to the source as failed. `Error::Unreachable` when none opened.
+async fn open_sessions(
+    source: &dyn RequestSource,
+    timeout: Duration,
+) -> Result<Vec<(Session, Option<WsReceiver>)>> {
+    let specs = source.sessions();
+    if specs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let opened: Vec<_> = futures_util::stream::iter(specs.into_iter().map(|spec| async move {
+        let c = ws::connect(&spec.url, timeout).await;
+        (spec, c)
+    }))
+    .buffered(64)
+    .collect()
+    .await;
+    let mut first_err = None;
+    let mut out = Vec::with_capacity(opened.len());
+    for (i, (spec, c)) in opened.into_iter().enumerate() {
+        let (tx, rx) = match c {
+            Ok((tx, rx, _)) => (Some(tx), Some(rx)),
+            Err(e) => {
+                first_err.get_or_insert(e.to_string());
+                source.session_event(i as u32, SessionEvent::Failed);
+                (None, None)
+            }
+        };
+        out.push((
+            Session {
+                tx: tokio::sync::Mutex::new(tx),
+                url: spec.url,
+            },
+            rx,
+        ));
+    }
+    if out.iter().all(|(_, rx)| rx.is_none()) {
+        return Err(Error::Unreachable {
+            target: out[0].0.url.clone(),
+            reason: first_err.unwrap_or_default(),
+        });
+    }
+    Ok(out)
 }
 
 /// Starts a run on the current tokio runtime. Returns at once; the run stops by itself when
@@ -359,6 +550,9 @@ async fn run(
         Plan::Closed { model, .. } => (None, model.duration.unwrap_or_default()),
     };
     let conns = open_connections(&config, source.as_ref(), workers).await?;
+    let opened = open_sessions(source.as_ref(), config.timeout).await?;
+    let (sessions, receivers): (Vec<Session>, Vec<Option<WsReceiver>>) = opened.into_iter().unzip();
+    let (fan_out, rate_unit) = (source.fan_out(), source.rate_unit());
 
     let stop = cancel.child_token();
     let start = Instant::now() + Duration::from_millis(20);
@@ -385,16 +579,31 @@ async fn run(
         stop: stop.clone(),
         pacer,
         threads: cpu::ThreadSet::new(),
+        sessions,
     });
     shared.threads.note_current();
     let mut set = JoinSet::new();
     for (id, conn) in conns.into_iter().enumerate() {
         set.spawn(worker(id, shared.clone(), conn));
     }
+    let readers_stop = CancellationToken::new();
+    let mut readers = JoinSet::new();
+    for (i, rx) in receivers.into_iter().enumerate() {
+        if let Some(rx) = rx {
+            readers.spawn(read_session(
+                shared.clone(),
+                i as u32,
+                rx,
+                readers_stop.clone(),
+            ));
+        }
+    }
     // Hard bound: the plan, plus one timeout for the last requests, plus a second of slack.
+    // With sessions, one more timeout for the last deliveries to arrive.
+    let timeouts = if shared.sessions.is_empty() { 1 } else { 2 };
     let hard_bound = config
         .planned_duration()
-        .map(|d| d + config.timeout + Duration::from_secs(1));
+        .map(|d| d + config.timeout * timeouts + Duration::from_secs(1));
     let deadline = hard_bound.map(|b| start + b);
 
     let cpu0 = shared.threads.usage();
@@ -435,8 +644,13 @@ async fn run(
             cpu_pct: shares.cpu_pct,
             busy_pct: shares.busy_pct,
             done,
+            fan_out,
+            rate_unit,
         }
     };
+    // Set once every worker is done while deliveries are still expected: the drain's end.
+    let mut drain_until: Option<Instant> = None;
+    let mut workers_done = false;
     let end = loop {
         tokio::select! {
             _ = ticker.tick() => {
@@ -445,10 +659,22 @@ async fn run(
                 shared.collect(&mut delta, &mut spare, &agg.tracking());
                 agg.push(&delta, now.saturating_duration_since(start));
                 tx.send_replace(agg.snapshot(&live(false, now)));
+                if let Some(until) = drain_until {
+                    if shared.source.awaiting() == 0 || now >= until || stop.is_cancelled() {
+                        break now;
+                    }
+                }
             }
-            joined = set.join_next() => {
+            joined = set.join_next(), if !workers_done => {
                 if joined.is_none() {
-                    break Instant::now();
+                    workers_done = true;
+                    if shared.sessions.is_empty()
+                        || stop.is_cancelled()
+                        || shared.source.awaiting() == 0
+                    {
+                        break Instant::now();
+                    }
+                    drain_until = Some(Instant::now() + config.timeout);
                 }
             }
             _ = sleep_until(deadline.unwrap_or(start)), if deadline.is_some() && !stop.is_cancelled() => {
@@ -458,9 +684,14 @@ async fn run(
             }
             _ = stop.cancelled(), if !stopped_early => {
                 stopped_early = true;
+                if workers_done {
+                    break Instant::now();
+                }
             }
         }
     };
+    readers_stop.cancel();
+    close_sessions(&shared, &mut readers).await;
     shared.collect(&mut delta, &mut spare, &agg.tracking());
     agg.push(&delta, end.saturating_duration_since(start));
     agg.finish();
@@ -485,7 +716,29 @@ async fn run(
         elapsed,
         offered_rps,
         stopped_early,
+        fan_out,
     })
+}
+
+/// Closes every session (a close frame each, bounded) and waits briefly for its reader.
+async fn close_sessions(sh: &Shared, readers: &mut JoinSet<()>) {
+    let closing = futures_util::future::join_all(sh.sessions.iter().map(close_session));
+    let _ = tokio::time::timeout(Duration::from_secs(2), closing).await;
+    if tokio::time::timeout(Duration::from_secs(2), async {
+        while readers.join_next().await.is_some() {}
+    })
+    .await
+    .is_err()
+    {
+        readers.abort_all();
+    }
+}
+
+async fn close_session(s: &Session) {
+    let taken = s.tx.lock().await.take();
+    if let Some(mut tx) = taken {
+        let _ = tokio::time::timeout(Duration::from_millis(200), tx.close()).await;
+    }
 }
 
 /// One connection per worker; connected up front when `preconnect` is set. Fails with
@@ -499,7 +752,12 @@ async fn open_connections(
     if !config.preconnect || workers == 0 {
         return Ok(fresh.collect());
     }
-    let url = source.request(0).url;
+    let first = source.request(0);
+    if first.session.is_some() {
+        // Its sends go on sessions: the HTTP connections stay unopened.
+        return Ok(fresh.collect());
+    }
+    let url = first.url;
     // At most 64 handshakes at once: a listener's accept backlog is finite.
     let results: Vec<(HttpConn, std::result::Result<(), RequestError>)> =
         futures_util::stream::iter(fresh.map(|mut c| {

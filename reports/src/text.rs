@@ -154,9 +154,10 @@ pub fn summary(s: &RunSummary) -> String {
         "  requests    {} completed, {} sent{planned}, {} missed",
         s.requests, s.sent, s.missed
     );
+    let unit = s.rate_unit();
     let _ = writeln!(
         o,
-        "  throughput  {:.1} req/s achieved of {:.1} req/s offered over {:.2} s{}",
+        "  throughput  {:.1} {unit} achieved of {:.1} {unit} offered over {:.2} s{}",
         s.achieved_rps,
         s.offered_rps,
         s.duration_s,
@@ -171,11 +172,31 @@ pub fn summary(s: &RunSummary) -> String {
         "  latency     {}  (from intended send)",
         pct_line(&s.latency_ms)
     );
+    if s.deliveries > 0 || s.offered_deliveries_per_s > 0.0 {
+        let _ = writeln!(
+            o,
+            "  deliveries  {} delivered: {:.1} deliveries/s achieved of {:.1} deliveries/s offered{}",
+            s.deliveries,
+            s.achieved_deliveries_per_s,
+            s.offered_deliveries_per_s,
+            if s.frames_other > 0 {
+                format!(" ({} other frames, untimed)", s.frames_other)
+            } else {
+                String::new()
+            }
+        );
+        let _ = writeln!(
+            o,
+            "  delivery    {}  (fan-out, from the message's intended send)",
+            pct_line(&s.delivery_latency_ms)
+        );
+    }
     for (name, op) in &s.ops {
         let _ = writeln!(
             o,
-            "    {name:<12} {:>9} req  {}",
+            "    {name:<12} {:>9} {}  {}",
             op.requests,
+            if unit == "msg/s" { "msg" } else { "req" },
             pct_line(&op.latency_ms)
         );
     }

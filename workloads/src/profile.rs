@@ -91,6 +91,36 @@ pub struct Profile {
     pub chat: ChatOptions,
     #[serde(default)]
     pub alarm: AlarmOptions,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// `[limits]`: what one profile may ask of this machine (issue 20). A profile past a bound
+/// is refused before anything starts (exit 2), naming the field; raise the bound here when
+/// the machine can honour more. The defaults leave room for the suite's own load (tens of
+/// thousands of loopback sockets).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Most chat members (`chat.rooms × chat.members`: one WebSocket each).
+    pub members: u64,
+    /// Most requests in flight (`load.max_in_flight`, closed-model `load.vus`): one
+    /// connection each.
+    pub in_flight: u64,
+}
+
+/// Default of `limits.members`.
+pub const DEFAULT_MAX_MEMBERS: u64 = 50_000;
+/// Default of `limits.in_flight`.
+pub const DEFAULT_MAX_IN_FLIGHT: u64 = 50_000;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            members: DEFAULT_MAX_MEMBERS,
+            in_flight: DEFAULT_MAX_IN_FLIGHT,
+        }
+    }
 }
 
 fn default_strategy() -> Strategy {
@@ -167,6 +197,14 @@ pub struct RuntimeOptions {
     /// Multiplies alarm retry backoffs (1.0 = production's 2, 4, ... 64 s).
     #[serde(default = "one")]
     pub alarm_time_scale: f64,
+    /// Messages each chat room keeps (history retention); a chat profile that plans more
+    /// messages per room than this is refused, so the correctness check sees them all.
+    #[serde(default = "default_chat_history")]
+    pub chat_history: u64,
+}
+
+fn default_chat_history() -> u64 {
+    crate::chat::DEFAULT_HISTORY
 }
 
 /// Reads `1000` and `"1000"` alike (and `"off"`).
@@ -207,6 +245,7 @@ impl Default for RuntimeOptions {
             hibernate_after: default_hibernate(),
             idle_timeout: default_idle(),
             alarm_time_scale: 1.0,
+            chat_history: default_chat_history(),
         }
     }
 }
@@ -415,12 +454,15 @@ pub fn parse(file: &str, text: &str, overrides: &[String]) -> Result<Profile> {
             message: e.message().to_string(),
         })?
     };
-    validate(&profile).map_err(|message| Error::Profile {
-        file: file.to_string(),
-        line: 1,
-        column: 1,
-        field: None,
-        message,
+    validate(&profile).map_err(|(field, message)| {
+        let (line, column) = field_position(text, field).unwrap_or((1, 1));
+        Error::Profile {
+            file: file.to_string(),
+            line,
+            column,
+            field: Some(field.to_string()),
+            message,
+        }
     })?;
     Ok(profile)
 }
@@ -456,54 +498,155 @@ fn apply_override(doc: &mut toml::Table, assignment: &str) -> Result<()> {
     Ok(())
 }
 
-/// Cross-field checks serde cannot express.
-fn validate(p: &Profile) -> std::result::Result<(), String> {
+/// Where `table.key` is written in `text` (1-based line and column), if it is.
+fn field_position(text: &str, field: &str) -> Option<(usize, usize)> {
+    let (table, key) = field.rsplit_once('.').unwrap_or(("", field));
+    let mut current = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            current = t.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+            continue;
+        }
+        let Some((k, _)) = t.split_once('=') else {
+            continue;
+        };
+        let k = k.trim().trim_matches('"');
+        let full = if current.is_empty() {
+            k.to_string()
+        } else {
+            format!("{current}.{k}")
+        };
+        if full == field || (current == table && k == key) {
+            let column = line.len() - line.trim_start().len() + 1;
+            return Some((i + 1, column));
+        }
+    }
+    None
+}
+
+/// Cross-field checks serde cannot express: the field at fault and what is wrong.
+fn validate(p: &Profile) -> std::result::Result<(), (&'static str, String)> {
+    validate_fields(p)?;
+    validate_limits(p)
+}
+
+/// The `[limits]` bounds, and chat retention against the messages a room is planned to get.
+fn validate_limits(p: &Profile) -> std::result::Result<(), (&'static str, String)> {
+    let lim = &p.limits;
+    let in_flight = match p.load.model {
+        LoadModel::Open => ("load.max_in_flight", p.load.max_in_flight as u64),
+        LoadModel::Closed => ("load.vus", u64::from(p.load.vus.unwrap_or(0))),
+    };
+    if in_flight.1 > lim.in_flight {
+        return Err((
+            in_flight.0,
+            format!(
+                "{} = {} is past limits.in_flight = {} (one connection each); lower it, or raise limits.in_flight if this machine can hold that many sockets",
+                in_flight.0, in_flight.1, lim.in_flight
+            ),
+        ));
+    }
+    if p.workload != WorkloadKind::Chat {
+        return Ok(());
+    }
+    let members = u64::from(p.chat.rooms) * u64::from(p.chat.members);
+    if members > lim.members {
+        return Err((
+            "chat.members",
+            format!(
+                "chat.rooms × chat.members = {} × {} = {members} members is past limits.members = {} (one WebSocket each); lower them, or raise limits.members if this machine can hold that many sockets",
+                p.chat.rooms, p.chat.members, lim.members
+            ),
+        ));
+    }
+    let planned = match crate::traffic::chat::schedule(
+        p.load.rate.unwrap_or(1.0),
+        p.load.duration.0,
+        p.chat.active.0,
+        p.chat.idle.0,
+    ) {
+        dobench_loadgen::Schedule::Open(s) => s.len(),
+        dobench_loadgen::Schedule::Closed(_) => 0,
+    };
+    let per_room = planned.div_ceil(u64::from(p.chat.rooms).max(1));
+    if per_room > p.runtime.chat_history {
+        return Err((
+            "runtime.chat_history",
+            format!(
+                "a room is planned to get {per_room} messages but keeps runtime.chat_history = {}: the check could not see them all; raise runtime.chat_history or lower load.rate or load.duration",
+                p.runtime.chat_history
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Field-by-field ranges and the load model's needs.
+fn validate_fields(p: &Profile) -> std::result::Result<(), (&'static str, String)> {
     let l = &p.load;
     if l.duration.0.is_zero() {
-        return Err("load.duration must be positive".into());
+        return Err(("load.duration", "load.duration must be positive".into()));
     }
     if let Some(r) = l.rate {
         if !(r.is_finite() && r > 0.0) {
-            return Err("load.rate must be a positive number".into());
+            return Err(("load.rate", "load.rate must be a positive number".into()));
         }
     }
     match l.model {
         LoadModel::Open if l.rate.is_none() && l.stages.is_empty() => {
-            return Err("the open model needs load.rate or load.stages".into())
+            return Err((
+                "load.rate",
+                "the open model needs load.rate or load.stages".into(),
+            ))
         }
         LoadModel::Closed if l.vus.unwrap_or(0) == 0 => {
-            return Err("the closed model needs load.vus ≥ 1".into())
+            return Err(("load.vus", "the closed model needs load.vus ≥ 1".into()))
         }
         _ => {}
     }
     if l.max_in_flight == 0 {
-        return Err("load.max_in_flight must be at least 1".into());
+        return Err((
+            "load.max_in_flight",
+            "load.max_in_flight must be at least 1".into(),
+        ));
     }
     if p.runtime
         .ceiling
         .parse::<dobench_runtime::Ceiling>()
         .is_err()
     {
-        return Err(format!(
-            "runtime.ceiling `{}` is neither `off` nor a whole number",
-            p.runtime.ceiling
+        return Err((
+            "runtime.ceiling",
+            format!(
+                "runtime.ceiling `{}` is neither `off` nor a whole number",
+                p.runtime.ceiling
+            ),
         ));
     }
     match p.workload {
-        WorkloadKind::Counter if !(0.0..1.0).contains(&p.counter.read_ratio) => {
-            Err("counter.read_ratio must be in [0, 1)".into())
+        WorkloadKind::Counter if !(0.0..1.0).contains(&p.counter.read_ratio) => Err((
+            "counter.read_ratio",
+            "counter.read_ratio must be in [0, 1)".into(),
+        )),
+        WorkloadKind::Ratelimit if p.ratelimit.limit == 0 || p.ratelimit.window_ms == 0 => Err((
+            "ratelimit.limit",
+            "ratelimit.limit and ratelimit.window_ms must be at least 1".into(),
+        )),
+        WorkloadKind::Chat if p.chat.rooms == 0 || p.chat.members == 0 => Err((
+            "chat.members",
+            "chat.rooms and chat.members must be at least 1".into(),
+        )),
+        WorkloadKind::Chat if p.load.rate.is_none() => {
+            Err(("load.rate", "chat needs load.rate".into()))
         }
-        WorkloadKind::Ratelimit if p.ratelimit.limit == 0 || p.ratelimit.window_ms == 0 => {
-            Err("ratelimit.limit and ratelimit.window_ms must be at least 1".into())
+        WorkloadKind::Alarm if !(0.0..=1.0).contains(&p.alarm.fail_ratio) => Err((
+            "alarm.fail_ratio",
+            "alarm.fail_ratio must be in [0, 1]".into(),
+        )),
+        WorkloadKind::Alarm if p.load.rate.is_none() => {
+            Err(("load.rate", "alarm needs load.rate".into()))
         }
-        WorkloadKind::Chat if p.chat.rooms == 0 || p.chat.members == 0 => {
-            Err("chat.rooms and chat.members must be at least 1".into())
-        }
-        WorkloadKind::Chat if p.load.rate.is_none() => Err("chat needs load.rate".into()),
-        WorkloadKind::Alarm if !(0.0..=1.0).contains(&p.alarm.fail_ratio) => {
-            Err("alarm.fail_ratio must be in [0, 1]".into())
-        }
-        WorkloadKind::Alarm if p.load.rate.is_none() => Err("alarm needs load.rate".into()),
         _ => Ok(()),
     }
 }
