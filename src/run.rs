@@ -87,17 +87,22 @@ impl RunResult {
     }
 }
 
+/// HTTP connections a chat run opens beside its members (history reads, stats scraper).
+const CHAT_HTTP_CONNECTIONS: u64 = 16;
+
 /// Sockets this process holds at once for a profile: the generator's connections (chat: one
 /// WebSocket per member, plus its HTTP connections), twice over when the embedded runtime
 /// holds the other end in this same process.
 fn sockets_needed(p: &dobench_workloads::Profile, embedded: bool) -> (u64, String) {
     let http = (p.load.max_in_flight as u64).max(u64::from(p.load.vus.unwrap_or(0)));
     let (client, what) = if p.workload == WorkloadKind::Chat {
+        // Chat's sends go on the members' WebSockets; HTTP is only the check's history
+        // reads and the stats scraper.
         let members = u64::from(p.chat.rooms) * u64::from(p.chat.members);
         (
-            members + http,
+            members + CHAT_HTTP_CONNECTIONS,
             format!(
-                "{} rooms × {} members + {http} connections",
+                "{} rooms × {} members + {CHAT_HTTP_CONNECTIONS} connections",
                 p.chat.rooms, p.chat.members
             ),
         )

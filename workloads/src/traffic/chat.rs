@@ -297,28 +297,34 @@ struct Stored {
     ordered: bool,
 }
 
+/// Times a page refused as overloaded (503) is asked again, [`RETRY_PAUSE`] apart: closing
+/// thousands of members at the run's end fills a room's mailbox with close events for a while.
+const MAX_RETRIES: u32 = 50;
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
+
 /// Reads every room's whole history in pages of [`PAGE`] (`after_seq` paging), at most
-/// [`HISTORY_READERS`] pages in flight. `None` for a room whose history could not be read.
+/// [`HISTORY_READERS`] pages in flight. `Err(why)` for a room whose history could not be read.
 async fn read_histories(
     base: &str,
     rooms: &[Arc<str>],
     timeout: Duration,
-) -> Result<Vec<Option<Stored>>> {
-    let mut out: Vec<Option<Stored>> = vec![
-        Some(Stored {
+) -> Result<Vec<std::result::Result<Stored, String>>> {
+    let mut out: Vec<std::result::Result<Stored, String>> = vec![
+        Ok(Stored {
             count: 0,
             hash: HASH_SEED,
             ordered: true,
         });
         rooms.len()
     ];
-    // Rooms still being read, each with the last seq seen.
-    let mut pending: Vec<(usize, i64)> = (0..rooms.len()).map(|r| (r, 0)).collect();
-    // Bounded: every round either ends a room or moves it past a full page of messages.
+    // Rooms still being read: (room, the last seq seen, overload retries so far).
+    let mut pending: Vec<(usize, i64, u32)> = (0..rooms.len()).map(|r| (r, 0, 0)).collect();
+    // Bounded: every round ends a room, moves it past a full page, or spends one of its
+    // retries.
     while !pending.is_empty() {
         let specs = pending
             .iter()
-            .map(|(r, after)| {
+            .map(|(r, after, _)| {
                 RequestSpec::new(
                     "history",
                     Method::GET,
@@ -331,22 +337,40 @@ async fn read_histories(
             .collect::<dobench_loadgen::Result<Vec<_>>>()?;
         let answers = fetch_all(specs, HISTORY_READERS, timeout).await;
         let mut next = Vec::new();
-        for ((r, _), answer) in pending.iter().zip(answers) {
-            let page = answer
-                .filter(|a| a.status == 200)
-                .and_then(|a| serde_json::from_slice::<serde_json::Value>(&a.body).ok())
-                .and_then(|v| {
-                    v["messages"].as_array().map(|m| {
-                        m.iter()
-                            .filter_map(|m| m["seq"].as_i64())
-                            .collect::<Vec<_>>()
+        for ((r, after, retries), answer) in pending.iter().zip(answers) {
+            let page = match answer {
+                None => Err(format!("no answer within {timeout:?}")),
+                Some(a) if a.status == 503 && *retries < MAX_RETRIES => {
+                    next.push((*r, *after, retries + 1));
+                    continue;
+                }
+                Some(a) if a.status != 200 => Err(format!(
+                    "status {} ({})",
+                    a.status,
+                    String::from_utf8_lossy(&a.body[..a.body.len().min(120)])
+                )),
+                Some(a) => serde_json::from_slice::<serde_json::Value>(&a.body)
+                    .ok()
+                    .and_then(|v| {
+                        v["messages"].as_array().map(|m| {
+                            m.iter()
+                                .filter_map(|m| m["seq"].as_i64())
+                                .collect::<Vec<_>>()
+                        })
                     })
-                });
-            let (Some(page), Some(st)) = (page, out[*r].as_mut()) else {
-                out[*r] = None;
+                    .ok_or_else(|| "not a history page".to_string()),
+            };
+            let (page, Ok(st)) = (page, out[*r].as_mut()) else {
                 continue;
             };
-            let mut last = 0;
+            let page = match page {
+                Ok(p) => p,
+                Err(why) => {
+                    out[*r] = Err(why);
+                    continue;
+                }
+            };
+            let mut last = *after;
             for seq in &page {
                 st.ordered &= *seq > last;
                 last = *seq;
@@ -354,8 +378,11 @@ async fn read_histories(
                 st.hash = roll(st.hash, *seq);
             }
             if page.len() as u64 == PAGE {
-                next.push((*r, last));
+                next.push((*r, last, *retries));
             }
+        }
+        if next.iter().any(|(_, _, n)| *n > 0) {
+            tokio::time::sleep(RETRY_PAUSE).await;
         }
         pending = next;
     }
@@ -372,10 +399,10 @@ async fn verify(
     for (r, h) in history.iter().enumerate() {
         let sent = src.room_sent[r].load(Relaxed);
         let problem = match h {
-            Some(h) if h.count == sent && h.ordered => continue,
-            Some(h) if !h.ordered => format!("{}: history out of seq order", src.rooms[r]),
-            Some(h) => format!("{}: {} stored of {sent} sent", src.rooms[r], h.count),
-            None => format!("{}: history unreadable", src.rooms[r]),
+            Ok(h) if h.count == sent && h.ordered => continue,
+            Ok(h) if !h.ordered => format!("{}: history out of seq order", src.rooms[r]),
+            Ok(h) => format!("{}: {} stored of {sent} sent", src.rooms[r], h.count),
+            Err(why) => format!("{}: history unreadable: {why}", src.rooms[r]),
         };
         stored_ok = false;
         if stored_detail.len() < 5 {
@@ -405,7 +432,7 @@ async fn verify(
         if b.reconnects > 0 || b.lost {
             continue;
         }
-        let Some(h) = history[room] else { continue };
+        let Ok(h) = history[room] else { continue };
         checked += 1;
         if b.count == h.count && b.hash == h.hash {
             complete += 1;
