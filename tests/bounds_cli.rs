@@ -47,7 +47,12 @@ fn a_million_chat_members_is_refused_before_anything_starts() {
 #[test]
 fn in_flight_past_the_limit_is_refused_naming_the_field() {
     // Issue 20 defect 11: max_in_flight=1e8 ran out of fds and still said PASS.
-    let err = refused(&["run", "sharded-counter", "--set", "load.max_in_flight=100000000"]);
+    let err = refused(&[
+        "run",
+        "sharded-counter",
+        "--set",
+        "load.max_in_flight=100000000",
+    ]);
     assert!(err.contains("load.max_in_flight = 100000000"), "{err}");
     assert!(err.contains("limits.in_flight = 50000"), "{err}");
     // The bound is the profile's own: raised there, the next check (the open-file limit)
@@ -134,7 +139,10 @@ fn get(base: &str, path: &str) -> (u16, String) {
     let mut text = String::new();
     s.read_to_string(&mut text).unwrap();
     let status = text[9..12].parse().unwrap();
-    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_string();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
     (status, body)
 }
 

@@ -150,12 +150,18 @@ fn chat_fanout_runs_green_and_hibernates() {
         "every message reached the 8 members of its room: {v}"
     );
     let offered = v["offered_rps"].as_f64().unwrap();
-    assert!((offered - 40.0 * 2.0 / 5.0).abs() < 1.0, "msg/s offered: {offered}");
+    assert!(
+        (offered - 40.0 * 2.0 / 5.0).abs() < 1.0,
+        "msg/s offered: {offered}"
+    );
     assert!(
         (v["offered_deliveries_per_s"].as_f64().unwrap() - offered * 8.0).abs() < 1e-6,
         "{v}"
     );
-    assert!(v["achieved_deliveries_per_s"].as_f64().unwrap() > 0.0, "{v}");
+    assert!(
+        v["achieved_deliveries_per_s"].as_f64().unwrap() > 0.0,
+        "{v}"
+    );
     let h = &v["hibernation"];
     assert!(
         h["hibernated_ms"].as_f64().unwrap() > 0.0,
