@@ -39,13 +39,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::aggregate::{Aggregate, Live};
 use crate::client::http::{ClientConfig, HttpConn, RequestError};
-use crate::client::ws::{self, WsReceiver, WsSender};
+use crate::client::ws::WsReceiver;
 use crate::cpu;
 use crate::error::{Error, Result};
 use crate::pacer::Pacer;
 use crate::recorder::{ErrorKind, Outcome, Recorder, Sample, Tracking};
-use crate::request::{Frame, RequestSource, RequestSpec, Response, SessionEvent};
+use crate::request::{Frame, RequestSource, RequestSpec, Response};
 use crate::schedule::{ClosedModel, OpenPlan, Schedule, Segment};
+use crate::session::{self, Session};
 use crate::snapshot::Snapshot;
 
 /// Everything the executor needs besides the request source.
@@ -165,16 +166,6 @@ struct Shared {
     sessions: Vec<Session>,
 }
 
-/// One WebSocket session the executor owns: its sending half (taken by the worker whose send
-/// it is; replaced by its reader on a reconnect) and where it goes.
-struct Session {
-    tx: tokio::sync::Mutex<Option<WsSender>>,
-    url: String,
-}
-
-/// Reconnects of one session before it counts as lost.
-const MAX_RECONNECTS: u32 = 3;
-
 impl Shared {
     fn claim(&self, own_iterations: &mut u64) -> Option<Ticket> {
         if self.stop.is_cancelled() {
@@ -228,32 +219,20 @@ impl Shared {
         global: u64,
         sent: Instant,
     ) -> std::result::Result<(), RequestError> {
-        let failed = |kind, message: String| RequestError { kind, message };
         let Some(s) = self.sessions.get(session as usize) else {
-            return Err(failed(ErrorKind::Other, format!("no session {session}")));
+            return Err(RequestError {
+                kind: ErrorKind::Other,
+                message: format!("no session {session}"),
+            });
         };
-        let body = std::str::from_utf8(&spec.body)
-            .map_err(|e| failed(ErrorKind::Other, format!("frame body is not UTF-8: {e}")))?;
-        let us = sent.saturating_duration_since(self.start).as_micros();
-        let text = format!("@{global}.{us};{body}");
-        let mut tx = s.tx.lock().await;
-        let Some(sender) = tx.as_mut() else {
-            return Err(failed(
-                ErrorKind::Connect,
-                format!("session {session} is not connected"),
-            ));
-        };
-        sender
-            .send_text(text)
-            .await
-            .map(|_| ())
-            .map_err(|e| failed(ErrorKind::Other, e.to_string()))
+        let sent_us = sent.saturating_duration_since(self.start).as_micros();
+        s.send(session, spec, global, sent_us).await
     }
 
     /// Books a frame that arrived on `session` at `arrived`.
     fn on_frame(&self, session: u32, text: &str, arrived: Instant) {
         let timed = match self.source.frame(session, text) {
-            Frame::Delivery { body } => parse_stamp(&body).map(|(global, sent_us)| {
+            Frame::Delivery { body } => session::parse_stamp(&body).map(|(global, sent_us)| {
                 let offset = self
                     .intended_offset(global)
                     .unwrap_or(Duration::from_micros(sent_us));
@@ -409,96 +388,15 @@ async fn send(
     }
 }
 
-/// `@<global>.<sent µs>;` at the start of a frame body → (global index, sent offset µs).
-fn parse_stamp(body: &str) -> Option<(u64, u64)> {
-    let (stamp, _) = body.strip_prefix('@')?.split_once(';')?;
-    let (global, us) = stamp.split_once('.')?;
-    Some((global.parse().ok()?, us.parse().ok()?))
-}
-
-/// Reads one session until the run's readers stop: every frame to [`Shared::on_frame`]; a
-/// dropped session is opened again up to [`MAX_RECONNECTS`] times, then lost.
-async fn read_session(sh: Arc<Shared>, session: u32, mut rx: WsReceiver, stop: CancellationToken) {
-    let mut reconnects = 0;
-    loop {
-        let frame = tokio::select! {
-            f = rx.recv_text() => f,
-            _ = stop.cancelled() => return,
-        };
-        match frame {
-            Some(Ok((arrived, text))) => {
-                sh.threads.note_current();
-                sh.on_frame(session, &text, arrived);
-            }
-            _ if stop.is_cancelled() => return,
-            _ => {
-                let s = &sh.sessions[session as usize];
-                let again = if reconnects < MAX_RECONNECTS {
-                    reconnects += 1;
-                    ws::connect(&s.url, sh.timeout).await.ok()
-                } else {
-                    None
-                };
-                match again {
-                    Some((tx, new_rx, _)) => {
-                        *s.tx.lock().await = Some(tx);
-                        rx = new_rx;
-                        sh.source.session_event(session, SessionEvent::Reconnected);
-                    }
-                    None => {
-                        *s.tx.lock().await = None;
-                        sh.source.session_event(session, SessionEvent::Lost);
-                        return;
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Opens every session of the source (at most 64 handshakes at once); a session that cannot
-/// be opened is reported to the source as failed. `Error::Unreachable` when none opened.
-async fn open_sessions(
-    source: &dyn RequestSource,
-    timeout: Duration,
-) -> Result<Vec<(Session, Option<WsReceiver>)>> {
-    let specs = source.sessions();
-    if specs.is_empty() {
-        return Ok(Vec::new());
-    }
-    let opened: Vec<_> = futures_util::stream::iter(specs.into_iter().map(|spec| async move {
-        let c = ws::connect(&spec.url, timeout).await;
-        (spec, c)
-    }))
-    .buffered(64)
-    .collect()
-    .await;
-    let mut first_err = None;
-    let mut out = Vec::with_capacity(opened.len());
-    for (i, (spec, c)) in opened.into_iter().enumerate() {
-        let (tx, rx) = match c {
-            Ok((tx, rx, _)) => (Some(tx), Some(rx)),
-            Err(e) => {
-                first_err.get_or_insert(e.to_string());
-                source.session_event(i as u32, SessionEvent::Failed);
-                (None, None)
-            }
-        };
-        out.push((
-            Session {
-                tx: tokio::sync::Mutex::new(tx),
-                url: spec.url,
-            },
-            rx,
-        ));
-    }
-    if out.iter().all(|(_, rx)| rx.is_none()) {
-        return Err(Error::Unreachable {
-            target: out[0].0.url.clone(),
-            reason: first_err.unwrap_or_default(),
-        });
-    }
-    Ok(out)
+/// Reads session `index` until the run's readers stop, booking every frame.
+async fn read_session(sh: Arc<Shared>, index: u32, rx: WsReceiver, stop: CancellationToken) {
+    let s = &sh.sessions[index as usize];
+    let on_frame = |text: &str, arrived: Instant| {
+        sh.threads.note_current();
+        sh.on_frame(index, text, arrived);
+    };
+    s.read(index, rx, &stop, sh.timeout, sh.source.as_ref(), on_frame)
+        .await;
 }
 
 /// Starts a run on the current tokio runtime. Returns at once; the run stops by itself when
@@ -550,7 +448,7 @@ async fn run(
         Plan::Closed { model, .. } => (None, model.duration.unwrap_or_default()),
     };
     let conns = open_connections(&config, source.as_ref(), workers).await?;
-    let opened = open_sessions(source.as_ref(), config.timeout).await?;
+    let opened = session::open_all(source.as_ref(), config.timeout).await?;
     let (sessions, receivers): (Vec<Session>, Vec<Option<WsReceiver>>) = opened.into_iter().unzip();
     let (fan_out, rate_unit) = (source.fan_out(), source.rate_unit());
 
@@ -722,8 +620,7 @@ async fn run(
 
 /// Closes every session (a close frame each, bounded) and waits briefly for its reader.
 async fn close_sessions(sh: &Shared, readers: &mut JoinSet<()>) {
-    let closing = futures_util::future::join_all(sh.sessions.iter().map(close_session));
-    let _ = tokio::time::timeout(Duration::from_secs(2), closing).await;
+    session::close_all(&sh.sessions).await;
     if tokio::time::timeout(Duration::from_secs(2), async {
         while readers.join_next().await.is_some() {}
     })
@@ -731,13 +628,6 @@ async fn close_sessions(sh: &Shared, readers: &mut JoinSet<()>) {
     .is_err()
     {
         readers.abort_all();
-    }
-}
-
-async fn close_session(s: &Session) {
-    let taken = s.tx.lock().await.take();
-    if let Some(mut tx) = taken {
-        let _ = tokio::time::timeout(Duration::from_millis(200), tx.close()).await;
     }
 }
 
