@@ -372,6 +372,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn chat_prints_messages_and_deliveries_each_with_its_own_rate() {
+        let mut s = RunSummary::from_snapshot(
+            &dobench_loadgen::Snapshot::default(),
+            dobench_loadgen::SummaryMeta::default(),
+            0,
+        );
+        s.rate_unit = Some("msg/s".into());
+        s.offered_rps = 80.0;
+        s.achieved_rps = 79.5;
+        s.duration_s = 12.0;
+        s.deliveries = 7_632;
+        s.offered_deliveries_per_s = 640.0;
+        s.achieved_deliveries_per_s = 636.0;
+        s.delivery_latency_ms.p99 = 4.25;
+        let t = summary(&s);
+        assert!(
+            t.contains("throughput  79.5 msg/s achieved of 80.0 msg/s offered over 12.00 s"),
+            "{t}"
+        );
+        assert!(
+            t.contains(
+                "deliveries  7632 delivered: 636.0 deliveries/s achieved of 640.0 deliveries/s offered"
+            ),
+            "{t}"
+        );
+        assert!(t.contains("p99 4.25"), "{t}");
+        assert!(
+            !t.contains("req/s"),
+            "no request unit for a message run: {t}"
+        );
+    }
+
+    #[test]
     fn utc_dates() {
         assert_eq!(utc_time(0), "1970-01-01 00:00:00");
         assert_eq!(utc_time(1_700_000_000_000), "2023-11-14 22:13:20");
