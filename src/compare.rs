@@ -17,7 +17,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::CompareArgs;
-use crate::run::{self, RunPlan, RunResult, View};
+use dobench::run::{self, RunPlan, RunResult, View};
 
 /// One row of the compare table (also in `--json` under `table`).
 #[derive(Debug, Clone, Serialize)]
@@ -197,7 +197,7 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
             );
         }
         let view = if args.tui {
-            View::Tui
+            crate::tui::view()
         } else if args.json {
             View::Quiet
         } else {

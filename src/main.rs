@@ -4,10 +4,9 @@
 mod cli;
 mod compare;
 mod http;
-mod limits;
 mod profiles;
 mod report;
-mod run;
+mod run_command;
 mod serve;
 mod tui;
 mod workerd;
@@ -26,7 +25,7 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     init_tracing();
     // Sockets are the load generator's raw material: take all the kernel lets us.
-    limits::raise_nofile();
+    dobench::limits::raise_nofile();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -44,7 +43,7 @@ fn main() -> ExitCode {
             cli::Command::Runs(args) => report::runs(args),
             cli::Command::Show(args) => report::show(args),
             cli::Command::Report(args) => report::report(args),
-            cli::Command::Run(args) => run::run(args).await,
+            cli::Command::Run(args) => run_command::run(args).await,
             cli::Command::Compare(args) => compare::run(args).await,
             cli::Command::Profiles(args) => profiles::run(args),
             cli::Command::Target(args) => workerd::run(args).await,

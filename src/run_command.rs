@@ -1,0 +1,67 @@
+//! `dobench run PROFILE`: turns the flags into a [`RunPlan`] (the profile with `--set`,
+//! `--strategy` and `--duration` applied; `--target`, or `--target workerd` started for the
+//! run), hands it to the library's run assembly (`dobench::run::execute`) with the chosen
+//! view, and prints the one human summary or one `RunSummary` JSON. Exit 0 pass, 1
+//! thresholds/correctness failed or the run could not stand, 2 could not run. Never
+//! assembles a run itself.
+
+use std::process::ExitCode;
+
+use dobench::run::{execute, write_html, RunPlan, View};
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::RunArgs;
+
+/// `dobench run`.
+pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let (wants_workerd, target) = crate::workerd::split_target(args.target.as_deref());
+    let mut plan = RunPlan::new(
+        &args.profile,
+        target,
+        args.strategy.as_deref(),
+        args.duration.as_deref(),
+        &args.set,
+        args.db.clone(),
+    )?;
+    if args.tui {
+        crate::tui::check_terminal()?;
+    }
+    // `--target workerd`: started after the profile loaded, stopped when this returns.
+    let workerd = crate::workerd::start_if(wants_workerd).await?;
+    if let Some(w) = &workerd {
+        plan.target = Some(w.base.clone());
+        plan.target_label = Some(crate::workerd::TARGET_WORD.into());
+    }
+    let cancel = CancellationToken::new();
+    let on_signal = cancel.clone();
+    tokio::spawn(async move {
+        crate::shutdown_signal().await;
+        on_signal.cancel();
+    });
+    let view = if args.tui {
+        crate::tui::view()
+    } else if args.json {
+        View::Quiet
+    } else {
+        View::Progress
+    };
+    let result = execute(&plan, cancel, view).await?;
+    if let Some(path) = &args.html {
+        write_html(
+            &plan.db,
+            std::slice::from_ref(&result.summary.run_id),
+            path,
+            None,
+        )?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&result.summary)?);
+    } else {
+        print!("{}", dobench_reports::text::summary(&result.summary));
+    }
+    Ok(if result.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
