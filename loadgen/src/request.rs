@@ -109,10 +109,9 @@ pub const COLD_START_HEADER: &str = "x-dobench-cold-start";
 /// (reconnecting a dropped one a few times).
 #[derive(Debug, Clone)]
 pub struct SessionSpec {
-    /// Absolute `ws://` URL (loopback).
+    /// Absolute `ws://` URL (loopback). Per-object statistics come from the sends'
+    /// `RequestSpec::object`, as for HTTP requests.
     pub url: String,
-    /// Object label for per-object statistics of its sends.
-    pub object: Option<Arc<str>>,
 }
 
 /// What a source makes of a frame that arrived on one of its sessions.

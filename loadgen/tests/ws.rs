@@ -37,10 +37,7 @@ impl RequestSource for Echo {
     fn sessions(&self) -> Vec<SessionSpec> {
         self.urls
             .iter()
-            .map(|u| SessionSpec {
-                url: u.clone(),
-                object: None,
-            })
+            .map(|u| SessionSpec { url: u.clone() })
             .collect()
     }
     fn frame<'a>(&self, _session: u32, text: &'a str) -> Frame<'a> {

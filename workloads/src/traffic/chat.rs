@@ -130,7 +130,6 @@ impl RequestSource for ChatSource {
                 let room = &self.rooms[self.room_of(m)];
                 SessionSpec {
                     url: format!("{}/chat/{room}/ws?user=u{m}", self.ws_base),
-                    object: Some(room.clone()),
                 }
             })
             .collect()
