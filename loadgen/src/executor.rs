@@ -276,9 +276,13 @@ async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
     };
     let mut iterations = 0;
     let wake = Arc::new(tokio::sync::Notify::new());
+    // Free since before the start instant: a worker task first polled late is the
+    // generator's own delay (lateness), never a wait for a connection (queued).
+    let mut free_since = Some(sh.start);
     loop {
         // This worker's connection is free from here on.
-        let free_at = Instant::now();
+        let now = Instant::now();
+        let free_at = free_since.take().map_or(now, |s| s.min(now));
         sh.threads.note_current();
         let Some(ticket) = sh.claim(&mut iterations) else {
             break;
