@@ -86,7 +86,7 @@ impl Session {
                 _ = stop.cancelled() => return,
             };
             match frame {
-                Some(Ok((arrived, text))) => on_frame(&text, arrived),
+                Some(Ok((arrived, text))) => on_frame(text.as_str(), arrived),
                 _ if stop.is_cancelled() => return,
                 _ => {
                     let again = if reconnects < MAX_RECONNECTS {

@@ -11,7 +11,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::error::{Error, Result};
@@ -73,11 +73,12 @@ impl WsSender {
 }
 
 impl WsReceiver {
-    /// Next text frame and its arrival instant; `None` once the peer closed.
-    pub async fn recv_text(&mut self) -> Option<Result<(Instant, String)>> {
+    /// Next text frame (its bytes as received, not copied) and its arrival instant; `None`
+    /// once the peer closed.
+    pub async fn recv_text(&mut self) -> Option<Result<(Instant, Utf8Bytes)>> {
         loop {
             match self.0.next().await? {
-                Ok(Message::Text(t)) => return Some(Ok((Instant::now(), t.to_string()))),
+                Ok(Message::Text(t)) => return Some(Ok((Instant::now(), t))),
                 Ok(Message::Close(_)) => return None,
                 Ok(_) => continue,
                 Err(e) => return Some(Err(Error::WebSocket(e.to_string()))),
