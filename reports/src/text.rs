@@ -172,6 +172,15 @@ pub fn summary(s: &RunSummary) -> String {
         "  latency     {}  (from intended send)",
         pct_line(&s.latency_ms)
     );
+    for (name, op) in &s.ops {
+        let _ = writeln!(
+            o,
+            "    {name:<12} {:>9} {}  {}",
+            op.requests,
+            if unit == "msg/s" { "msg" } else { "req" },
+            pct_line(&op.latency_ms)
+        );
+    }
     if s.deliveries > 0 || s.offered_deliveries_per_s > 0.0 {
         let _ = writeln!(
             o,
@@ -189,15 +198,6 @@ pub fn summary(s: &RunSummary) -> String {
             o,
             "  delivery    {}  (fan-out, from the message's intended send)",
             pct_line(&s.delivery_latency_ms)
-        );
-    }
-    for (name, op) in &s.ops {
-        let _ = writeln!(
-            o,
-            "    {name:<12} {:>9} {}  {}",
-            op.requests,
-            if unit == "msg/s" { "msg" } else { "req" },
-            pct_line(&op.latency_ms)
         );
     }
     let _ = writeln!(
@@ -262,14 +262,14 @@ pub fn summary(s: &RunSummary) -> String {
     if let Some(objects) = s.objects.as_ref().filter(|v| !v.is_empty()) {
         let _ = writeln!(
             o,
-            "  objects     {} used; top {} by req/s (% of ceiling: served turns, peak second / average):",
+            "  objects     {} used; top {} by {unit} (% of ceiling: served turns, peak second / average):",
             s.objects_used(),
             objects.len().min(10)
         );
         let _ = writeln!(
             o,
             "    {:<28} {:>9} {:>9} {:>9} {:>14} {:>7}",
-            "object", "req/s", "served/s", "peak/s", "% ceiling", "s>90%"
+            "object", unit, "served/s", "peak/s", "% ceiling", "s>90%"
         );
         for ob in objects.iter().take(10) {
             let _ = writeln!(
