@@ -118,6 +118,10 @@ pub struct ServeArgs {
     /// past it the least recently used close theirs and reopen on their next turn.
     #[arg(long)]
     pub max_open_databases: Option<usize>,
+    /// Messages each chat room keeps (history retention); older ones are deleted as new
+    /// ones are stored.
+    #[arg(long, default_value_t = dobench_workloads::chat::DEFAULT_HISTORY)]
+    pub chat_history: u64,
     /// Threads that run object turns and their storage apart from the HTTP front's; 0 (the
     /// default) runs them on the front's threads, which costs less CPU per request.
     #[arg(long)]

@@ -19,8 +19,8 @@ use dobench_workloads::strategy;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::CompareArgs;
-use crate::run::{self, RunPlan, RunResult, View};
 use crate::sweep;
+use dobench::run::{self, RunPlan, RunResult, View};
 
 use print::print_human;
 pub use print::Row;
@@ -90,7 +90,7 @@ impl Session<'_> {
             );
         }
         let view = if self.args.tui {
-            View::Tui
+            crate::tui::view()
         } else if self.args.json {
             View::Quiet
         } else {

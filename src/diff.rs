@@ -128,7 +128,7 @@ pub fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
             answer: Some(headline(&ds)),
             ..Default::default()
         };
-        crate::run::write_report(&args.db, &ids, path, opts, None)?;
+        dobench::run::write_report(&args.db, &ids, path, opts, None)?;
     }
     if args.json {
         let gates_json: Vec<_> = checks

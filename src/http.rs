@@ -2,7 +2,7 @@
 //! typed plan, runs the load generator, shows progress (indicatif on a terminal, plain lines
 //! on stderr otherwise) from the live `Snapshot` bus, and prints the one human summary
 //! (`dobench_reports::text::summary`) or one `RunSummary` JSON object. Exit 1 when the run
-//! cannot stand (`run::run_failures`: too many sends never made). Never measures anything
+//! cannot stand (`dobench::run::run_failures`: too many sends never made). Never measures anything
 //! itself: all numbers come from loadgen.
 
 use std::io::IsTerminal;
@@ -117,7 +117,7 @@ pub async fn run(mut args: HttpArgs) -> anyhow::Result<ExitCode> {
         crate::tui::check_terminal()?;
     }
     let plan = Plan::try_from(args)?;
-    crate::limits::check_sockets(
+    dobench::limits::check_sockets(
         plan.config.max_in_flight as u64,
         &format!("--connections {}", plan.config.max_in_flight),
     )?;
@@ -146,8 +146,8 @@ pub async fn run(mut args: HttpArgs) -> anyhow::Result<ExitCode> {
         on_signal.cancel();
     });
     let handle = executor::start(plan.config, plan.source.clone(), cancel.clone())?;
-    let meta = crate::report::http_meta(&url, &describe);
-    let recording = crate::report::record_start(db.as_deref(), meta, handle.snapshots.clone())?;
+    let meta = dobench::record::http_meta(&url, &describe);
+    let recording = dobench::record::start_if(db.as_deref(), meta, handle.snapshots.clone())?;
     let scrape = CancellationToken::new();
     let (progress, dashboard) = if tui {
         let info = crate::tui::RunInfo {
@@ -197,8 +197,8 @@ pub async fn run(mut args: HttpArgs) -> anyhow::Result<ExitCode> {
         },
     );
     summary.notes.push(describe.clone());
-    summary.failures = crate::run::run_failures(&summary, false);
-    crate::report::record_finish(recording, &mut summary, &outcome).await?;
+    summary.failures = dobench::run::run_failures(&summary, false);
+    dobench::record::finish_if(recording, &mut summary, &outcome).await?;
     if plan.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {

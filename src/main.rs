@@ -8,12 +8,11 @@ mod diff;
 mod http;
 mod http_template;
 mod init;
-mod limits;
 mod profiles;
 mod remote;
 mod repeat;
 mod report;
-mod run;
+mod run_command;
 mod serve;
 mod sweep;
 mod target_cmd;
@@ -34,7 +33,7 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     init_tracing();
     // Sockets are the load generator's raw material: take all the kernel lets us.
-    limits::raise_nofile();
+    dobench::limits::raise_nofile();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -52,7 +51,7 @@ fn main() -> ExitCode {
             cli::Command::Runs(args) => report::runs(args),
             cli::Command::Show(args) => report::show(args),
             cli::Command::Report(args) => report::report(args),
-            cli::Command::Run(args) => run::run(args).await,
+            cli::Command::Run(args) => run_command::run(args).await,
             cli::Command::Compare(args) => compare::run(args).await,
             cli::Command::Diff(args) => diff::run(args),
             cli::Command::Cost(args) => cost::run(args),

@@ -12,7 +12,7 @@ use dobench_reports::{figures, GroupKind, Store};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::RunArgs;
-use crate::run::{self, RunPlan, View};
+use dobench::run::{self, RunPlan, View};
 
 /// Most runs one `--repeat` takes.
 pub const MAX_REPEAT: u32 = 100;
@@ -70,7 +70,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         on_signal.cancel();
     });
     let view = if args.tui {
-        View::Tui
+        crate::tui::view()
     } else if args.json {
         View::Quiet
     } else {
@@ -88,7 +88,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 plan.loaded.profile.name, args.repeat
             );
         }
-        let r = run::execute(&plan, cancel.clone(), view).await?;
+        let r = run::execute(&plan, cancel.clone(), view.clone()).await?;
         all_passed &= r.passed();
         if let Some(label) = &args.label {
             store.set_label(&r.summary.run_id, label)?;

@@ -1,18 +1,14 @@
 //! `dobench runs`, `dobench show` and `dobench report`: read the results store and print a
-//! table, a stored summary, or write one self-contained HTML report. Also the small hook
-//! other commands use to record a run live (`--db`). Only flags → typed calls into
+//! table, a stored summary, or write one self-contained HTML report (recording a run is
+//! `dobench::record`). Only flags → typed calls into
 //! `dobench_reports`; all storage and rendering lives there. Never writes outside `-o`/`--db`.
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use dobench_loadgen::executor::RunOutcome;
-use dobench_loadgen::{RunSummary, Snapshot};
 use dobench_reports::html::{self, ReportOptions};
-use dobench_reports::{record_live, text, RunFilter, RunMeta, RunWriter, Store};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use dobench_reports::{text, RunFilter, Store};
 
 use crate::cli::{ReportArgs, RunsArgs, ShowArgs};
 
@@ -148,46 +144,4 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .map_err(|e| e.error)
         .with_context(|| format!("renaming the report into {}", path.display()))?;
     Ok(())
-}
-
-/// A run being recorded live (see [`record_start`]).
-pub struct Recording(JoinHandle<dobench_reports::Result<RunWriter>>);
-
-/// Starts recording a run into `db` from the live bus (`None`: no recording).
-pub fn record_start(
-    db: Option<&Path>,
-    meta: RunMeta,
-    snapshots: watch::Receiver<Snapshot>,
-) -> anyhow::Result<Option<Recording>> {
-    let Some(db) = db else { return Ok(None) };
-    let store =
-        Store::open(db).with_context(|| format!("opening results store {}", db.display()))?;
-    let writer = store.begin_run(&meta)?;
-    Ok(Some(Recording(record_live(writer, snapshots))))
-}
-
-/// Finishes a recording: stores `summary` and the outcome's histograms, and sets
-/// `summary.run_id` to the stored id so what is printed matches what is stored.
-pub async fn record_finish(
-    rec: Option<Recording>,
-    summary: &mut RunSummary,
-    outcome: &RunOutcome,
-) -> anyhow::Result<()> {
-    let Some(Recording(task)) = rec else {
-        return Ok(());
-    };
-    let writer = dobench_reports::join_live(task).await?;
-    summary.run_id = writer.id().to_string();
-    writer.finish(summary, Some(&outcome.aggregate))?;
-    Ok(())
-}
-
-/// What `dobench http` records about its run.
-pub fn http_meta(url: &str, plan: &str) -> RunMeta {
-    RunMeta {
-        profile: "http".into(),
-        target: url.to_string(),
-        runtime_options: serde_json::json!({ "plan": plan }),
-        ..RunMeta::default()
-    }
 }

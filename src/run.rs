@@ -1,22 +1,24 @@
-//! `dobench run PROFILE`: loads the profile (with `--set`/`--strategy`/`--duration`
-//! overrides), starts the reference runtime in-process on a free loopback port with the
-//! profile's runtime options and a fresh temp data dir (or drives `--target`), runs the
-//! workload, merges the target's scraped stats into the live bus, records the run in the
-//! results store, checks correctness and thresholds, and prints a human summary or one
-//! `RunSummary` JSON. Exit 0 pass, 1 thresholds/correctness failed, 2 could not run.
-//! [`execute`] is shared with `compare`. Never measures anything itself: loadgen does.
+//! Assembling one profile run from its typed [`RunPlan`]: loads the profile (with overrides),
+//! starts the reference runtime in-process on a free loopback port with the profile's runtime
+//! options and a fresh temp data dir (or drives the plan's target), runs the workload, merges
+//! the target's scraped stats into the live bus (the one relay, `server_stats::merge`),
+//! records the run in the results store as it goes ([`crate::record`]), finalises the
+//! summary (ids, hibernation, alarms, correctness, thresholds, [`run_failures`]) and hands it
+//! back. [`execute`] serves `run`, `compare` and tests alike; the binary only turns flags
+//! into a plan and prints. Never parses flags, listens for signals or exits; never measures
+//! anything itself: loadgen does.
 
 mod print;
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use dobench_loadgen::server_stats::{self, ServerStats};
 use dobench_loadgen::summary::HibernationSummary;
 use dobench_loadgen::{RequestSpec, RunSummary, Snapshot, SummaryMeta};
-use dobench_reports::{RunMeta, RunWriter, Store};
+use dobench_reports::{RunMeta, Store};
 use dobench_runtime::{Config, DataDir, Runtime};
 use dobench_workloads::profile::{self, LoadedProfile};
 use dobench_workloads::{thresholds, traffic, WorkloadKind};
@@ -24,7 +26,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::RunArgs;
+use crate::record::Recording;
 
 pub use print::progress;
 
@@ -87,17 +89,22 @@ impl RunResult {
     }
 }
 
+/// HTTP connections a chat run opens beside its members (history reads, stats scraper).
+const CHAT_HTTP_CONNECTIONS: u64 = 16;
+
 /// Sockets this process holds at once for a profile: the generator's connections (chat: one
 /// WebSocket per member, plus its HTTP connections), twice over when the embedded runtime
 /// holds the other end in this same process.
 fn sockets_needed(p: &dobench_workloads::Profile, embedded: bool) -> (u64, String) {
     let http = (p.load.max_in_flight as u64).max(u64::from(p.load.vus.unwrap_or(0)));
     let (client, what) = if p.workload == WorkloadKind::Chat {
+        // Chat's sends go on the members' WebSockets; HTTP is only the check's history
+        // reads and the stats scraper.
         let members = u64::from(p.chat.rooms) * u64::from(p.chat.members);
         (
-            members + http,
+            members + CHAT_HTTP_CONNECTIONS,
             format!(
-                "{} rooms × {} members + {http} connections",
+                "{} rooms × {} members + {CHAT_HTTP_CONNECTIONS} connections",
                 p.chat.rooms, p.chat.members
             ),
         )
@@ -153,84 +160,31 @@ pub fn run_failures(s: &RunSummary, embedded: bool) -> Vec<String> {
     out
 }
 
-/// `dobench run`.
-pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    crate::remote::apply(&args.remote)?;
-    crate::repeat::check_label(args.label.as_deref())?;
-    if args.repeat != 1 {
-        return crate::repeat::run(args).await;
-    }
-    let (wants_workerd, target) = crate::workerd::split_target(args.target.as_deref());
-    let mut plan = RunPlan::new(
-        &args.profile,
-        target,
-        args.strategy.as_deref(),
-        args.duration.as_deref(),
-        &args.set,
-        args.db.clone(),
-    )?;
-    let target_cmd = args.target_cmd.plan()?;
-    if target_cmd.is_some() && args.target.is_some() {
-        bail!("--target-cmd starts the target itself: give it or --target, not both");
-    }
-    if args.tui {
-        crate::tui::check_terminal()?;
-    }
-    // `--target-cmd`: the user's server, started after the profile loaded, stopped (with its
-    // children) when this returns.
-    let server = crate::target_cmd::start_if(target_cmd.as_ref()).await?;
-    if let Some(s) = &server {
-        plan.target = Some(s.base.clone());
-    }
-    // `--target workerd`: started after the profile loaded, stopped when this returns.
-    let workerd = crate::workerd::start_if(wants_workerd).await?;
-    if let Some(w) = &workerd {
-        plan.target = Some(w.base.clone());
-        plan.target_label = Some(crate::workerd::TARGET_WORD.into());
-    }
-    let cancel = CancellationToken::new();
-    let on_signal = cancel.clone();
-    tokio::spawn(async move {
-        crate::shutdown_signal().await;
-        on_signal.cancel();
-    });
-    let view = if args.tui {
-        View::Tui
-    } else if args.json {
-        View::Quiet
-    } else {
-        View::Progress
-    };
-    let result = execute(&plan, cancel, view).await?;
-    if let Some(label) = &args.label {
-        Store::open(&plan.db)?.set_label(&result.summary.run_id, label)?;
-    }
-    if let Some(path) = &args.html {
-        write_html(
-            &plan.db,
-            std::slice::from_ref(&result.summary.run_id),
-            path,
-            None,
-        )?;
-    }
-    if args.json {
-        println!("{}", serde_json::to_string(&result.summary)?);
-    } else {
-        print!("{}", dobench_reports::text::summary(&result.summary));
-    }
-    Ok(if result.passed() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
-}
-
 /// How a run shows itself while it goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone)]
 pub enum View {
     Quiet,
+    /// The progress line on stderr ([`progress`]).
     Progress,
-    Tui,
+    /// A live view the caller draws (the binary's TUI): called once with the run's labels
+    /// and bus; the run waits for its task (at most 2 s) after the load ends.
+    Live(Arc<dyn Fn(LiveRun) -> JoinHandle<()> + Send + Sync>),
+}
+
+/// What a live view gets: the run's labels, its bus, and the token that stops it early.
+pub struct LiveRun {
+    pub profile: String,
+    /// `embedded`, the target URL or its label.
+    pub target: String,
+    pub strategy: String,
+    pub ceiling_rps: Option<f64>,
+    pub planned_s: f64,
+    /// The profile's thresholds as written.
+    pub thresholds: Vec<String>,
+    /// Workload class (`counter`, `chat`, ...).
+    pub workload: String,
+    pub bus: watch::Receiver<Snapshot>,
+    pub stop: CancellationToken,
 }
 
 /// The reference runtime running in-process for one run, on its *own* OS threads and tokio
@@ -262,6 +216,9 @@ async fn start_embedded(p: &dobench_workloads::Profile) -> anyhow::Result<Embedd
     config.hibernate_after = r.hibernate_after.0;
     config.idle_timeout = r.idle_timeout.0;
     config.alarm_time_scale = r.alarm_time_scale;
+    let classes = dobench_workloads::ClassOptions {
+        chat_history: r.chat_history,
+    };
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     listener.set_nonblocking(true)?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -279,7 +236,8 @@ async fn start_embedded(p: &dobench_workloads::Profile) -> anyhow::Result<Embedd
         .name("dobench-rt-main".into())
         .spawn(move || {
             let result = rt.block_on(async move {
-                let runtime = match Runtime::new(config, dobench_workloads::registry()) {
+                let runtime = match Runtime::new(config, dobench_workloads::registry_with(classes))
+                {
                     Ok(r) => r,
                     Err(e) => {
                         let _ = started_tx.send(Err(e.into()));
@@ -409,40 +367,31 @@ async fn drive(
         planned_s: Some(p.load.duration.0.as_secs_f64()),
         compare_group: plan.compare_group.clone(),
     };
-    let recording = record_start(&plan.db, &meta, bus.clone())?;
-    let shown = match view {
+    let recording = Recording::start(&plan.db, meta.clone(), bus.clone())?;
+    let shown = match view.clone() {
         View::Quiet => None,
         View::Progress => Some(tokio::spawn(progress(bus.clone()))),
-        View::Tui => {
-            let info = crate::tui::RunInfo {
-                profile: p.name.clone(),
-                target: target_label.to_string(),
-                strategy: p.strategy.to_string(),
-                ceiling_rps,
-                planned_s: p.load.duration.0.as_secs_f64(),
-                thresholds: meta.thresholds.clone(),
-                workload: p.workload.class().to_string(),
-            };
-            let (bus, stop) = (bus.clone(), cancel.clone());
-            Some(tokio::spawn(async move {
-                if let Err(e) = crate::tui::run_dashboard(info, bus, stop).await {
-                    eprintln!("tui: {e:#}");
-                }
-            }))
-        }
+        View::Live(show) => Some(show(LiveRun {
+            profile: p.name.clone(),
+            target: target_label.to_string(),
+            strategy: p.strategy.to_string(),
+            ceiling_rps,
+            planned_s: p.load.duration.0.as_secs_f64(),
+            thresholds: meta.thresholds.clone(),
+            workload: p.workload.class().to_string(),
+            bus: bus.clone(),
+            stop: cancel.clone(),
+        })),
     };
     let finished = running.wait().await;
     scrape_stop.cancel();
     if let Some(task) = shown {
         let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
     }
-    let writer = dobench_reports::join_live(recording).await;
     let finished = match finished {
         Ok(f) => f,
         Err(e) => {
-            if let Ok(w) = writer {
-                let _ = w.abandon();
-            }
+            recording.abandon().await;
             return Err(e.into());
         }
     };
@@ -481,31 +430,15 @@ async fn drive(
     summary.correctness = Some(finished.correctness.clone());
     summary.thresholds = thresholds::evaluate(&p.thresholds, &summary);
     summary.failures = run_failures(&summary, plan.target.is_none());
-    let writer = writer.context("recording the run")?;
-    summary.run_id = writer.id().to_string();
-    writer.finish(&summary, Some(&outcome.aggregate))?;
+    recording
+        .finish(&mut summary, outcome)
+        .await
+        .context("recording the run")?;
     Ok(RunResult {
         objects_used: finished.objects_used,
         read_fan_in: finished.read_fan_in,
         summary,
     })
-}
-
-/// Opens the store and records the bus into it as the run goes (the one recording path,
-/// `dobench_reports::record_live`, that `http` uses too).
-fn record_start(
-    db: &Path,
-    meta: &RunMeta,
-    bus: watch::Receiver<Snapshot>,
-) -> anyhow::Result<JoinHandle<dobench_reports::Result<RunWriter>>> {
-    if let Some(parent) = db.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
-    }
-    let store =
-        Store::open(db).with_context(|| format!("opening results store {}", db.display()))?;
-    let writer = store.begin_run(meta)?;
-    Ok(dobench_reports::record_live(writer, bus))
 }
 
 fn runtime_options(p: &dobench_workloads::Profile, embedded: bool) -> serde_json::Value {
@@ -518,6 +451,7 @@ fn runtime_options(p: &dobench_workloads::Profile, embedded: bool) -> serde_json
         "hibernate_after_ms": r.hibernate_after.0.as_millis() as u64,
         "idle_timeout_ms": r.idle_timeout.0.as_millis() as u64,
         "alarm_time_scale": r.alarm_time_scale,
+        "chat_history": r.chat_history,
         "load": format!("{:?}", traffic::schedule(&p.load)),
     })
 }

@@ -40,7 +40,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         config.object_threads = n;
     }
     let front = front_config(&args)?;
-    let runtime = Runtime::new(config, dobench_workloads::registry())?;
+    let classes = dobench_workloads::ClassOptions {
+        chat_history: args.chat_history.max(1),
+    };
+    let runtime = Runtime::new(config, dobench_workloads::registry_with(classes))?;
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("cannot listen on {}", args.bind))?;

@@ -100,6 +100,10 @@ fn more_sockets_than_the_open_file_limit_allows_is_refused_before_starting() {
         "1s",
         "--set",
         "load.max_in_flight=100000000",
+        // Past the profile's own bound (bounds_cli.rs pins that refusal): raised here so the
+        // open-file limit is what refuses.
+        "--set",
+        "limits.in_flight=100000000",
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");

@@ -25,6 +25,12 @@ pub struct IntervalStats {
     pub requests: u64,
     pub errors: u64,
     pub latency_ms: Percentiles,
+    /// Fan-out deliveries that arrived in that second, and their latency from the intended
+    /// send (WebSocket workloads; 0 otherwise).
+    #[serde(default)]
+    pub deliveries: u64,
+    #[serde(default)]
+    pub delivery_latency_ms: Percentiles,
     /// That second's latency histogram, HdrHistogram V2 (mergeable across machines).
     #[serde(with = "serde_bytes_as_vec")]
     pub latency_v2: Vec<u8>,
@@ -56,11 +62,16 @@ pub struct Live {
     /// The generator's threads' on-CPU + run-queue wait, share of those threads (0–100).
     pub busy_pct: f64,
     pub done: bool,
+    /// Deliveries each send is expected to make (0: plain requests).
+    pub fan_out: f64,
+    /// What a planned send is called in rates (`req/s`, `msg/s`; empty = `req/s`).
+    pub rate_unit: &'static str,
 }
 
 struct TickDelta {
     start_s: f64,
     requests: u64,
+    deliveries: u64,
     errors: u64,
     latency: Histogram<u64>,
     objects: HashMap<Arc<str>, u64>,
@@ -113,6 +124,8 @@ pub struct Aggregate {
     second_requests: u64,
     second_errors: u64,
     second_latency: Histogram<u64>,
+    second_deliveries: u64,
+    second_delivery_latency: Histogram<u64>,
     /// This second's (requests, served) per object.
     second_objects: HashMap<Arc<str>, (u64, u64)>,
 }
@@ -144,6 +157,8 @@ impl Aggregate {
             second_requests: 0,
             second_errors: 0,
             second_latency: new_histogram(),
+            second_deliveries: 0,
+            second_delivery_latency: new_histogram(),
             second_objects: HashMap::new(),
         }
     }
@@ -171,6 +186,8 @@ impl Aggregate {
         self.second_requests += delta.requests;
         self.second_errors += delta.errors.total;
         let _ = self.second_latency.add(&delta.latency);
+        self.second_deliveries += delta.deliveries;
+        let _ = self.second_delivery_latency.add(&delta.delivery_latency);
         let mut objects = HashMap::with_capacity(delta.objects.len());
         let mut changed = Vec::new();
         for (k, c) in delta.objects.iter().filter(|(_, c)| c.requests > 0) {
@@ -216,6 +233,7 @@ impl Aggregate {
         self.window.push_back(TickDelta {
             start_s,
             requests: delta.requests,
+            deliveries: delta.deliveries,
             errors: delta.errors.total,
             latency,
             objects,
@@ -274,8 +292,12 @@ impl Aggregate {
             requests: self.second_requests,
             errors: self.second_errors,
             latency_ms: Percentiles::of(&self.second_latency),
+            deliveries: self.second_deliveries,
+            delivery_latency_ms: Percentiles::of(&self.second_delivery_latency),
             latency_v2: to_v2(&self.second_latency).unwrap_or_default(),
         });
+        self.second_deliveries = 0;
+        self.second_delivery_latency.reset();
         self.second_requests = 0;
         self.second_errors = 0;
         self.second_latency.reset();
@@ -284,7 +306,8 @@ impl Aggregate {
 
     /// Closes the last (possibly partial) second; call once after the final push.
     pub fn finish(&mut self) {
-        if self.second_requests > 0 || !self.second_objects.is_empty() {
+        if self.second_requests > 0 || self.second_deliveries > 0 || !self.second_objects.is_empty()
+        {
             self.close_second();
         }
     }
@@ -313,12 +336,13 @@ impl Aggregate {
             .map_or(0.0, |d| (self.last_push_s - d.start_s).clamp(0.0, 1.0));
         let per_span = |n: u64| if span > 0.0 { n as f64 / span } else { 0.0 };
         let mut last = new_histogram();
-        let (mut last_req, mut last_err) = (0, 0);
+        let (mut last_req, mut last_err, mut last_deliveries) = (0, 0, 0);
         let mut last_obj: HashMap<&Arc<str>, u64> = HashMap::new();
         for d in &self.window {
             let _ = last.add(&d.latency);
             last_req += d.requests;
             last_err += d.errors;
+            last_deliveries += d.deliveries;
             for (k, n) in &d.objects {
                 *last_obj.entry(k).or_default() += n;
             }
@@ -429,6 +453,14 @@ impl Aggregate {
             generator_limited: verdict.limited,
             generator_note: verdict.note,
             server: None,
+            rate_unit: (!live.rate_unit.is_empty() && live.rate_unit != "req/s")
+                .then(|| live.rate_unit.to_string()),
+            deliveries: t.deliveries,
+            offered_deliveries_per_s: per_s(live.offered_so_far) * live.fan_out,
+            deliveries_per_s: per_s(t.deliveries),
+            deliveries_per_s_last_s: per_span(last_deliveries),
+            delivery_latency_ms: Percentiles::of(&t.delivery_latency),
+            frames_other: t.frames_other,
         }
     }
 }

@@ -16,6 +16,15 @@
 //!   timeout, or the run was stopped (signal, hard time bound) with sends still planned;
 //! - `requests + missed = planned`, always.
 //!
+//! WebSocket workloads (chat) go through the same loop: the source names sessions, which the
+//! executor opens before the start instant and owns; a planned send with `session` set is a
+//! text frame on that session, stamped `@<index>.<sent µs>;` ahead of the source's body, with
+//! the same intended time, queueing, lateness and missed books as an HTTP request. One reader
+//! task per session hands every arriving frame to the source; a frame that carries one of the
+//! run's stamps is a *delivery*, timed from its send's intended time (never the actual send:
+//! a late sender cannot hide). After the last send the executor waits, at most one request
+//! timeout, for the deliveries the source still expects.
+//!
 //! Must never hold a shard lock across an await or sleep one request at a time on a timer.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,12 +39,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::aggregate::{Aggregate, Live};
 use crate::client::http::{ClientConfig, HttpConn, RequestError};
+use crate::client::ws::WsReceiver;
 use crate::cpu;
 use crate::error::{Error, Result};
 use crate::pacer::Pacer;
 use crate::recorder::{ErrorKind, Outcome, Recorder, Sample, Tracking};
-use crate::request::RequestSource;
+use crate::request::{Frame, RequestSource, RequestSpec, Response};
 use crate::schedule::{ClosedModel, OpenPlan, Schedule, Segment};
+use crate::session::{self, Session};
 use crate::snapshot::Snapshot;
 
 /// Everything the executor needs besides the request source.
@@ -115,6 +126,8 @@ pub struct RunOutcome {
     pub offered_rps: f64,
     /// True when the run was stopped by its token or its hard time bound.
     pub stopped_early: bool,
+    /// Deliveries each send was expected to make (the source's fan-out; 0 for requests).
+    pub fan_out: f64,
 }
 
 enum Plan {
@@ -146,8 +159,11 @@ struct Shared {
     stop: CancellationToken,
     /// Precise wake-ups (open model only; `None` if the thread could not start).
     pacer: Option<Pacer>,
-    /// The threads this run's workers and collector ran on (the generator's CPU).
+    /// The threads this run's workers, session readers and collector ran on (the
+    /// generator's CPU).
     threads: cpu::ThreadSet,
+    /// The source's WebSocket sessions (empty for HTTP workloads).
+    sessions: Vec<Session>,
 }
 
 impl Shared {
@@ -187,6 +203,50 @@ impl Shared {
         }
     }
 
+    /// Intended offset of global index `global` (open model), for timing its deliveries.
+    fn intended_offset(&self, global: u64) -> Option<Duration> {
+        match &self.plan {
+            Plan::Open(p) => p.schedule.send_time(global),
+            Plan::Closed { .. } => None,
+        }
+    }
+
+    /// Sends one session frame, stamped with its global index and send offset.
+    async fn send_frame(
+        &self,
+        session: u32,
+        spec: &RequestSpec,
+        global: u64,
+        sent: Instant,
+    ) -> std::result::Result<(), RequestError> {
+        let Some(s) = self.sessions.get(session as usize) else {
+            return Err(RequestError {
+                kind: ErrorKind::Other,
+                message: format!("no session {session}"),
+            });
+        };
+        let sent_us = sent.saturating_duration_since(self.start).as_micros();
+        s.send(session, spec, global, sent_us).await
+    }
+
+    /// Books a frame that arrived on `session` at `arrived`.
+    fn on_frame(&self, session: u32, text: &str, arrived: Instant) {
+        let timed = match self.source.frame(session, text) {
+            Frame::Delivery { body } => session::parse_stamp(&body).map(|(global, sent_us)| {
+                let offset = self
+                    .intended_offset(global)
+                    .unwrap_or(Duration::from_micros(sent_us));
+                arrived.saturating_duration_since(self.start + offset)
+            }),
+            Frame::Other => None,
+        };
+        let mut shard = self.lock_shard(session as usize);
+        match timed {
+            Some(latency) => shard.record_delivery(latency),
+            None => shard.record_other_frame(),
+        }
+    }
+
     fn lock_shard(&self, id: usize) -> std::sync::MutexGuard<'_, Recorder> {
         self.shards[id % self.shards.len()]
             .lock()
@@ -216,9 +276,13 @@ async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
     };
     let mut iterations = 0;
     let wake = Arc::new(tokio::sync::Notify::new());
+    // Free since before the start instant: a worker task first polled late is the
+    // generator's own delay (lateness), never a wait for a connection (queued).
+    let mut free_since = Some(sh.start);
     loop {
         // This worker's connection is free from here on.
-        let free_at = Instant::now();
+        let now = Instant::now();
+        let free_at = free_since.take().map_or(now, |s| s.min(now));
         sh.threads.note_current();
         let Some(ticket) = sh.claim(&mut iterations) else {
             break;
@@ -271,7 +335,7 @@ async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
         sh.sent.fetch_add(1, Ordering::Relaxed);
         sh.in_flight.fetch_add(1, Ordering::Relaxed);
         let result = tokio::select! {
-            r = tokio::time::timeout(sh.timeout, conn.send(&spec)) => r,
+            r = tokio::time::timeout(sh.timeout, send(&sh, &mut conn, &spec, ticket.global, sent)) => r,
             _ = sh.stop.cancelled() => {
                 // Abandoned mid-flight by an early stop: not a completed request.
                 sh.in_flight.fetch_sub(1, Ordering::Relaxed);
@@ -280,7 +344,8 @@ async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
         };
         let done = Instant::now();
         let outcome = match &result {
-            Ok(Ok(resp)) => Outcome::from_http(resp),
+            Ok(Ok(Some(resp))) => Outcome::from_http(resp),
+            Ok(Ok(None)) => Outcome::Frame,
             Ok(Err(RequestError { kind, .. })) => Outcome::Failed(*kind),
             Err(_) => {
                 conn.reset();
@@ -298,8 +363,10 @@ async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
         };
         sh.lock_shard(id).record(&sample);
         sh.in_flight.fetch_sub(1, Ordering::Relaxed);
-        if let Ok(Ok(resp)) = &result {
-            sh.source.observe_as(id, ticket.global, &spec, resp);
+        match &result {
+            Ok(Ok(Some(resp))) => sh.source.observe_as(id, ticket.global, &spec, resp),
+            Ok(Ok(None)) => sh.source.frame_sent(ticket.global, &spec),
+            _ => {}
         }
         if !think.is_zero() {
             tokio::select! {
@@ -308,6 +375,32 @@ async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
             }
         }
     }
+}
+
+/// One send: an HTTP request on the worker's connection (`Some(response)`), or a text frame
+/// on the request's session (`None`).
+async fn send(
+    sh: &Shared,
+    conn: &mut HttpConn,
+    spec: &RequestSpec,
+    global: u64,
+    sent: Instant,
+) -> std::result::Result<Option<Response>, RequestError> {
+    match spec.session {
+        None => conn.send(spec).await.map(Some),
+        Some(s) => sh.send_frame(s, spec, global, sent).await.map(|()| None),
+    }
+}
+
+/// Reads session `index` until the run's readers stop, booking every frame.
+async fn read_session(sh: Arc<Shared>, index: u32, rx: WsReceiver, stop: CancellationToken) {
+    let s = &sh.sessions[index as usize];
+    let on_frame = |text: &str, arrived: Instant| {
+        sh.threads.note_current();
+        sh.on_frame(index, text, arrived);
+    };
+    s.read(index, rx, &stop, sh.timeout, sh.source.as_ref(), on_frame)
+        .await;
 }
 
 /// Starts a run on the current tokio runtime. Returns at once; the run stops by itself when
@@ -359,6 +452,9 @@ async fn run(
         Plan::Closed { model, .. } => (None, model.duration.unwrap_or_default()),
     };
     let conns = open_connections(&config, source.as_ref(), workers).await?;
+    let opened = session::open_all(source.as_ref(), config.timeout).await?;
+    let (sessions, receivers): (Vec<Session>, Vec<Option<WsReceiver>>) = opened.into_iter().unzip();
+    let (fan_out, rate_unit) = (source.fan_out(), source.rate_unit());
 
     let stop = cancel.child_token();
     let start = Instant::now() + Duration::from_millis(20);
@@ -385,16 +481,31 @@ async fn run(
         stop: stop.clone(),
         pacer,
         threads: cpu::ThreadSet::new(),
+        sessions,
     });
     shared.threads.note_current();
     let mut set = JoinSet::new();
     for (id, conn) in conns.into_iter().enumerate() {
         set.spawn(worker(id, shared.clone(), conn));
     }
+    let readers_stop = CancellationToken::new();
+    let mut readers = JoinSet::new();
+    for (i, rx) in receivers.into_iter().enumerate() {
+        if let Some(rx) = rx {
+            readers.spawn(read_session(
+                shared.clone(),
+                i as u32,
+                rx,
+                readers_stop.clone(),
+            ));
+        }
+    }
     // Hard bound: the plan, plus one timeout for the last requests, plus a second of slack.
+    // With sessions, one more timeout for the last deliveries to arrive.
+    let timeouts = if shared.sessions.is_empty() { 1 } else { 2 };
     let hard_bound = config
         .planned_duration()
-        .map(|d| d + config.timeout + Duration::from_secs(1));
+        .map(|d| d + config.timeout * timeouts + Duration::from_secs(1));
     let deadline = hard_bound.map(|b| start + b);
 
     let cpu0 = shared.threads.usage();
@@ -435,8 +546,13 @@ async fn run(
             cpu_pct: shares.cpu_pct,
             busy_pct: shares.busy_pct,
             done,
+            fan_out,
+            rate_unit,
         }
     };
+    // Set once every worker is done while deliveries are still expected: the drain's end.
+    let mut drain_until: Option<Instant> = None;
+    let mut workers_done = false;
     let end = loop {
         tokio::select! {
             _ = ticker.tick() => {
@@ -445,10 +561,22 @@ async fn run(
                 shared.collect(&mut delta, &mut spare, &agg.tracking());
                 agg.push(&delta, now.saturating_duration_since(start));
                 tx.send_replace(agg.snapshot(&live(false, now)));
+                if let Some(until) = drain_until {
+                    if shared.source.awaiting() == 0 || now >= until || stop.is_cancelled() {
+                        break now;
+                    }
+                }
             }
-            joined = set.join_next() => {
+            joined = set.join_next(), if !workers_done => {
                 if joined.is_none() {
-                    break Instant::now();
+                    workers_done = true;
+                    if shared.sessions.is_empty()
+                        || stop.is_cancelled()
+                        || shared.source.awaiting() == 0
+                    {
+                        break Instant::now();
+                    }
+                    drain_until = Some(Instant::now() + config.timeout);
                 }
             }
             _ = sleep_until(deadline.unwrap_or(start)), if deadline.is_some() && !stop.is_cancelled() => {
@@ -458,9 +586,14 @@ async fn run(
             }
             _ = stop.cancelled(), if !stopped_early => {
                 stopped_early = true;
+                if workers_done {
+                    break Instant::now();
+                }
             }
         }
     };
+    readers_stop.cancel();
+    close_sessions(&shared, &mut readers).await;
     shared.collect(&mut delta, &mut spare, &agg.tracking());
     agg.push(&delta, end.saturating_duration_since(start));
     agg.finish();
@@ -485,7 +618,21 @@ async fn run(
         elapsed,
         offered_rps,
         stopped_early,
+        fan_out,
     })
+}
+
+/// Closes every session (a close frame each, bounded) and waits briefly for its reader.
+async fn close_sessions(sh: &Shared, readers: &mut JoinSet<()>) {
+    session::close_all(&sh.sessions).await;
+    if tokio::time::timeout(Duration::from_secs(2), async {
+        while readers.join_next().await.is_some() {}
+    })
+    .await
+    .is_err()
+    {
+        readers.abort_all();
+    }
 }
 
 /// One connection per worker; connected up front when `preconnect` is set. Fails with
@@ -499,7 +646,12 @@ async fn open_connections(
     if !config.preconnect || workers == 0 {
         return Ok(fresh.collect());
     }
-    let url = source.request(0).url;
+    let first = source.request(0);
+    if first.session.is_some() {
+        // Its sends go on sessions: the HTTP connections stay unopened.
+        return Ok(fresh.collect());
+    }
+    let url = first.url;
     // At most 64 handshakes at once: a listener's accept backlog is finite.
     let results: Vec<(HttpConn, std::result::Result<(), RequestError>)> =
         futures_util::stream::iter(fresh.map(|mut c| {

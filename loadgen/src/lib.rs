@@ -6,8 +6,10 @@
 //! request, sends it with [`client::http::HttpConn`] and records latency from the *intended*
 //! send time into its shard [`Recorder`]. A collector merges shards into an [`Aggregate`]
 //! each tick and publishes a [`Snapshot`] on a `watch` (the live stats bus); the finished
-//! [`RunOutcome`] becomes a [`RunSummary`] (the `--json` contract). WebSocket sessions live
-//! in [`client::ws`]. This crate knows nothing of the reference runtime, TUIs or stores.
+//! [`RunOutcome`] becomes a [`RunSummary`] (the `--json` contract). WebSocket workloads go
+//! through the same executor: a source names sessions ([`session`], over [`client::ws`]),
+//! its sends are frames on them, and frames that come back are deliveries timed from their
+//! send's intended time. This crate knows nothing of the reference runtime, TUIs or stores.
 //!
 //! Driving it from a workload:
 //! ```no_run
@@ -36,6 +38,7 @@ pub mod recorder;
 pub mod request;
 pub mod schedule;
 pub mod server_stats;
+pub mod session;
 pub mod snapshot;
 pub mod summary;
 pub mod target;

@@ -1,6 +1,8 @@
 //! Per-shard aggregates of completed requests: latency (from intended send), service time
 //! (from actual send), send lateness and queue-wait histograms, per-op stats, per-object
-//! counts, status codes and errors by kind. A `Recorder` is plain data: workers record into
+//! counts, status codes and errors by kind; and fan-out deliveries (frames that carried one
+//! of the run's sends to a WebSocket member), which are not requests: their own count and
+//! latency from the send's intended time. A `Recorder` is plain data: workers record into
 //! their own shard, the executor swaps shards out and merges them each tick. Never keeps
 //! individual samples and never takes a lock itself (the owner decides).
 //!
@@ -203,6 +205,12 @@ pub struct Recorder {
     /// Every status code seen (2xx too), by code.
     pub statuses: BTreeMap<u16, u64>,
     pub errors: ErrorCounts,
+    /// Fan-out deliveries that carried the executor's stamp (not requests).
+    pub deliveries: u64,
+    /// Their latency from the intended time of the send they carried.
+    pub delivery_latency: Histogram<u64>,
+    /// Frames that arrived on a session but were no timed delivery (no stamp, error frames).
+    pub frames_other: u64,
 }
 
 impl Default for Recorder {
@@ -228,7 +236,26 @@ impl Recorder {
             tracking: Tracking::All,
             statuses: BTreeMap::new(),
             errors: ErrorCounts::default(),
+            deliveries: 0,
+            delivery_latency: new_histogram(),
+            frames_other: 0,
         }
+    }
+
+    /// Records one fan-out delivery, `latency` after the intended time of the send it carried.
+    pub fn record_delivery(&mut self, latency: Duration) {
+        self.deliveries += 1;
+        hist::record(&mut self.delivery_latency, latency);
+    }
+
+    /// Counts one frame that was no timed delivery.
+    pub fn record_other_frame(&mut self) {
+        self.frames_other += 1;
+    }
+
+    /// True when nothing at all was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.requests == 0 && self.deliveries == 0 && self.frames_other == 0
     }
 
     /// Records one finished request. Requests that got no response (connect error, timeout,
@@ -333,7 +360,7 @@ impl Recorder {
 
     /// Adds `other` into `self` (exact: histogram counts add).
     pub fn add(&mut self, other: &Recorder) {
-        if other.requests == 0 {
+        if other.is_empty() {
             return;
         }
         self.add_run_wide(other);
@@ -357,9 +384,12 @@ impl Recorder {
 
     /// Adds everything of `other` but its per-object maps (which the aggregate keeps apart).
     pub fn add_run_wide(&mut self, other: &Recorder) {
-        if other.requests == 0 {
+        if other.is_empty() {
             return;
         }
+        self.deliveries += other.deliveries;
+        self.frames_other += other.frames_other;
+        let _ = self.delivery_latency.add(&other.delivery_latency);
         self.requests += other.requests;
         self.queued += other.queued;
         let _ = self.queue_wait.add(&other.queue_wait);
@@ -405,6 +435,9 @@ impl Recorder {
         self.object_latency.shrink_to(256);
         self.statuses.clear();
         self.errors = ErrorCounts::default();
+        self.deliveries = 0;
+        self.frames_other = 0;
+        self.delivery_latency.reset();
     }
 }
 

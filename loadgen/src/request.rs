@@ -1,6 +1,11 @@
 //! What the executor sends and what it hands back: `RequestSpec`, `Response`, and the
 //! `RequestSource` trait through which a workload (or `dobench http`) supplies requests and
-//! checks answers. Must never do I/O: sources are called on the hot path of every request.
+//! checks answers. A source may also name WebSocket sessions ([`SessionSpec`]) that the
+//! executor opens and owns: a request with `session` set is one text frame on that session,
+//! and every frame arriving on a session is handed to [`RequestSource::frame`], which says
+//! whether it is the delivery of one of the run's own sends (then the executor times it from
+//! that send's intended time). Must never do I/O: sources are called on the hot path of every
+//! request and every frame.
 
 use std::sync::Arc;
 
@@ -21,6 +26,9 @@ pub struct RequestSpec {
     pub url: Uri,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// `Some(n)`: send `body` (UTF-8) as one text frame on WebSocket session `n` of
+    /// [`RequestSource::sessions`] instead of an HTTP request; `method`/`url` only label it.
+    pub session: Option<u32>,
 }
 
 impl RequestSpec {
@@ -40,7 +48,21 @@ impl RequestSpec {
             url: uri,
             headers: HeaderMap::new(),
             body: Bytes::new(),
+            session: None,
         })
+    }
+
+    /// One text frame `body` on WebSocket session `session` (see [`RequestSource::sessions`]).
+    pub fn frame(op: impl Into<Arc<str>>, session: u32, url: Uri, body: String) -> Self {
+        RequestSpec {
+            op: op.into(),
+            object: None,
+            method: Method::GET,
+            url,
+            headers: HeaderMap::new(),
+            body: Bytes::from(body),
+            session: Some(session),
+        }
     }
 
     /// Adds a header from `name: value` text (the curl/wrk `-H` form).
@@ -83,6 +105,36 @@ pub struct Response {
 /// memory (construction, opening its storage).
 pub const COLD_START_HEADER: &str = "x-dobench-cold-start";
 
+/// A WebSocket session the executor opens before the start instant and keeps for the run
+/// (reconnecting a dropped one a few times).
+#[derive(Debug, Clone)]
+pub struct SessionSpec {
+    /// Absolute `ws://` URL (loopback). Per-object statistics come from the sends'
+    /// `RequestSpec::object`, as for HTTP requests.
+    pub url: String,
+}
+
+/// What a source makes of a frame that arrived on one of its sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame<'a> {
+    /// The delivery of one of the run's own sends: `body` is the text frame's body as the
+    /// executor sent it (stamp included), recovered from whatever the target wrapped it in.
+    Delivery { body: std::borrow::Cow<'a, str> },
+    /// Anything else (an error frame, a pong ...): counted, never timed.
+    Other,
+}
+
+/// A session's life as the executor saw it (for a source's correctness books).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionEvent {
+    /// The session could not be opened at the start.
+    Failed,
+    /// The session dropped and was opened again: frames from here on are a new connection.
+    Reconnected,
+    /// The session dropped and could not be opened again.
+    Lost,
+}
+
 /// Supplies the request for each planned index and (optionally) checks each answer.
 ///
 /// `index` is the *global* index in the schedule (stable across segments), so a source can
@@ -118,6 +170,45 @@ pub trait RequestSource: Send + Sync {
     fn observe_as(&self, user: usize, index: u64, request: &RequestSpec, response: &Response) {
         let _ = user;
         self.observe(index, request, response);
+    }
+
+    /// Called when a session frame built by [`RequestSource::request`] was handed to its
+    /// socket (the frame counterpart of `observe`).
+    fn frame_sent(&self, index: u64, request: &RequestSpec) {
+        let _ = (index, request);
+    }
+
+    /// WebSocket sessions the executor opens before the start instant (none by default).
+    fn sessions(&self) -> Vec<SessionSpec> {
+        Vec::new()
+    }
+
+    /// A text frame arrived on session `session`.
+    fn frame<'a>(&self, session: u32, text: &'a str) -> Frame<'a> {
+        let _ = (session, text);
+        Frame::Other
+    }
+
+    /// A session failed, dropped and came back, or was lost.
+    fn session_event(&self, session: u32, event: SessionEvent) {
+        let _ = (session, event);
+    }
+
+    /// Deliveries the source still expects (the executor waits for them, at most one request
+    /// timeout, after the last send). 0 by default.
+    fn awaiting(&self) -> u64 {
+        0
+    }
+
+    /// Deliveries each send is expected to make (chat: the room's members); 0 for plain
+    /// requests. Offered deliveries/s = offered rate × this.
+    fn fan_out(&self) -> f64 {
+        0.0
+    }
+
+    /// What one planned send is called in rates: `req/s` by default, `msg/s` for messages.
+    fn rate_unit(&self) -> &'static str {
+        "req/s"
     }
 }
 

@@ -85,6 +85,35 @@ pub struct Snapshot {
     /// (`server_stats::spawn_scraper`); the executor leaves it `None`.
     #[serde(default)]
     pub server: Option<crate::server_stats::ServerStats>,
+    /// What one planned send is in rates: `None` = requests (`req/s`); `msg/s` for a
+    /// WebSocket workload whose sends are messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_unit: Option<String>,
+    /// Fan-out deliveries so far (frames that carried one of the run's sends to a member).
+    #[serde(default)]
+    pub deliveries: u64,
+    /// Planned deliveries per second so far: offered sends/s × the source's fan-out.
+    #[serde(default)]
+    pub offered_deliveries_per_s: f64,
+    /// Deliveries per second since the start, and over the last second.
+    #[serde(default)]
+    pub deliveries_per_s: f64,
+    #[serde(default)]
+    pub deliveries_per_s_last_s: f64,
+    /// Delivery latency from the intended send of the message carried, whole run so far.
+    #[serde(default)]
+    pub delivery_latency_ms: Percentiles,
+    /// Frames that arrived on a session but were no timed delivery (no stamp, error frames).
+    #[serde(default)]
+    pub frames_other: u64,
+}
+
+impl Snapshot {
+    /// The unit of `offered_rps` / `achieved_rps`: `req/s` unless the run's sends are
+    /// something else (`msg/s`).
+    pub fn rate_unit(&self) -> &str {
+        self.rate_unit.as_deref().unwrap_or("req/s")
+    }
 }
 
 /// One operation's stats.

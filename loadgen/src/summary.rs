@@ -224,6 +224,26 @@ pub struct RunSummary {
     pub failures: Vec<String>,
     /// Start of the schedule, ms since the Unix epoch.
     pub started_at_ms: u64,
+    /// The unit of `offered_rps` / `achieved_rps`: `None` = requests (`req/s`); `msg/s`
+    /// when the sends are WebSocket messages (chat).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_unit: Option<String>,
+    /// Fan-out deliveries (frames that carried one of the run's messages to a member); not
+    /// requests, with their own rates and latency.
+    #[serde(default)]
+    pub deliveries: u64,
+    /// Planned deliveries per second: `offered_rps` × the members each message reaches.
+    #[serde(default)]
+    pub offered_deliveries_per_s: f64,
+    /// Deliveries per second over `duration_s`.
+    #[serde(default)]
+    pub achieved_deliveries_per_s: f64,
+    /// Delivery latency from the intended send of the message carried.
+    #[serde(default)]
+    pub delivery_latency_ms: Percentiles,
+    /// Frames that arrived on a session but were no timed delivery.
+    #[serde(default)]
+    pub frames_other: u64,
 }
 
 /// Labels of a run that the executor does not know.
@@ -327,6 +347,12 @@ impl RunSummary {
             read_fan_in: 1,
             notes: Vec::new(),
             started_at_ms,
+            rate_unit: s.rate_unit.clone(),
+            deliveries: s.deliveries,
+            offered_deliveries_per_s: s.offered_deliveries_per_s,
+            achieved_deliveries_per_s: s.deliveries_per_s,
+            delivery_latency_ms: s.delivery_latency_ms,
+            frames_other: s.frames_other,
         }
         .with_target_note()
     }
@@ -357,6 +383,10 @@ impl RunSummary {
         summary.duration_s = duration_s;
         summary.offered_rps = outcome.offered_rps;
         summary.achieved_rps = per_s(outcome.snapshot.requests);
+        summary.offered_deliveries_per_s = outcome.offered_rps * outcome.fan_out;
+        summary.achieved_deliveries_per_s = per_s(total.deliveries);
+        summary.deliveries = total.deliveries;
+        summary.delivery_latency_ms = Percentiles::of(&total.delivery_latency);
         summary.stopped_early = outcome.stopped_early;
         summary.ops = total
             .ops
@@ -484,6 +514,11 @@ impl RunSummary {
 }
 
 impl RunSummary {
+    /// The unit of `offered_rps` / `achieved_rps` (`req/s` unless the sends are messages).
+    pub fn rate_unit(&self) -> &str {
+        self.rate_unit.as_deref().unwrap_or("req/s")
+    }
+
     /// The run stands: it finished, correctness and thresholds passed, nothing failed it.
     pub fn passed(&self) -> bool {
         !self.stopped_early

@@ -156,9 +156,10 @@ pub fn summary(s: &RunSummary) -> String {
         "  requests    {} completed, {} sent{planned}, {} missed",
         s.requests, s.sent, s.missed
     );
+    let unit = s.rate_unit();
     let _ = writeln!(
         o,
-        "  throughput  {:.1} req/s achieved of {:.1} req/s offered over {:.2} s{}",
+        "  throughput  {:.1} {unit} achieved of {:.1} {unit} offered over {:.2} s{}",
         s.achieved_rps,
         s.offered_rps,
         s.duration_s,
@@ -176,9 +177,29 @@ pub fn summary(s: &RunSummary) -> String {
     for (name, op) in &s.ops {
         let _ = writeln!(
             o,
-            "    {name:<12} {:>9} req  {}",
+            "    {name:<12} {:>9} {}  {}",
             op.requests,
+            if unit == "msg/s" { "msg" } else { "req" },
             pct_line(&op.latency_ms)
+        );
+    }
+    if s.deliveries > 0 || s.offered_deliveries_per_s > 0.0 {
+        let _ = writeln!(
+            o,
+            "  deliveries  {} delivered: {:.1} deliveries/s achieved of {:.1} deliveries/s offered{}",
+            s.deliveries,
+            s.achieved_deliveries_per_s,
+            s.offered_deliveries_per_s,
+            if s.frames_other > 0 {
+                format!(" ({} other frames, untimed)", s.frames_other)
+            } else {
+                String::new()
+            }
+        );
+        let _ = writeln!(
+            o,
+            "  delivery    {}  (fan-out, from the message's intended send)",
+            pct_line(&s.delivery_latency_ms)
         );
     }
     let _ = writeln!(
@@ -243,14 +264,14 @@ pub fn summary(s: &RunSummary) -> String {
     if let Some(objects) = s.objects.as_ref().filter(|v| !v.is_empty()) {
         let _ = writeln!(
             o,
-            "  objects     {} used; top {} by req/s (% of ceiling: served turns, peak second / average):",
+            "  objects     {} used; top {} by {unit} (% of ceiling: served turns, peak second / average):",
             s.objects_used(),
             objects.len().min(10)
         );
         let _ = writeln!(
             o,
             "    {:<28} {:>9} {:>9} {:>9} {:>14} {:>7}",
-            "object", "req/s", "served/s", "peak/s", "% ceiling", "s>90%"
+            "object", unit, "served/s", "peak/s", "% ceiling", "s>90%"
         );
         for ob in objects.iter().take(10) {
             let _ = writeln!(
@@ -360,6 +381,39 @@ pub fn summary(s: &RunSummary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chat_prints_messages_and_deliveries_each_with_its_own_rate() {
+        let mut s = RunSummary::from_snapshot(
+            &dobench_loadgen::Snapshot::default(),
+            dobench_loadgen::SummaryMeta::default(),
+            0,
+        );
+        s.rate_unit = Some("msg/s".into());
+        s.offered_rps = 80.0;
+        s.achieved_rps = 79.5;
+        s.duration_s = 12.0;
+        s.deliveries = 7_632;
+        s.offered_deliveries_per_s = 640.0;
+        s.achieved_deliveries_per_s = 636.0;
+        s.delivery_latency_ms.p99 = 4.25;
+        let t = summary(&s);
+        assert!(
+            t.contains("throughput  79.5 msg/s achieved of 80.0 msg/s offered over 12.00 s"),
+            "{t}"
+        );
+        assert!(
+            t.contains(
+                "deliveries  7632 delivered: 636.0 deliveries/s achieved of 640.0 deliveries/s offered"
+            ),
+            "{t}"
+        );
+        assert!(t.contains("p99 4.25"), "{t}");
+        assert!(
+            !t.contains("req/s"),
+            "no request unit for a message run: {t}"
+        );
+    }
 
     #[test]
     fn utc_dates() {

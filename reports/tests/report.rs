@@ -199,3 +199,33 @@ fn an_incomplete_run_still_renders() {
     assert_eq!(svg_count(&out), 5);
     assert_no_fetches(&out);
 }
+
+#[test]
+fn chat_runs_show_messages_and_deliveries_each_in_its_own_unit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.db");
+    let id = common::record(&path, &Sim::default(), None);
+    let store = Store::open(&path).unwrap();
+    let mut run = store.load(&id).unwrap();
+    let s = &mut run.summary;
+    s.rate_unit = Some("msg/s".into());
+    s.offered_rps = 80.0;
+    s.achieved_rps = 79.5;
+    s.deliveries = 5_000;
+    s.offered_deliveries_per_s = 640.0;
+    s.achieved_deliveries_per_s = 636.0;
+    s.delivery_latency_ms.p99 = 4.25;
+    let out = html::render(&[run], &ReportOptions::default()).unwrap();
+    for needle in [
+        "80.0 msg/s",
+        "79.5 msg/s",
+        "640.0 deliveries/s",
+        "636.0 deliveries/s",
+        "4.25 ms",
+        "messages sent per second",
+    ] {
+        assert!(out.contains(needle), "report lacks {needle:?}");
+    }
+    let text = dobench_reports::text::summary(&store.load(&id).unwrap().summary);
+    assert!(text.contains("req/s achieved"), "{text}");
+}

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::cli::CompareArgs;
-use crate::run::RunResult;
+use dobench::run::RunResult;
 
 /// One row of the compare table (also in `--json` under `table`).
 #[derive(Debug, Clone, Serialize)]

@@ -13,11 +13,20 @@ fn progress_line(s: &Snapshot) -> String {
         .first()
         .map(|o| format!("  hottest {} {:.0}/s", o.name, o.rps_last_s))
         .unwrap_or_default();
+    let deliveries = if s.deliveries > 0 {
+        format!(
+            "  {:.0} deliveries/s (p99 {:.2} ms)",
+            s.deliveries_per_s_last_s, s.delivery_latency_ms.p99
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "{:>5.1}/{:.0}s  {:>8.0} req/s  p99 {:.2} ms  errors {}  missed {}{hot}",
+        "{:>5.1}/{:.0}s  {:>8.0} {}  p99 {:.2} ms{deliveries}  errors {}  missed {}{hot}",
         s.elapsed_s,
         s.planned_s,
         s.achieved_rps_last_s,
+        s.rate_unit(),
         s.latency_ms_last_s.p99,
         s.errors.total,
         s.missed

@@ -55,6 +55,26 @@ pub struct RunInfo {
     pub workload: String,
 }
 
+/// The run assembly's live view drawn as this dashboard (`run --tui`, `compare --tui`).
+pub fn view() -> dobench::run::View {
+    dobench::run::View::Live(std::sync::Arc::new(|live: dobench::run::LiveRun| {
+        let info = RunInfo {
+            profile: live.profile,
+            target: live.target,
+            strategy: live.strategy,
+            ceiling_rps: live.ceiling_rps,
+            planned_s: live.planned_s,
+            thresholds: live.thresholds,
+            workload: live.workload,
+        };
+        tokio::spawn(async move {
+            if let Err(e) = run_dashboard(info, live.bus, live.stop).await {
+                eprintln!("tui: {e:#}");
+            }
+        })
+    }))
+}
+
 /// Fails unless stdout is a terminal (call before starting a run with `--tui`).
 pub fn check_terminal() -> anyhow::Result<()> {
     if !std::io::stdout().is_terminal() {

@@ -72,14 +72,15 @@ fn render_header(app: &App, f: &mut Frame, area: Rect) {
         gauge,
     );
 
+    let unit = s.rate_unit();
     let mut line = vec![
         Span::raw(" offered "),
-        Span::styled(format!("{:.0}/s", s.offered_rps), Style::new().bold()),
+        Span::styled(format!("{:.0} {unit}", s.offered_rps), Style::new().bold()),
         Span::raw("  achieved "),
-        Span::styled(format!("{:.0}/s", s.achieved_rps), Style::new().bold()),
+        Span::styled(format!("{:.0} {unit}", s.achieved_rps), Style::new().bold()),
         Span::raw(" · now "),
         Span::styled(
-            format!("{:.0}/s", s.achieved_rps_last_s),
+            format!("{:.0} {unit}", s.achieved_rps_last_s),
             Style::new().bold(),
         ),
         Span::raw("  errors "),
@@ -88,6 +89,21 @@ fn render_header(app: &App, f: &mut Frame, area: Rect) {
         count_span(s.missed, Color::Yellow),
         Span::raw(format!("  in-flight {}  req {}", s.in_flight, s.requests)),
     ];
+    if s.deliveries > 0 || s.offered_deliveries_per_s > 0.0 {
+        // Fan-out: deliveries have their own rate, never mixed into the sends' one.
+        line.push(Span::raw("  deliveries "));
+        line.push(Span::styled(
+            format!(
+                "{:.0}/s of {:.0}/s offered",
+                s.deliveries_per_s, s.offered_deliveries_per_s
+            ),
+            Style::new().bold(),
+        ));
+        line.push(Span::raw(format!(
+            " · now {:.0}/s (p99 {:.1} ms)",
+            s.deliveries_per_s_last_s, s.delivery_latency_ms.p99
+        )));
+    }
     if s.queued > 0 {
         // Sends that waited for a free connection: the target's pace, shown apart from
         // missed (the generator's) so neither reads as the other.

@@ -233,8 +233,8 @@ fn header_shows_run_rates_and_thresholds_so_far() {
             "embedded",
             "hash:16",
             "5.0 / 20 s",
-            "offered 2100/s",
-            "achieved 2000/s · now 2060/s",
+            "offered 2100 req/s",
+            "achieved 2000 req/s · now 2060 req/s",
             "✓ p99_ms < 50 (6.0)",
             "✓ error_rate < 0.1% (0.000",
             "✗ max_object_rps < 900 (99",
@@ -242,6 +242,33 @@ fn header_shows_run_rates_and_thresholds_so_far() {
             "FAILING 1/4",
         ],
     );
+}
+
+#[test]
+fn chat_shows_messages_and_deliveries_each_in_its_own_unit() {
+    let mut app = App::new(info("chat"));
+    let mut s = snapshot(5.0);
+    s.rate_unit = Some("msg/s".into());
+    s.offered_rps = 80.0;
+    s.achieved_rps = 79.0;
+    s.achieved_rps_last_s = 81.0;
+    s.deliveries = 3_160;
+    s.offered_deliveries_per_s = 640.0;
+    s.deliveries_per_s = 632.0;
+    s.deliveries_per_s_last_s = 648.0;
+    s.delivery_latency_ms.p99 = 4.25;
+    app.update(&s);
+    let buf = draw(&app, 200, 48);
+    assert_shows(
+        &buf,
+        &[
+            "offered 80 msg/s",
+            "achieved 79 msg/s · now 81 msg/s",
+            "deliveries 632/s of 640/s offered · now 648/s (p99 4.2 ms)",
+            "Throughput msg/s",
+        ],
+    );
+    assert!(!text(&buf).contains("req/s achieved"), "{}", text(&buf));
 }
 
 #[test]
@@ -359,7 +386,7 @@ fn latency_view_shows_ops_table() {
     app.update(&s);
     assert_shows(
         &draw(&app, 80, 24),
-        &["GENERATOR-LIMITED", "offered 2100/s"],
+        &["GENERATOR-LIMITED", "offered 2100 req/s"],
     );
     app.view = View::Latency;
     let buf = draw(&app, 120, 30);

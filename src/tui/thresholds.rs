@@ -49,6 +49,10 @@ fn live_metric(s: &Snapshot, ceiling: Option<f64>, metric: &str) -> Option<f64> 
             served / ceiling.filter(|c| *c > 0.0)? * 100.0
         }
         "hibernation_saved_pct" => s.server.as_ref()?.hibernation.saved_pct,
+        "delivery_p50_ms" if s.deliveries > 0 => s.delivery_latency_ms.p50,
+        "delivery_p99_ms" if s.deliveries > 0 => s.delivery_latency_ms.p99,
+        "delivery_max_ms" if s.deliveries > 0 => s.delivery_latency_ms.max,
+        "deliveries_per_s" => s.deliveries_per_s,
         _ => return None,
     })
 }

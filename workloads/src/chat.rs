@@ -1,8 +1,12 @@
 //! The chat-fanout workload's object: a room. `GET /ws?user=U` accepts a WebSocket through
 //! the runtime (hibernation-friendly: the user lives in the socket's tag and attachment, not
 //! in instance memory); every text frame is stored with the room's next `seq` and broadcast
-//! to every member, sender included. `GET /history?limit=N` returns the last N messages.
-//! `ping` is answered by the runtime's auto-response without waking the room.
+//! to every member, sender included. `GET /history?limit=N` returns the last N messages;
+//! `GET /history?after_seq=S&limit=N` the first N after seq S (a page: read a whole history
+//! by passing the last seq of each page). A room keeps its last [`ChatRoom::history`]
+//! messages (retention, [`DEFAULT_HISTORY`] unless the registry says otherwise) and deletes
+//! older ones as it stores new ones. `ping` is answered by the runtime's auto-response
+//! without waking the room.
 
 use dobench_runtime::{
     epoch_us, Context, Method, Object, Request, Response, Result, SocketId, SqlValue, WsMessage,
@@ -14,7 +18,10 @@ use crate::params;
 /// Protocol name of the class.
 pub const CLASS: &str = "chat";
 const MAX_USER_LEN: usize = 256;
-const MAX_HISTORY: u64 = 1000;
+/// Most messages one history read returns.
+pub const MAX_HISTORY_PAGE: u64 = 1000;
+/// Messages a room keeps by default (older ones are deleted as new ones are stored).
+pub const DEFAULT_HISTORY: u64 = 100_000;
 /// Largest message body stored (production caps values at 2 MB; a chat line needs less).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -22,11 +29,19 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 #[derive(Debug)]
 pub struct ChatRoom {
     next_seq: i64,
+    /// Messages kept (retention).
+    history: u64,
 }
 
 impl ChatRoom {
-    /// Restores the sequence from storage; sockets and users come back from the runtime.
+    /// A room keeping [`DEFAULT_HISTORY`] messages.
     pub fn construct(ctx: &mut Context) -> Result<Box<dyn Object>> {
+        Self::construct_keeping(ctx, DEFAULT_HISTORY)
+    }
+
+    /// Restores the sequence from storage; sockets and users come back from the runtime.
+    /// The room keeps its last `history` messages (at least 1).
+    pub fn construct_keeping(ctx: &mut Context, history: u64) -> Result<Box<dyn Object>> {
         let s = ctx.storage();
         s.sql(
             "CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, from_user TEXT NOT NULL, \
@@ -39,7 +54,10 @@ impl ChatRoom {
             _ => 0,
         };
         ctx.set_websocket_auto_response(Some(("ping", "pong")))?;
-        Ok(Box::new(ChatRoom { next_seq: last + 1 }))
+        Ok(Box::new(ChatRoom {
+            next_seq: last + 1,
+            history: history.max(1),
+        }))
     }
 
     fn user_of(ctx: &Context, ws: SocketId) -> String {
@@ -50,15 +68,30 @@ impl ChatRoom {
     }
 
     fn history(ctx: &mut Context, req: &Request) -> Result<Response> {
-        let limit = match params::uint(req, "limit", Some(100), 1, MAX_HISTORY) {
+        let limit = match params::uint(req, "limit", Some(100), 1, MAX_HISTORY_PAGE) {
             Ok(l) => l as i64,
             Err(resp) => return Ok(resp),
         };
-        let rows = ctx.storage().sql(
-            "SELECT seq, from_user, sent_at_us, body FROM \
-             (SELECT * FROM messages ORDER BY seq DESC LIMIT ?1) ORDER BY seq",
-            &[SqlValue::Integer(limit)],
-        )?;
+        let rows = match req.query("after_seq") {
+            // A page: the first `limit` messages after `after_seq`, in seq order.
+            Some(_) => {
+                let after = match params::uint(req, "after_seq", None, 0, i64::MAX as u64) {
+                    Ok(a) => a as i64,
+                    Err(resp) => return Ok(resp),
+                };
+                ctx.storage().sql(
+                    "SELECT seq, from_user, sent_at_us, body FROM messages WHERE seq > ?1 \
+                     ORDER BY seq LIMIT ?2",
+                    &[SqlValue::Integer(after), SqlValue::Integer(limit)],
+                )?
+            }
+            // The last `limit` messages, in seq order.
+            None => ctx.storage().sql(
+                "SELECT seq, from_user, sent_at_us, body FROM \
+                 (SELECT * FROM messages ORDER BY seq DESC LIMIT ?1) ORDER BY seq",
+                &[SqlValue::Integer(limit)],
+            )?,
+        };
         let messages: Vec<_> = rows
             .rows
             .iter()
@@ -124,6 +157,13 @@ impl Object for ChatRoom {
                 SqlValue::Text(body.clone()),
             ],
         )?;
+        let oldest_kept = seq - self.history as i64 + 1;
+        if oldest_kept > 1 {
+            ctx.storage().sql(
+                "DELETE FROM messages WHERE seq < ?1",
+                &[SqlValue::Integer(oldest_kept)],
+            )?;
+        }
         self.next_seq += 1;
         let frame = json!({ "seq": seq, "from": from, "sent_at_us": sent_at_us, "body": body });
         let members = ctx.get_websockets(None);

@@ -41,18 +41,46 @@ pub use thresholds::Threshold;
 
 use dobench_runtime::Registry;
 
-/// Registers every workload class under its protocol name.
+/// Options of the workload classes that a runtime fixes when it registers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClassOptions {
+    /// Messages each chat room keeps (its history retention).
+    pub chat_history: u64,
+}
+
+impl Default for ClassOptions {
+    fn default() -> Self {
+        ClassOptions {
+            chat_history: chat::DEFAULT_HISTORY,
+        }
+    }
+}
+
+/// Registers every workload class under its protocol name, with default options.
 pub fn register_all(registry: &mut Registry) -> &mut Registry {
+    register_all_with(registry, ClassOptions::default())
+}
+
+/// Registers every workload class under its protocol name, with `options`.
+pub fn register_all_with(registry: &mut Registry, options: ClassOptions) -> &mut Registry {
+    let history = options.chat_history;
     registry
         .register(counter::CLASS, counter::Counter::construct)
         .register(ratelimit::CLASS, ratelimit::RateLimiter::construct)
         .register(alarm::CLASS, alarm::AlarmRecorder::construct)
-        .register(chat::CLASS, chat::ChatRoom::construct)
+        .register(chat::CLASS, move |ctx| {
+            chat::ChatRoom::construct_keeping(ctx, history)
+        })
 }
 
-/// A registry holding every workload class.
+/// A registry holding every workload class, with default options.
 pub fn registry() -> Registry {
+    registry_with(ClassOptions::default())
+}
+
+/// A registry holding every workload class, with `options`.
+pub fn registry_with(options: ClassOptions) -> Registry {
     let mut r = Registry::new();
-    register_all(&mut r);
+    register_all_with(&mut r, options);
     r
 }

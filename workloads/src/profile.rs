@@ -101,6 +101,36 @@ pub struct Profile {
     /// `{shard}` in user templates need one.
     #[serde(skip)]
     pub strategy_given: bool,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// `[limits]`: what one profile may ask of this machine (issue 20). A profile past a bound
+/// is refused before anything starts (exit 2), naming the field; raise the bound here when
+/// the machine can honour more. The defaults leave room for the suite's own load (tens of
+/// thousands of loopback sockets).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Most chat members (`chat.rooms × chat.members`: one WebSocket each).
+    pub members: u64,
+    /// Most requests in flight (`load.max_in_flight`, closed-model `load.vus`): one
+    /// connection each.
+    pub in_flight: u64,
+}
+
+/// Default of `limits.members`.
+pub const DEFAULT_MAX_MEMBERS: u64 = 50_000;
+/// Default of `limits.in_flight`.
+pub const DEFAULT_MAX_IN_FLIGHT: u64 = 50_000;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            members: DEFAULT_MAX_MEMBERS,
+            in_flight: DEFAULT_MAX_IN_FLIGHT,
+        }
+    }
 }
 
 fn default_strategy() -> Strategy {
@@ -182,6 +212,14 @@ pub struct RuntimeOptions {
     /// Multiplies alarm retry backoffs (1.0 = production's 2, 4, ... 64 s).
     #[serde(default = "one")]
     pub alarm_time_scale: f64,
+    /// Messages each chat room keeps (history retention); a chat profile that plans more
+    /// messages per room than this is refused, so the correctness check sees them all.
+    #[serde(default = "default_chat_history")]
+    pub chat_history: u64,
+}
+
+fn default_chat_history() -> u64 {
+    crate::chat::DEFAULT_HISTORY
 }
 
 /// Reads `1000` and `"1000"` alike (and `"off"`).
@@ -226,6 +264,7 @@ impl Default for RuntimeOptions {
             hibernate_after: default_hibernate(),
             idle_timeout: default_idle(),
             alarm_time_scale: 1.0,
+            chat_history: default_chat_history(),
         }
     }
 }
@@ -557,8 +596,65 @@ fn apply_override(doc: &mut toml::Table, assignment: &str) -> Result<()> {
     Ok(())
 }
 
-/// Cross-field checks serde cannot express.
+/// Cross-field checks serde cannot express: the field at fault and what is wrong.
 fn validate(p: &Profile) -> std::result::Result<(), Invalid> {
+    validate_fields(p)?;
+    validate_limits(p)
+}
+
+/// The `[limits]` bounds, and chat retention against the messages a room is planned to get.
+fn validate_limits(p: &Profile) -> std::result::Result<(), Invalid> {
+    let lim = &p.limits;
+    let in_flight = match p.load.model {
+        LoadModel::Open => ("load.max_in_flight", p.load.max_in_flight as u64),
+        LoadModel::Closed => ("load.vus", u64::from(p.load.vus.unwrap_or(0))),
+    };
+    if in_flight.1 > lim.in_flight {
+        return Err(invalid(
+            in_flight.0,
+            format!(
+                "{} = {} is past limits.in_flight = {} (one connection each); lower it, or raise limits.in_flight if this machine can hold that many sockets",
+                in_flight.0, in_flight.1, lim.in_flight
+            ),
+        ));
+    }
+    if p.workload != WorkloadKind::Chat {
+        return Ok(());
+    }
+    let members = u64::from(p.chat.rooms) * u64::from(p.chat.members);
+    if members > lim.members {
+        return Err(invalid(
+            "chat.members",
+            format!(
+                "chat.rooms × chat.members = {} × {} = {members} members is past limits.members = {} (one WebSocket each); lower them, or raise limits.members if this machine can hold that many sockets",
+                p.chat.rooms, p.chat.members, lim.members
+            ),
+        ));
+    }
+    let planned = match crate::traffic::chat::schedule(
+        p.load.rate.unwrap_or(1.0),
+        p.load.duration.0,
+        p.chat.active.0,
+        p.chat.idle.0,
+    ) {
+        dobench_loadgen::Schedule::Open(s) => s.len(),
+        dobench_loadgen::Schedule::Closed(_) => 0,
+    };
+    let per_room = planned.div_ceil(u64::from(p.chat.rooms).max(1));
+    if per_room > p.runtime.chat_history {
+        return Err(invalid(
+            "runtime.chat_history",
+            format!(
+                "a room is planned to get {per_room} messages but keeps runtime.chat_history = {}: the check could not see them all; raise runtime.chat_history or lower load.rate or load.duration",
+                p.runtime.chat_history
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Field-by-field ranges and the load model's needs.
+fn validate_fields(p: &Profile) -> std::result::Result<(), Invalid> {
     let l = &p.load;
     if l.duration.0.is_zero() {
         return Err(invalid("load.duration", "load.duration must be positive"));

@@ -34,6 +34,10 @@ pub const METRICS: &[&str] = &[
     "alarm_lag_p99_ms",
     "alarms_missing",
     "hibernation_saved_pct",
+    "delivery_p50_ms",
+    "delivery_p99_ms",
+    "delivery_max_ms",
+    "deliveries_per_s",
 ];
 
 /// What a metric's number means, and so which suffixes its threshold may carry.
@@ -60,7 +64,7 @@ impl Unit {
             m if m.ends_with("_ms") => Unit::Ms,
             "error_rate" => Unit::Ratio,
             m if m.ends_with("_pct") => Unit::Percent,
-            m if m.ends_with("_rps") => Unit::PerSecond,
+            m if m.ends_with("_rps") || m.ends_with("_per_s") => Unit::PerSecond,
             "correctness" => Unit::Bool,
             _ => Unit::Count,
         }
@@ -235,6 +239,10 @@ pub fn metric(s: &RunSummary, metric: &str) -> Option<f64> {
         "alarm_lag_p99_ms" => s.alarms.as_ref()?.lag_ms.p99,
         "alarms_missing" => s.alarms.as_ref()?.missing as f64,
         "hibernation_saved_pct" => s.hibernation.as_ref()?.saved_pct,
+        "delivery_p50_ms" if s.deliveries > 0 => s.delivery_latency_ms.p50,
+        "delivery_p99_ms" if s.deliveries > 0 => s.delivery_latency_ms.p99,
+        "delivery_max_ms" if s.deliveries > 0 => s.delivery_latency_ms.max,
+        "deliveries_per_s" => s.achieved_deliveries_per_s,
         _ => return None,
     })
 }

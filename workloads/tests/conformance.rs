@@ -471,6 +471,29 @@ async fn chat_members_get_each_others_messages_in_seq_order_ping_pong_history() 
             .map(|m| m["seq"].as_u64().unwrap())
             .collect();
         assert_eq!(seqs, [2, 3], "{name}: the last N, oldest first: {v}");
+        // Pages: the first N after a seq, oldest first; paging by the last seq reads it all.
+        let page = |after: u64, limit: u64| {
+            let path = format!("/chat/room/history?after_seq={after}&limit={limit}");
+            let url = &url;
+            async move {
+                let (s, v) = call("GET", url(&path)).await;
+                assert_eq!(s, 200, "{path}: {v}");
+                v["messages"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|m| m["seq"].as_u64().unwrap())
+                    .collect::<Vec<u64>>()
+            }
+        };
+        assert_eq!(page(0, 2).await, [1, 2], "{name}: first page");
+        assert_eq!(page(2, 2).await, [3], "{name}: last page is short");
+        assert_eq!(page(3, 2).await, Vec::<u64>::new(), "{name}: past the end");
+        assert_eq!(page(1, 1000).await, [2, 3], "{name}");
+        for bad in ["after_seq=-1", "after_seq=x", "after_seq="] {
+            let (s, v) = call("GET", url(&format!("/chat/room/history?{bad}&limit=2"))).await;
+            assert_eq!(s, 400, "{name}: {bad}: {v}");
+        }
         let (s, v) = call("GET", url("/chat/empty/history")).await;
         assert_eq!((s, v), (200, serde_json::json!({"messages": []})), "{name}");
         for bad in ["limit=0", "limit=abc", "limit=-1", "limit="] {

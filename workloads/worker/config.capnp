@@ -37,5 +37,6 @@ const dobenchWorker :Workerd.Worker = (
     (name = "RATE_LIMITER", durableObjectNamespace = "RateLimiter"),
     (name = "CHAT_ROOM", durableObjectNamespace = "ChatRoom"),
     (name = "ALARM", durableObjectNamespace = "Alarm"),
+    (name = "CHAT_HISTORY", text = "100000"),
   ],
 );

@@ -165,10 +165,15 @@ fn throughput(p: &Panel) -> Result<String> {
     }
     // Offered goes last so its dashes stay visible on top of the achieved lines.
     ss.extend(first_offered);
+    let messages = runs.iter().any(|r| r.summary.rate_unit() == "msg/s");
     let chart = time_chart(&TimeChart {
         name: "throughput",
-        y_desc: "requests per second".into(),
-        y_unit: "req/s",
+        y_desc: if messages {
+            "messages sent per second".into()
+        } else {
+            "requests per second".into()
+        },
+        y_unit: if messages { "msg/s" } else { "req/s" },
         series: ss,
         hlines: vec![],
     })?;

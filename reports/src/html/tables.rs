@@ -65,13 +65,40 @@ pub fn headline(run: &StoredRun) -> String {
     o.push_str(&card("profile", &s.profile, ""));
     o.push_str(&card_html("target", &target_html(&s.target), ""));
     o.push_str(&card("strategy", s.strategy.as_deref().unwrap_or("-"), ""));
-    o.push_str(&card("offered", &format!("{:.1}/s", s.offered_rps), ""));
-    o.push_str(&card("achieved", &format!("{:.1}/s", s.achieved_rps), ""));
+    let unit = s.rate_unit();
+    o.push_str(&card(
+        "offered",
+        &format!("{:.1} {unit}", s.offered_rps),
+        "",
+    ));
+    o.push_str(&card(
+        "achieved",
+        &format!("{:.1} {unit}", s.achieved_rps),
+        "",
+    ));
     o.push_str(&card(
         "p99 latency",
         &format!("{:.2} ms", s.latency_ms.p99),
         "",
     ));
+    if s.deliveries > 0 || s.offered_deliveries_per_s > 0.0 {
+        // Fan-out deliveries: their own rates, never mixed into the sends' unit.
+        o.push_str(&card(
+            "deliveries offered",
+            &format!("{:.1} deliveries/s", s.offered_deliveries_per_s),
+            "",
+        ));
+        o.push_str(&card(
+            "deliveries achieved",
+            &format!("{:.1} deliveries/s", s.achieved_deliveries_per_s),
+            "",
+        ));
+        o.push_str(&card(
+            "delivery p99",
+            &format!("{:.2} ms", s.delivery_latency_ms.p99),
+            "",
+        ));
+    }
     let err_class = if s.errors.total > 0 { "fail" } else { "" };
     o.push_str(&card(
         "errors",
@@ -134,8 +161,8 @@ pub fn comparison(runs: &[StoredRun], best: Option<usize>) -> String {
     o.push_str("</tbody></table></div>");
     if best.is_some() {
         o.push_str(
-            "<p class=\"muted\">★ best: among runs that passed, kept up with the offered rate (≥ 95 %) and kept errors \
-             under 1 %, the lowest p99 (or the compare group's recorded choice).</p>",
+            "<p class=\"muted\">★ best: among runs that pass correctness and thresholds, the fewest objects; ties go to \
+             the lowest hottest-object % of ceiling, then the lowest p99 (or the compare group's recorded choice).</p>",
         );
     }
     o

@@ -174,6 +174,7 @@ pub fn drive(
             cpu_pct: 12.0,
             busy_pct: 20.0,
             done,
+            ..Live::default()
         });
         writer.push_snapshot(&snap).expect("write snapshot");
         if (tick + 1) % ticks_per_s == 0 {
@@ -196,6 +197,7 @@ pub fn drive(
         started_at: SystemTime::now() - Duration::from_secs(sim.seconds),
         elapsed: Duration::from_secs(sim.seconds),
         stopped_early: false,
+        fan_out: 0.0,
     }
 }
 

@@ -52,7 +52,8 @@ pub fn throughput(app: &App) -> Chart<'_> {
             .data(app.achieved.points()),
     ];
     let title = Line::from(format!(
-        " Throughput req/s · now {:.0} ",
+        " Throughput {} · now {:.0} ",
+        app.snap.rate_unit(),
         app.snap.achieved_rps_last_s
     ));
     hide_legend_when_small(

@@ -1,117 +1,226 @@
-//! chat-fanout traffic: `rooms × members` WebSocket sessions; while an active phase lasts,
-//! members send at `load.rate` messages/s in all; idle phases in between (longer than the
-//! runtime's hibernate-after) let rooms hibernate. Every receipt is recorded as op `fanout`
-//! with its latency from the message's *intended* send time (stamped in the body beside the
-//! actual send time, so a late sender cannot hide: coordinated-omission free), its service
-//! time from the actual send, and the sender's lateness; a frame without stamps is counted
-//! (`other`) but never timed. The summary's rate is delivered frames/s. The generator's CPU
-//! is measured over the threads its sessions ran on. Checks: every member got every message of its
-//! room exactly once and in `seq` order while connected, and the room stored every message
-//! sent. WebSocket sessions are not HTTP requests, so this module runs its own session tasks
-//! and collector (the loadgen's `Aggregate` still does the books); never unbounded: every
-//! session ends at the run's end plus a bounded drain.
+//! chat-fanout traffic, a request source of the one executor: `rooms × members` WebSocket
+//! sessions (the executor opens and owns them); while an active phase lasts, members take
+//! turns to send at `load.rate` messages/s in all, with idle phases in between (longer than
+//! the runtime's hibernate-after) so rooms hibernate. Each planned message is a session frame
+//! with its intended time, lateness, queueing and missed books like any request; each frame a
+//! member receives is handed back here, and the executor times the delivery from the intended
+//! time of the message it carries. Rates: messages sent (msg/s) and deliveries/s, apart.
+//!
+//! Checks at the end: every member connected; every member got every message of its room
+//! once and in `seq` order (per member: count, order and a rolling hash of the seqs it got,
+//! never the seqs themselves); and the room stored every message the run sent, read back in
+//! pages of [`PAGE`] (`history?after_seq=S&limit=N`), so no message stored during the run
+//! goes unchecked. Never does I/O on the executor's hot path; never keeps one entry per frame.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use dobench_loadgen::aggregate::Live;
-use dobench_loadgen::client::ws;
-use dobench_loadgen::executor::RunOutcome;
-use dobench_loadgen::http::Method;
-use dobench_loadgen::recorder::Sample;
-use dobench_loadgen::{Aggregate, ErrorKind, Outcome, Recorder, RequestSpec, Snapshot};
-use futures_util::StreamExt;
-use tokio::sync::watch;
-use tokio::time::{sleep_until, Instant};
+use dobench_loadgen::http::{Method, Uri};
+use dobench_loadgen::request::{Frame, SessionEvent, SessionSpec};
+use dobench_loadgen::{executor, OpenSchedule, RequestSource, RequestSpec, Schedule, Stage};
+use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
-use super::{check, fetch_all, verdict, Finished, Running};
+use super::{check, fetch_all, run_config, verdict, Finished, Running};
 use crate::error::{Error, Result};
 use crate::profile::Profile;
 
-/// Longest wait for the last frames after the last send.
-const DRAIN: Duration = Duration::from_secs(5);
-const MAX_RECONNECTS: u32 = 3;
+/// Messages per history page read by the check (the runtime's largest page).
+pub const PAGE: u64 = 1000;
+/// History pages read at once by the check.
+const HISTORY_READERS: usize = 8;
 
-struct Shared {
-    rooms: Vec<Arc<str>>,
-    members: u32,
-    recorders: Vec<Mutex<Recorder>>,
-    room_sent: Vec<AtomicU64>,
-    received: AtomicU64,
-    sent: AtomicU64,
-    stop: CancellationToken,
-    /// The threads the member sessions and the collector ran on (the generator's CPU).
-    threads: dobench_loadgen::cpu::ThreadSet,
-}
-
-/// When a fan-out frame was meant to go and went, from its body's stamps.
+/// What one member saw, in constant space.
 #[derive(Debug, Clone, Copy)]
-struct Stamps {
-    intended_us: i64,
-    sent_us: i64,
-}
-
-impl Shared {
-    fn record(&self, room: usize, op: &Arc<str>, latency: Duration, outcome: Outcome) {
-        self.record_timed(room, op, latency, latency, Duration::ZERO, outcome);
-    }
-
-    fn record_timed(
-        &self,
-        room: usize,
-        op: &Arc<str>,
-        latency: Duration,
-        service: Duration,
-        lateness: Duration,
-        outcome: Outcome,
-    ) {
-        let sample = Sample {
-            op,
-            object: Some(&self.rooms[room]),
-            lateness,
-            service: Some(service),
-            latency,
-            queue_wait: None,
-            outcome,
-        };
-        self.recorders[room]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .record(&sample);
-    }
-}
-
-/// What one member saw.
-struct MemberLog {
-    room: usize,
+struct MemberBook {
     connected: bool,
     reconnects: u32,
-    /// Seqs received, one list per connection.
-    segments: Vec<Vec<i64>>,
+    lost: bool,
+    /// Frames of the current connection were all in increasing `seq` order.
+    ordered: bool,
+    last_seq: i64,
+    /// Messages received on the first connection, and their rolling hash.
+    count: u64,
+    hash: u64,
 }
 
-/// Intended send offsets of member `g` of `total`: evenly spaced, skipping idle phases.
-pub fn send_times(
-    g: u64,
-    total: u64,
-    rate: f64,
-    duration: Duration,
-    active: Duration,
-    idle: Duration,
-) -> Vec<Duration> {
-    let interval = total as f64 / rate;
-    let period = (active + idle).as_secs_f64().max(1e-3);
-    let mut t = interval * g as f64 / total as f64;
-    let mut out = Vec::new();
-    while t < duration.as_secs_f64() && out.len() < 1_000_000 {
-        if idle.is_zero() || t % period < active.as_secs_f64() {
-            out.push(Duration::from_secs_f64(t));
-        }
-        t += interval;
+impl MemberBook {
+    const NEW: MemberBook = MemberBook {
+        connected: true,
+        reconnects: 0,
+        lost: false,
+        ordered: true,
+        last_seq: 0,
+        count: 0,
+        hash: HASH_SEED,
+    };
+}
+
+const HASH_SEED: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// Order-sensitive rolling hash of a sequence of seqs (the same on both sides of the check).
+fn roll(hash: u64, seq: i64) -> u64 {
+    (hash ^ seq as u64).wrapping_mul(0x0100_0000_01b3)
+}
+
+/// A chat frame as the runtime sends it (the body borrowed when it needs no unescaping).
+#[derive(Deserialize)]
+struct ChatFrame<'a> {
+    seq: i64,
+    #[serde(borrow)]
+    body: Cow<'a, str>,
+}
+
+struct ChatSource {
+    rooms: Vec<Arc<str>>,
+    members: u32,
+    ws_base: String,
+    /// The base URL, for labelling frames (their URL is never requested).
+    label: Uri,
+    op: Arc<str>,
+    pad: String,
+    books: Vec<Mutex<MemberBook>>,
+    /// Messages handed to a socket, per room.
+    room_sent: Vec<AtomicU64>,
+    /// Members of each room still connected (for the deliveries still awaited).
+    room_live: Vec<AtomicU64>,
+    received: AtomicU64,
+}
+
+impl ChatSource {
+    fn book(&self, member: u32) -> std::sync::MutexGuard<'_, MemberBook> {
+        self.books[member as usize]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
-    out
+
+    fn room_of(&self, member: u32) -> usize {
+        (member / self.members) as usize
+    }
+
+    fn total(&self) -> u64 {
+        self.books.len() as u64
+    }
+}
+
+impl RequestSource for ChatSource {
+    fn request(&self, index: u64) -> RequestSpec {
+        let member = (index % self.total()) as u32;
+        let room = self.room_of(member);
+        RequestSpec::frame(
+            self.op.clone(),
+            member,
+            self.label.clone(),
+            format!("u{member}:{}", self.pad),
+        )
+        .with_object(self.rooms[room].clone())
+    }
+
+    fn frame_sent(&self, _index: u64, request: &RequestSpec) {
+        if let Some(member) = request.session {
+            self.room_sent[self.room_of(member)].fetch_add(1, Relaxed);
+        }
+    }
+
+    fn sessions(&self) -> Vec<SessionSpec> {
+        (0..self.books.len() as u32)
+            .map(|m| {
+                let room = &self.rooms[self.room_of(m)];
+                SessionSpec {
+                    url: format!("{}/chat/{room}/ws?user=u{m}", self.ws_base),
+                }
+            })
+            .collect()
+    }
+
+    fn frame<'a>(&self, session: u32, text: &'a str) -> Frame<'a> {
+        let Ok(f) = serde_json::from_str::<ChatFrame<'a>>(text) else {
+            return Frame::Other;
+        };
+        self.received.fetch_add(1, Relaxed);
+        let mut b = self.book(session);
+        b.ordered &= f.seq > b.last_seq;
+        b.last_seq = f.seq;
+        if b.reconnects == 0 {
+            b.count += 1;
+            b.hash = roll(b.hash, f.seq);
+        }
+        Frame::Delivery { body: f.body }
+    }
+
+    fn session_event(&self, session: u32, event: SessionEvent) {
+        let mut b = self.book(session);
+        match event {
+            SessionEvent::Failed => b.connected = false,
+            SessionEvent::Reconnected => {
+                b.reconnects += 1;
+                b.last_seq = 0;
+            }
+            SessionEvent::Lost => b.lost = true,
+        }
+        if event != SessionEvent::Reconnected {
+            self.room_live[self.room_of(session)].fetch_sub(1, Relaxed);
+        }
+    }
+
+    fn awaiting(&self) -> u64 {
+        let expected: u64 = self
+            .room_sent
+            .iter()
+            .zip(&self.room_live)
+            .map(|(s, l)| s.load(Relaxed) * l.load(Relaxed))
+            .sum();
+        expected.saturating_sub(self.received.load(Relaxed))
+    }
+
+    fn fan_out(&self) -> f64 {
+        f64::from(self.members)
+    }
+
+    fn rate_unit(&self) -> &'static str {
+        "msg/s"
+    }
+}
+
+/// The chat schedule: `rate` messages/s in `active` phases separated by `idle` silences
+/// (none when `idle` is zero), cut at `duration`.
+pub fn schedule(rate: f64, duration: Duration, active: Duration, idle: Duration) -> Schedule {
+    if idle.is_zero() || active >= duration {
+        return Schedule::Open(OpenSchedule::Constant { rate, duration });
+    }
+    let mut stages = Vec::new();
+    let mut t = Duration::ZERO;
+    while t < duration && stages.len() < 100_000 {
+        let on = active.min(duration - t);
+        stages.push(Stage {
+            duration: Duration::ZERO,
+            target: rate,
+        });
+        stages.push(Stage {
+            duration: on,
+            target: rate,
+        });
+        t += on;
+        if t >= duration {
+            break;
+        }
+        let off = idle.min(duration - t);
+        stages.push(Stage {
+            duration: Duration::ZERO,
+            target: 0.0,
+        });
+        stages.push(Stage {
+            duration: off,
+            target: 0.0,
+        });
+        t += off;
+    }
+    Schedule::Open(OpenSchedule::Ramping {
+        start_rate: rate,
+        stages,
+    })
 }
 
 /// Starts the chat-fanout workload.
@@ -126,38 +235,48 @@ pub fn start(
         .strip_prefix("http://")
         .map(|rest| format!("ws://{rest}"))
         .ok_or_else(|| Error::Invalid(format!("chat needs an http:// target, not {base}")))?;
+    let label: Uri = base
+        .parse()
+        .map_err(|e| Error::Invalid(format!("target {base}: {e}")))?;
     let total = u64::from(o.rooms) * u64::from(o.members);
     let rate = profile.load.rate.unwrap_or(1.0);
-    let duration = profile.load.duration.0;
-    let plans: Vec<Vec<Duration>> = (0..total)
-        .map(|g| send_times(g, total, rate, duration, o.active.0, o.idle.0))
-        .collect();
-    let shared = Arc::new(Shared {
+    let source = Arc::new(ChatSource {
         rooms: (0..o.rooms)
             .map(|r| Arc::from(format!("room-{nonce}-{r}")))
             .collect(),
         members: o.members,
-        recorders: (0..o.rooms).map(|_| Mutex::new(Recorder::new())).collect(),
+        ws_base,
+        label,
+        op: "send".into(),
+        pad: "x".repeat(o.body_bytes),
+        books: (0..total).map(|_| Mutex::new(MemberBook::NEW)).collect(),
         room_sent: (0..o.rooms).map(|_| AtomicU64::new(0)).collect(),
+        room_live: (0..o.rooms)
+            .map(|_| AtomicU64::new(u64::from(o.members)))
+            .collect(),
         received: AtomicU64::new(0),
-        sent: AtomicU64::new(0),
-        stop: cancel.child_token(),
-        threads: dobench_loadgen::cpu::ThreadSet::new(),
     });
-    let (tx, rx) = watch::channel(Snapshot::default());
+    let plan = schedule(rate, profile.load.duration.0, o.active.0, o.idle.0);
+    let config = run_config(&profile.load, plan);
     let timeout = profile.load.timeout.0;
-    let pad = "x".repeat(o.body_bytes);
+    let handle = executor::start(config, source.clone(), cancel)?;
+    let snapshots = handle.snapshots.clone();
     let task = tokio::spawn(async move {
-        let logs = drive(&shared, &ws_base, &plans, duration, timeout, &pad, &tx).await?;
-        let outcome = logs.0;
-        let correctness = verify(&shared, &base, &logs.1, timeout).await?;
-        let reconnects: u32 = logs.1.iter().map(|m| m.reconnects).sum();
+        let outcome = handle.wait().await?;
+        let correctness = verify(&source, &base, timeout).await?;
+        let reconnects: u32 = source
+            .books
+            .iter()
+            .map(|b| b.lock().unwrap_or_else(PoisonError::into_inner).reconnects)
+            .sum();
+        let sent: u64 = source.room_sent.iter().map(|s| s.load(Relaxed)).sum();
         Ok(Finished {
-            objects_used: shared.rooms.len() as u64,
+            objects_used: source.rooms.len() as u64,
             notes: vec![format!(
-                "{} messages sent, {} frames delivered, {reconnects} reconnects",
-                shared.sent.load(Relaxed),
-                shared.received.load(Relaxed)
+                "{sent} messages sent to {} rooms × {} members, {} deliveries, {reconnects} reconnects",
+                source.rooms.len(),
+                source.members,
+                source.received.load(Relaxed)
             )],
             outcome,
             correctness,
@@ -165,345 +284,174 @@ pub fn start(
             read_fan_in: 1,
         })
     });
-    Ok(Running {
-        snapshots: rx,
-        task,
-    })
+    Ok(Running { snapshots, task })
 }
 
-async fn drive(
-    sh: &Arc<Shared>,
-    ws_base: &str,
-    plans: &[Vec<Duration>],
-    duration: Duration,
+/// A room's stored history as the check reads it: how many messages, their rolling hash,
+/// and whether their seqs were increasing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stored {
+    count: u64,
+    hash: u64,
+    ordered: bool,
+}
+
+/// Times a page refused as overloaded (503) is asked again, [`RETRY_PAUSE`] apart: closing
+/// thousands of members at the run's end fills a room's mailbox with close events for a while.
+const MAX_RETRIES: u32 = 50;
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
+
+/// Reads every room's whole history in pages of [`PAGE`] (`after_seq` paging), at most
+/// [`HISTORY_READERS`] pages in flight. `Err(why)` for a room whose history could not be read.
+async fn read_histories(
+    base: &str,
+    rooms: &[Arc<str>],
     timeout: Duration,
-    pad: &str,
-    tx: &watch::Sender<Snapshot>,
-) -> Result<(RunOutcome, Vec<MemberLog>)> {
-    let m = u64::from(sh.members);
-    let op_connect: Arc<str> = "ws_connect".into();
-    let urls: Vec<(usize, String)> = (0..plans.len() as u64)
-        .map(|g| {
-            let room = (g / m) as usize;
-            (
-                room,
-                format!("{ws_base}/chat/{}/ws?user=u{g}", sh.rooms[room]),
-            )
-        })
-        .collect();
-    let connecting: Vec<_> = urls
-        .iter()
-        .map(|(room, url)| {
-            let (sh, op, room, url) = (sh.clone(), op_connect.clone(), *room, url.clone());
-            async move {
-                let c = ws::connect(&url, timeout).await;
-                match &c {
-                    Ok((_, _, took)) => sh.record(room, &op, *took, Outcome::Frame),
-                    Err(_) => sh.record(
-                        room,
-                        &op,
-                        Duration::ZERO,
-                        Outcome::Failed(ErrorKind::Connect),
-                    ),
-                }
-                c.ok().map(|(s, r, _)| (s, r))
-            }
-        })
-        .collect();
-    let conns: Vec<_> = futures_util::stream::iter(connecting)
-        .buffered(32)
-        .collect()
-        .await;
-    if conns.iter().all(Option::is_none) {
-        return Err(dobench_loadgen::Error::Unreachable {
-            target: ws_base.to_string(),
-            reason: "no chat member could open its WebSocket".into(),
-        }
-        .into());
-    }
-    let start = Instant::now() + Duration::from_millis(50);
-    let started_at = SystemTime::now() + Duration::from_millis(50);
-    // The same instant on the wall clock, for the intended-send stamps in message bodies.
-    let start_epoch_us = dobench_runtime::epoch_us() + 50_000;
-    let mut members = tokio::task::JoinSet::new();
-    for (g, conn) in conns.into_iter().enumerate() {
-        let (room, url) = urls[g].clone();
-        let plan = plans[g].clone();
-        let (sh, pad) = (sh.clone(), pad.to_string());
-        let at = (start, start_epoch_us);
-        members.spawn(async move { member(g, room, url, conn, plan, at, timeout, pad, sh).await });
-    }
-    let planned_total: u64 = plans.iter().map(|p| p.len() as u64).sum::<u64>() * m;
-    let offered_before = |elapsed: Duration| -> u64 {
-        plans
+) -> Result<Vec<std::result::Result<Stored, String>>> {
+    let mut out: Vec<std::result::Result<Stored, String>> = vec![
+        Ok(Stored {
+            count: 0,
+            hash: HASH_SEED,
+            ordered: true,
+        });
+        rooms.len()
+    ];
+    // Rooms still being read: (room, the last seq seen, overload retries so far).
+    let mut pending: Vec<(usize, i64, u32)> = (0..rooms.len()).map(|r| (r, 0, 0)).collect();
+    // Bounded: every round ends a room, moves it past a full page, or spends one of its
+    // retries.
+    while !pending.is_empty() {
+        let specs = pending
             .iter()
-            .map(|p| p.partition_point(|&t| t < elapsed) as u64)
-            .sum::<u64>()
-            * m
-    };
-    let mut agg = Aggregate::new();
-    let (mut delta, mut spare) = (Recorder::new(), Recorder::new());
-    let mut tick = tokio::time::interval_at(
-        start + Duration::from_millis(250),
-        Duration::from_millis(250),
-    );
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let end = start + duration;
-    let mut drain_deadline = None;
-    sh.threads.note_current();
-    let cpu0 = sh.threads.usage();
-    let wall0 = Instant::now();
-    let live = |now: Instant, done: bool| {
-        let elapsed = now.saturating_duration_since(start);
-        let shares = dobench_loadgen::cpu::Shares::between(
-            &cpu0,
-            &sh.threads.usage(),
-            now.saturating_duration_since(wall0),
-        );
-        let sent = sh.sent.load(Relaxed) * m;
-        let received = sh.received.load(Relaxed);
-        Live {
-            elapsed,
-            planned: duration,
-            planned_requests: Some(planned_total),
-            offered_so_far: offered_before(elapsed),
-            sent,
-            missed: 0,
-            in_flight: sent.saturating_sub(received),
-            cpu_pct: shares.cpu_pct,
-            busy_pct: shares.busy_pct,
-            done,
-        }
-    };
-    let collect = |delta: &mut Recorder, spare: &mut Recorder| {
-        delta.reset();
-        for r in &sh.recorders {
-            std::mem::swap(
-                &mut *r.lock().unwrap_or_else(PoisonError::into_inner),
-                spare,
-            );
-            delta.add(spare);
-            spare.reset();
-        }
-    };
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = sh.stop.cancelled() => break,
-        }
-        sh.threads.note_current();
-        let now = Instant::now();
-        collect(&mut delta, &mut spare);
-        agg.push(&delta, now.saturating_duration_since(start));
-        tx.send_replace(agg.snapshot(&live(now, false)));
-        if now >= end {
-            let deadline = *drain_deadline.get_or_insert(now + DRAIN);
-            let all_in = sh.received.load(Relaxed) >= sh.sent.load(Relaxed) * m;
-            if all_in || now >= deadline {
-                break;
+            .map(|(r, after, _)| {
+                RequestSpec::new(
+                    "history",
+                    Method::GET,
+                    &format!(
+                        "{base}/chat/{}/history?after_seq={after}&limit={PAGE}",
+                        rooms[*r]
+                    ),
+                )
+            })
+            .collect::<dobench_loadgen::Result<Vec<_>>>()?;
+        let answers = fetch_all(specs, HISTORY_READERS, timeout).await;
+        let mut next = Vec::new();
+        for ((r, after, retries), answer) in pending.iter().zip(answers) {
+            let page = match answer {
+                None => Err(format!("no answer within {timeout:?}")),
+                Some(a) if a.status == 503 && *retries < MAX_RETRIES => {
+                    next.push((*r, *after, retries + 1));
+                    continue;
+                }
+                Some(a) if a.status != 200 => Err(format!(
+                    "status {} ({})",
+                    a.status,
+                    String::from_utf8_lossy(&a.body[..a.body.len().min(120)])
+                )),
+                Some(a) => serde_json::from_slice::<serde_json::Value>(&a.body)
+                    .ok()
+                    .and_then(|v| {
+                        v["messages"].as_array().map(|m| {
+                            m.iter()
+                                .filter_map(|m| m["seq"].as_i64())
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .ok_or_else(|| "not a history page".to_string()),
+            };
+            let (page, Ok(st)) = (page, out[*r].as_mut()) else {
+                continue;
+            };
+            let page = match page {
+                Ok(p) => p,
+                Err(why) => {
+                    out[*r] = Err(why);
+                    continue;
+                }
+            };
+            let mut last = *after;
+            for seq in &page {
+                st.ordered &= *seq > last;
+                last = *seq;
+                st.count += 1;
+                st.hash = roll(st.hash, *seq);
+            }
+            if page.len() as u64 == PAGE {
+                next.push((*r, last, *retries));
             }
         }
-    }
-    sh.stop.cancel();
-    let mut logs = Vec::new();
-    while let Some(j) = members.join_next().await {
-        if let Ok(log) = j {
-            logs.push(log);
+        if next.iter().any(|(_, _, n)| *n > 0) {
+            tokio::time::sleep(RETRY_PAUSE).await;
         }
+        pending = next;
     }
-    let now = Instant::now();
-    collect(&mut delta, &mut spare);
-    agg.push(&delta, now.saturating_duration_since(start));
-    agg.finish();
-    let snapshot = agg.snapshot(&live(now, true));
-    tx.send_replace(snapshot.clone());
-    let elapsed = now
-        .saturating_duration_since(start)
-        .min(duration.max(Duration::from_millis(1)) + DRAIN);
-    let outcome = RunOutcome {
-        snapshot,
-        aggregate: agg,
-        started_at,
-        elapsed,
-        offered_rps: planned_total as f64 / duration.as_secs_f64().max(1e-3),
-        stopped_early: now < end,
-    };
-    Ok((outcome, logs))
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn member(
-    g: usize,
-    room: usize,
-    url: String,
-    conn: Option<(ws::WsSender, ws::WsReceiver)>,
-    plan: Vec<Duration>,
-    (start, start_epoch_us): (Instant, i64),
-    timeout: Duration,
-    pad: String,
-    sh: Arc<Shared>,
-) -> MemberLog {
-    let mut log = MemberLog {
-        room,
-        connected: conn.is_some(),
-        reconnects: 0,
-        segments: vec![Vec::new()],
-    };
-    let Some((mut tx, mut rx)) = conn else {
-        return log;
-    };
-    let op: Arc<str> = "fanout".into();
-    let mut next = 0;
-    loop {
-        let due = plan.get(next).map(|t| start + *t);
-        tokio::select! {
-            _ = sleep_until(due.unwrap_or(start)), if due.is_some() => {
-                sh.threads.note_current();
-                let intended_us = start_epoch_us + plan[next].as_micros() as i64;
-                let tag = format!("{g}:{next}:{intended_us}:{}:{pad}", dobench_runtime::epoch_us());
-                next += 1;
-                if tx.send_text(tag).await.is_ok() {
-                    sh.sent.fetch_add(1, Relaxed);
-                    sh.room_sent[room].fetch_add(1, Relaxed);
-                }
-            }
-            frame = rx.recv_text() => match frame {
-                Some(Ok((_, text))) => {
-                    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
-                    let (Some(seq), Some(body)) = (v["seq"].as_i64(), v["body"].as_str()) else { continue };
-                    sh.threads.note_current();
-                    match stamps(body) {
-                        Some(st) => {
-                            let now_us = dobench_runtime::epoch_us();
-                            let us = |d: i64| Duration::from_micros(d.max(0) as u64);
-                            sh.record_timed(
-                                room,
-                                &op,
-                                us(now_us - st.intended_us),
-                                us(now_us - st.sent_us),
-                                us(st.sent_us - st.intended_us),
-                                Outcome::Frame,
-                            );
-                        }
-                        // Counted, never timed: a frame we cannot time is no 60 s sample.
-                        None => sh.record(room, &op, Duration::ZERO, Outcome::Failed(ErrorKind::Other)),
-                    }
-                    sh.received.fetch_add(1, Relaxed);
-                    if let Some(seg) = log.segments.last_mut() { seg.push(seq); }
-                }
-                _ => {
-                    if sh.stop.is_cancelled() || log.reconnects >= MAX_RECONNECTS { break; }
-                    log.reconnects += 1;
-                    match ws::connect(&url, timeout).await {
-                        Ok((t, r, _)) => { tx = t; rx = r; log.segments.push(Vec::new()); }
-                        Err(_) => { sh.record(room, &op, timeout, Outcome::Failed(ErrorKind::Connect)); break; }
-                    }
-                }
-            },
-            _ = sh.stop.cancelled() => break,
-        }
-    }
-    let _ = tx.close().await;
-    log
-}
-
-/// The intended and actual send stamps of a body `g:n:intended_us:sent_us:pad`.
-fn stamps(body: &str) -> Option<Stamps> {
-    let mut f = body.split(':').skip(2);
-    let intended_us = f.next()?.parse().ok()?;
-    let sent_us = f.next()?.parse().ok()?;
-    Some(Stamps {
-        intended_us,
-        sent_us,
-    })
+    Ok(out)
 }
 
 async fn verify(
-    sh: &Shared,
+    src: &ChatSource,
     base: &str,
-    logs: &[MemberLog],
     timeout: Duration,
 ) -> Result<dobench_loadgen::summary::Correctness> {
-    let specs = sh
-        .rooms
-        .iter()
-        .map(|r| {
-            RequestSpec::new(
-                "history",
-                Method::GET,
-                &format!("{base}/chat/{r}/history?limit=1000"),
-            )
-        })
-        .collect::<dobench_loadgen::Result<Vec<_>>>()?;
-    let answers = fetch_all(specs, 8, timeout).await;
-    let history: Vec<Option<Vec<i64>>> = answers
-        .iter()
-        .map(|a| {
-            let v: serde_json::Value =
-                serde_json::from_slice(&a.as_ref().filter(|r| r.status == 200)?.body).ok()?;
-            Some(
-                v["messages"]
-                    .as_array()?
-                    .iter()
-                    .filter_map(|m| m["seq"].as_i64())
-                    .collect(),
-            )
-        })
-        .collect();
+    let history = read_histories(base, &src.rooms, timeout).await?;
     let (mut stored_ok, mut stored_detail) = (true, Vec::new());
     for (r, h) in history.iter().enumerate() {
-        let sent = sh.room_sent[r].load(Relaxed);
-        match h {
-            Some(h) if h.len() as u64 == sent || (h.len() == 1000 && sent >= 1000) => {}
-            Some(h) => {
-                stored_ok = false;
-                stored_detail.push(format!(
-                    "{}: {} stored of {sent} sent",
-                    sh.rooms[r],
-                    h.len()
-                ));
-            }
-            None => {
-                stored_ok = false;
-                stored_detail.push(format!("{}: history unreadable", sh.rooms[r]));
-            }
+        let sent = src.room_sent[r].load(Relaxed);
+        let problem = match h {
+            Ok(h) if h.count == sent && h.ordered => continue,
+            Ok(h) if !h.ordered => format!("{}: history out of seq order", src.rooms[r]),
+            Ok(h) => format!("{}: {} stored of {sent} sent", src.rooms[r], h.count),
+            Err(why) => format!("{}: history unreadable: {why}", src.rooms[r]),
+        };
+        stored_ok = false;
+        if stored_detail.len() < 5 {
+            stored_detail.push(problem);
         }
     }
-    let connected = logs.iter().filter(|m| m.connected).count();
-    let (mut in_order, mut complete, mut checked, mut example) = (0usize, 0usize, 0usize, None);
-    for m in logs.iter().filter(|m| m.connected) {
-        let ordered = m.segments.iter().all(|s| s.windows(2).all(|w| w[0] < w[1]));
-        if ordered {
+    let total = src.books.len();
+    let (mut connected, mut in_order, mut complete, mut checked) = (0, 0, 0, 0);
+    let mut example = None;
+    for (m, book) in src.books.iter().enumerate() {
+        let b = *book.lock().unwrap_or_else(PoisonError::into_inner);
+        if !b.connected {
+            continue;
+        }
+        connected += 1;
+        let room = src.room_of(m as u32);
+        if b.ordered {
             in_order += 1;
         } else {
             example.get_or_insert_with(|| {
                 format!(
                     "a member of {} got frames out of order or twice",
-                    sh.rooms[m.room]
+                    src.rooms[room]
                 )
             });
         }
-        if m.reconnects == 0 {
-            if let Some(Some(h)) = history.get(m.room) {
-                checked += 1;
-                if m.segments[0] == *h || (h.len() == 1000 && m.segments[0].ends_with(h)) {
-                    complete += 1;
-                } else {
-                    example.get_or_insert_with(|| {
-                        format!(
-                            "a member of {} got {} of {} messages",
-                            sh.rooms[m.room],
-                            m.segments[0].len(),
-                            h.len()
-                        )
-                    });
-                }
-            }
+        if b.reconnects > 0 || b.lost {
+            continue;
+        }
+        let Ok(h) = history[room] else { continue };
+        checked += 1;
+        if b.count == h.count && b.hash == h.hash {
+            complete += 1;
+        } else {
+            example.get_or_insert_with(|| {
+                format!(
+                    "a member of {} got {} of {} messages",
+                    src.rooms[room], b.count, h.count
+                )
+            });
         }
     }
-    let total = logs.len();
+    let sent: u64 = src.room_sent.iter().map(|s| s.load(Relaxed)).sum();
+    let stored: u64 = history.iter().flatten().map(|h| h.count).sum();
     Ok(verdict(vec![
-        check("every member connected", connected == total, format!("{connected} of {total} members connected")),
+        check(
+            "every member connected",
+            connected == total,
+            format!("{connected} of {total} members connected"),
+        ),
         check(
             "every member got every message once, in seq order",
             in_order == connected && complete == checked,
@@ -516,7 +464,10 @@ async fn verify(
             "every sent message stored",
             stored_ok,
             if stored_detail.is_empty() {
-                format!("{} rooms, {} messages", sh.rooms.len(), sh.sent.load(Relaxed))
+                format!(
+                    "{} rooms: {stored} stored of {sent} sent, read back in pages of {PAGE}",
+                    src.rooms.len()
+                )
             } else {
                 stored_detail.join("; ")
             },
@@ -529,9 +480,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bodies_carry_intended_and_actual_send_stamps() {
-        let st = stamps("3:7:1000:1250:xxxx").unwrap();
-        assert_eq!((st.intended_us, st.sent_us), (1000, 1250));
-        assert!(stamps("3:7:garbage").is_none(), "no stamps: never timed");
+    fn the_rolling_hash_sees_order_and_gaps() {
+        let h = |seqs: &[i64]| seqs.iter().fold(HASH_SEED, |h, s| roll(h, *s));
+        assert_eq!(h(&[1, 2, 3]), h(&[1, 2, 3]));
+        assert_ne!(h(&[1, 2, 3]), h(&[1, 3, 2]));
+        assert_ne!(h(&[1, 2, 3]), h(&[1, 2, 4]));
+    }
+
+    #[test]
+    fn phases_plan_sends_only_while_active() {
+        let s = schedule(
+            10.0,
+            Duration::from_secs(10),
+            Duration::from_secs(2),
+            Duration::from_secs(3),
+        );
+        let Schedule::Open(s) = s else { panic!() };
+        // Active [0,2) and [5,7): 20 + 20 sends, the second phase cut by nothing.
+        assert_eq!(s.len(), 40);
+        for t in s.iter() {
+            let in_phase = t.as_secs_f64() % 5.0;
+            assert!(in_phase <= 2.0 + 1e-9, "a send at {t:?} in an idle phase");
+        }
     }
 }

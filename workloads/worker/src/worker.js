@@ -12,7 +12,8 @@
 //                                                -> 200 {"allowed":true,"remaining":n}
 //                                                   429 {"allowed":false,"retry_after_ms":n}
 //   GET  /chat/{object}/ws?user=U                -> WebSocket (hibernation API)
-//   GET  /chat/{object}/history?limit=N          -> {"messages":[...]}
+//   GET  /chat/{object}/history?limit=N          -> {"messages":[...]} (the last N)
+//   GET  /chat/{object}/history?after_seq=S&limit=N -> the first N after seq S (a page)
 //   POST /alarm/{object}/schedule?at_ms=T&fail_times=K -> {"scheduled_ms":T}
 //   GET  /alarm/{object}/fired                   -> {"fired":[...]}
 //   GET  /_dobench/health                        -> {"ok":true}
@@ -181,8 +182,12 @@ async function route(request, env, url) {
       }
       if (action === "history") {
         if (method !== "GET") throw methodNotAllowed("GET");
-        const limit = intParam(url, "limit", { def: 100, min: 1, max: 10000 });
+        const limit = intParam(url, "limit", { def: 100, min: 1, max: 1000 });
         const stub = env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(object));
+        if (url.searchParams.has("after_seq")) {
+          const after = intParam(url, "after_seq", { min: 0 });
+          return json({ messages: await stub.page(after, limit) });
+        }
         return json({ messages: await stub.history(limit) });
       }
       break;
@@ -289,6 +294,10 @@ export class ChatRoom extends DurableObject {
     );
     // Answered by the runtime without waking (or even constructing) the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+    // History retention: the room keeps its last CHAT_HISTORY messages (as the reference
+    // runtime's default, 100,000), deleting older ones as it stores new ones.
+    const keep = Number(env && env.CHAT_HISTORY);
+    this.keep = Number.isSafeInteger(keep) && keep >= 1 ? keep : 100000;
   }
 
   async fetch(request) {
@@ -333,6 +342,9 @@ export class ChatRoom extends DurableObject {
       }
       return;
     }
+    if (seq > this.keep) {
+      this.sql.exec("DELETE FROM messages WHERE seq <= ?", seq - this.keep);
+    }
     const frame = JSON.stringify({ seq, from, sent_at_us: sentAtUs, body: message });
     for (const peer of this.ctx.getWebSockets()) {
       try {
@@ -359,6 +371,14 @@ export class ChatRoom extends DurableObject {
     } catch {
       // already closed
     }
+  }
+
+  // A page: the first `limit` messages after seq `after`, oldest first.
+  page(after, limit) {
+    return this.sql
+      .exec("SELECT seq, from_user, sent_at_us, body FROM messages WHERE seq > ? ORDER BY seq ASC LIMIT ?", after, limit)
+      .toArray()
+      .map((r) => ({ seq: r.seq, from: r.from_user, sent_at_us: r.sent_at_us, body: r.body }));
   }
 
   history(limit) {

@@ -1,0 +1,20 @@
+//! # dobench (library): assembling a run, once
+//!
+//! The binary (`src/main.rs`, `src/cli.rs`, the TUI) turns flags into typed plans and prints;
+//! everything between a plan and a finished, recorded `RunSummary` lives here, so `run`,
+//! `compare`, `http` and tests share one path:
+//! - [`run`]: a profile run end to end from a [`run::RunPlan`]: the embedded runtime (on its
+//!   own threads) or the plan's target, the workload, the one stats relay onto the live bus,
+//!   recording, summary finalisation, thresholds and [`run::run_failures`]; a caller-drawn
+//!   live view is a [`run::View::Live`] hook;
+//! - [`record`]: the one recording path into the results store (`run` and `http`);
+//! - [`limits`]: the open-file limit, raised at start, and the refusal of a plan needing more
+//!   sockets than it allows.
+//!
+//! The human summary is `dobench_reports::text::summary`, the one formatter. This library is
+//! the binary's own (it uses `anyhow`, as the binary does); it never parses flags, listens for
+//! signals or chooses an exit code.
+
+pub mod limits;
+pub mod record;
+pub mod run;
