@@ -502,6 +502,16 @@ impl RunSummary {
                     o.peak_served_rps
                 ));
             }
+            // Refusals with the hottest object below the base rate: its turns cost more than a
+            // pass-through one (the ceiling follows the work), so it saturates earlier.
+            if self.errors.overloaded > 0 {
+                return Some(format!(
+                    "the target is at its limit: object {} refused work as overloaded at {:.0} % of the ceiling's pass-through rate (peak {:.0}/s of {c:.0}/s: turns doing more than pass-through work cost more), {queued}{refused}",
+                    o.name,
+                    o.ceiling_pct,
+                    o.peak_served_rps
+                ));
+            }
         }
         let queued_share = self.queued as f64 / self.requests.max(1) as f64;
         if queued_share > AT_LIMIT_QUEUED_SHARE || self.errors.overloaded > 0 {
