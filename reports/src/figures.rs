@@ -79,6 +79,10 @@ impl Unit {
 enum Noise {
     /// σ of the figure's per-second values.
     PerSecond(fn(&StoredRun, &SecondRow) -> Option<f64>),
+    /// A run's extreme (p99.9, max): the top of its per-second values, so one stalled second
+    /// sets it and a rerun may land anywhere in their range. σ is half that range (at least
+    /// their standard deviation).
+    PerSecondRange(fn(&StoredRun, &SecondRow) -> Option<f64>),
     /// A whole-run count: σ of its per-second counts × √(whole seconds), the spread of a sum
     /// of seconds (refusals come in bursts, far wider than Poisson's √count, the floor).
     PerSecondCount(fn(&SecondRow) -> u64),
@@ -159,14 +163,14 @@ pub const FIGURES: &[Figure] = &[
         unit: Unit::Ms,
         better: Better::Lower,
         of: |s| s.latency_ms.p999,
-        noise: Noise::PerSecond(|_, s| latency(s, s.latency_ms.p999)),
+        noise: Noise::PerSecondRange(|_, s| latency(s, s.latency_ms.p999)),
     },
     Figure {
         name: "max_ms",
         unit: Unit::Ms,
         better: Better::Lower,
         of: |s| s.latency_ms.max,
-        noise: Noise::PerSecond(|_, s| latency(s, s.latency_ms.max)),
+        noise: Noise::PerSecondRange(|_, s| latency(s, s.latency_ms.max)),
     },
     Figure {
         name: "error_rate",
@@ -252,6 +256,15 @@ pub fn of_run(r: &StoredRun) -> Vec<Measured> {
                 Noise::PerSecond(pick) => {
                     let per: Vec<f64> = r.seconds.iter().filter_map(|s| pick(r, s)).collect();
                     std_dev(&per)
+                }
+                Noise::PerSecondRange(pick) => {
+                    let per: Vec<f64> = r.seconds.iter().filter_map(|s| pick(r, s)).collect();
+                    let (lo, hi) = per
+                        .iter()
+                        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+                            (l.min(*v), h.max(*v))
+                        });
+                    std_dev(&per).map(|sd| sd.max((hi - lo) / 2.0))
                 }
                 Noise::PerSecondCount(pick) => {
                     let per: Vec<f64> = r
