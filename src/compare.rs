@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::CompareArgs;
 use crate::sweep;
-use dobench::run::{self, RunPlan, RunResult, View};
+use dobench::run::{self, RunPlan, RunResult};
 
 use print::print_human;
 pub use print::Row;
@@ -89,13 +89,7 @@ impl Session<'_> {
                 plan.target_label.as_deref().unwrap_or("embedded")
             );
         }
-        let view = if self.args.tui {
-            crate::tui::view()
-        } else if self.args.json {
-            View::Quiet
-        } else {
-            View::Progress
-        };
+        let view = crate::tui::view_for(self.args.tui, self.args.json);
         run::execute(plan, self.cancel.clone(), view).await
     }
 }
@@ -215,7 +209,7 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     if let Some(parent) = args.db.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
-    let cancel = CancellationToken::new();
+    let cancel = crate::cancel_on_signal();
     let mut session = Session {
         args: &args,
         group: String::new(),
@@ -264,11 +258,6 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     }
     session.group = Store::open(&args.db)?.create_compare_group(&plans[0].loaded.profile.name)?;
     let group = session.group.clone();
-    let on_signal = cancel.clone();
-    tokio::spawn(async move {
-        crate::shutdown_signal().await;
-        on_signal.cancel();
-    });
     let mut results = Vec::new();
     let mut swept = None;
     match &asked {

@@ -139,12 +139,7 @@ pub async fn run(mut args: HttpArgs) -> anyhow::Result<ExitCode> {
         ),
         other => format!("{other:?}"),
     };
-    let cancel = CancellationToken::new();
-    let on_signal = cancel.clone();
-    tokio::spawn(async move {
-        crate::shutdown_signal().await;
-        on_signal.cancel();
-    });
+    let cancel = crate::cancel_on_signal();
     let handle = executor::start(plan.config, plan.source.clone(), cancel.clone())?;
     let meta = dobench::record::http_meta(&url, &describe);
     let recording = dobench::record::start_if(db.as_deref(), meta, handle.snapshots.clone())?;

@@ -138,6 +138,18 @@ pub async fn shutdown_signals(
     }
 }
 
+/// A token cancelled on the first Ctrl-C or SIGTERM: what every load-driving command stops
+/// early with.
+pub fn cancel_on_signal() -> tokio_util::sync::CancellationToken {
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let on_signal = cancel.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        on_signal.cancel();
+    });
+    cancel
+}
+
 /// Resolves when the process receives Ctrl-C or SIGTERM: the one place signals are heard.
 pub async fn shutdown_signal() {
     let ctrl_c = async {

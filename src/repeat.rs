@@ -9,10 +9,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use dobench_reports::{figures, GroupKind, Store};
-use tokio_util::sync::CancellationToken;
 
 use crate::cli::RunArgs;
-use dobench::run::{self, RunPlan, View};
+use dobench::run::{self, RunPlan};
 
 /// Most runs one `--repeat` takes.
 pub const MAX_REPEAT: u32 = 100;
@@ -63,19 +62,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("opening results store {}", plan.db.display()))?;
     let group = store.create_group(&plan.loaded.profile.name, GroupKind::Repeat)?;
     plan.compare_group = Some(group.clone());
-    let cancel = CancellationToken::new();
-    let on_signal = cancel.clone();
-    tokio::spawn(async move {
-        crate::shutdown_signal().await;
-        on_signal.cancel();
-    });
-    let view = if args.tui {
-        crate::tui::view()
-    } else if args.json {
-        View::Quiet
-    } else {
-        View::Progress
-    };
+    let cancel = crate::cancel_on_signal();
+    let view = crate::tui::view_for(args.tui, args.json);
     let mut ids = Vec::new();
     let mut all_passed = true;
     for i in 1..=args.repeat {

@@ -7,8 +7,7 @@
 
 use std::process::ExitCode;
 
-use dobench::run::{execute, write_html, RunPlan, View};
-use tokio_util::sync::CancellationToken;
+use dobench::run::{execute, write_html, RunPlan};
 
 use crate::cli::RunArgs;
 
@@ -47,19 +46,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         plan.target = Some(w.base.clone());
         plan.target_label = Some(crate::workerd::TARGET_WORD.into());
     }
-    let cancel = CancellationToken::new();
-    let on_signal = cancel.clone();
-    tokio::spawn(async move {
-        crate::shutdown_signal().await;
-        on_signal.cancel();
-    });
-    let view = if args.tui {
-        crate::tui::view()
-    } else if args.json {
-        View::Quiet
-    } else {
-        View::Progress
-    };
+    let cancel = crate::cancel_on_signal();
+    let view = crate::tui::view_for(args.tui, args.json);
     let result = execute(&plan, cancel, view).await?;
     if let Some(label) = &args.label {
         dobench_reports::Store::open(&plan.db)?.set_label(&result.summary.run_id, label)?;

@@ -55,6 +55,18 @@ pub struct RunInfo {
     pub workload: String,
 }
 
+/// How a command's run shows itself: the dashboard with `--tui`, nothing with `--json`
+/// (stdout carries the JSON), else the progress line.
+pub fn view_for(tui: bool, json: bool) -> dobench::run::View {
+    if tui {
+        view()
+    } else if json {
+        dobench::run::View::Quiet
+    } else {
+        dobench::run::View::Progress
+    }
+}
+
 /// The run assembly's live view drawn as this dashboard (`run --tui`, `compare --tui`).
 pub fn view() -> dobench::run::View {
     dobench::run::View::Live(std::sync::Arc::new(|live: dobench::run::LiveRun| {

@@ -269,7 +269,7 @@ impl Storage {
     /// The value under `key`.
     pub fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>> {
         check_key(key)?;
-        self.timed(|s| {
+        self.budgeted(|s| {
             s.usage.rows_read += 1;
             let mut stmt = s
                 .conn()?
@@ -285,8 +285,8 @@ impl Storage {
         self.usage
     }
 
-    /// Runs one storage call (the one place every call passes: the CPU budget checks here).
-    fn timed<T>(&mut self, call: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+    /// Runs one storage call after checking the turn's CPU budget (every call passes here).
+    fn budgeted<T>(&mut self, call: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         if let Some(b) = &self.budget {
             b.check()?;
         }
@@ -307,7 +307,7 @@ impl Storage {
                 limit: MAX_VALUE_BYTES,
             });
         }
-        self.timed(|s| {
+        self.budgeted(|s| {
             let mut stmt = s.conn()?.prepare_cached(
                 "INSERT OR REPLACE INTO _dobench_kv (key, value) VALUES (?1, ?2)",
             )?;
@@ -321,7 +321,7 @@ impl Storage {
     /// Removes `key`; true if it existed.
     pub fn delete(&mut self, key: &str) -> Result<bool> {
         check_key(key)?;
-        self.timed(|s| {
+        self.budgeted(|s| {
             let mut stmt = s
                 .conn()?
                 .prepare_cached("DELETE FROM _dobench_kv WHERE key = ?1")?;
@@ -334,12 +334,12 @@ impl Storage {
 
     /// Entries in key order (UTF-8 byte order), filtered by `opts`.
     pub fn list(&mut self, opts: &ListOptions) -> Result<Vec<(String, Vec<u8>)>> {
-        let out = self.timed(|s| s.list_untimed(opts))?;
+        let out = self.budgeted(|s| s.list_rows(opts))?;
         self.usage.rows_read += out.len() as u64;
         Ok(out)
     }
 
-    fn list_untimed(&mut self, opts: &ListOptions) -> Result<Vec<(String, Vec<u8>)>> {
+    fn list_rows(&mut self, opts: &ListOptions) -> Result<Vec<(String, Vec<u8>)>> {
         let mut sql = String::from("SELECT key, value FROM _dobench_kv WHERE 1=1");
         let mut args: Vec<Value> = Vec::new();
         if let Some(p) = &opts.prefix {
@@ -383,10 +383,10 @@ impl Storage {
     /// Runs one SQL statement with bound parameters and returns its rows.
     pub fn sql(&mut self, sql: &str, params: &[SqlValue]) -> Result<SqlRows> {
         refuse_unsafe_sql(sql)?;
-        self.timed(|s| s.sql_untimed(sql, params))
+        self.budgeted(|s| s.sql_rows(sql, params))
     }
 
-    fn sql_untimed(&mut self, sql: &str, params: &[SqlValue]) -> Result<SqlRows> {
+    fn sql_rows(&mut self, sql: &str, params: &[SqlValue]) -> Result<SqlRows> {
         let in_txn = self.in_txn;
         let conn = self.conn()?;
         let changes_before = conn.total_changes();
