@@ -77,7 +77,10 @@ async fn burst_is_sent_whole() {
         s.sent, s.missed, s.queued, s.lateness_ms
     );
     assert_eq!(s.requests + s.missed, 1000);
-    assert_eq!((s.sent, s.missed, s.queued), (1000, 0, 0), "{s:?}");
+    assert_eq!((s.sent, s.missed), (1000, 0), "{s:?}");
+    // With a connection each none waits for one, unless the machine starved the generator's
+    // threads (its responses unread, its connections still busy) and the run says so.
+    assert!(s.queued == 0 || s.generator_limited, "{s:?}");
     assert_eq!(s.errors.total, 0, "{s:?}");
 }
 
