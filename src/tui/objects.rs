@@ -189,3 +189,50 @@ pub fn rows(s: &Snapshot, ceiling: Option<f64>, rates: &mut ServerRates) -> Vec<
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dobench_loadgen::server_stats::ServerStats;
+    use dobench_loadgen::snapshot::ObjectSnapshot;
+
+    fn snapshot(service_ms: f64) -> Snapshot {
+        Snapshot {
+            objects: vec![ObjectSnapshot {
+                name: "ctr-0".into(),
+                rps_last_s: 400.0,
+                ..ObjectSnapshot::default()
+            }],
+            server: Some(ServerStats {
+                objects: vec![ServerObject {
+                    class: "counter".into(),
+                    name: Some("ctr-0".into()),
+                    service_ms_per_turn: service_ms,
+                    ..ServerObject::default()
+                }],
+                ..ServerStats::default()
+            }),
+            ..Snapshot::default()
+        }
+    }
+
+    #[test]
+    fn the_ceiling_share_is_the_service_clocks_busy_share_when_the_target_reports_it() {
+        let rows = rows_of(2.5);
+        // 400 turns/s × 2.5 ms each = the clock busy all the time.
+        assert_eq!(rows[0].ceiling_pct, Some(100.0));
+        assert_eq!(rows[0].service_ms, Some(2.5));
+        // Without a service time: the pass-through equivalent, 400 of 1,000/s.
+        let rows = rows_of(0.0);
+        assert_eq!(rows[0].ceiling_pct, Some(40.0));
+        assert_eq!(rows[0].service_ms, None);
+    }
+
+    fn rows_of(service_ms: f64) -> Vec<ObjectRow> {
+        rows(
+            &snapshot(service_ms),
+            Some(1000.0),
+            &mut ServerRates::default(),
+        )
+    }
+}
