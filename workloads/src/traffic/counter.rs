@@ -16,7 +16,7 @@ use dobench_loadgen::summary::Check;
 use dobench_loadgen::{executor, RequestSource, RequestSpec, Response};
 use tokio_util::sync::CancellationToken;
 
-use super::{check, fetch_all, run_config, schedule, verdict, Finished, Running};
+use super::{check, fetch_each, run_config, schedule, verdict, Finished, Running};
 use crate::error::{Error, Result};
 use crate::keyspace::{unit, Keyspace};
 use crate::profile::Profile;
@@ -190,14 +190,35 @@ async fn verify(src: &CounterSource, base: &str, timeout: Duration) -> Result<(V
             st.answers.clone(),
         )
     };
-    let specs = names
-        .iter()
-        .map(|n| RequestSpec::new("final", Method::GET, &format!("{base}/counter/{n}")))
-        .collect::<dobench_loadgen::Result<Vec<_>>>()?;
-    let finals = fetch_all(specs, 16, timeout).await;
+    // Each final value read back as it arrives (a million objects' answers never all in
+    // memory at once). An unusable base fails here, not as every object unreadable.
+    RequestSpec::new("final", Method::GET, &format!("{base}/counter/x"))?;
+    let names = Arc::new(names);
+    let finals = fetch_each(
+        names.len(),
+        16,
+        timeout,
+        {
+            let (names, base) = (names.clone(), base.to_string());
+            move |i| {
+                RequestSpec::new(
+                    "final",
+                    Method::GET,
+                    &format!("{base}/counter/{}", names[i]),
+                )
+                .ok()
+            }
+        },
+        |_, resp| {
+            resp.filter(|r| r.status == 200)
+                .and_then(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
+                .and_then(|v| v["value"].as_u64())
+        },
+    )
+    .await;
     let (mut exact, mut ambiguous, mut bad, mut unread) = (0u64, 0u64, Vec::new(), 0u64);
     let (mut sum_final, mut sum_acked, mut sum_unknown) = (0u64, 0u64, 0u64);
-    for (name, resp) in names.iter().zip(&finals) {
+    for (name, value) in names.iter().zip(finals) {
         let acked = st_acked.get(name).copied().unwrap_or(0);
         let unknown = st_sent.get(name).copied().unwrap_or(0)
             - st_answered
@@ -205,12 +226,7 @@ async fn verify(src: &CounterSource, base: &str, timeout: Duration) -> Result<(V
                 .copied()
                 .unwrap_or(0)
                 .min(st_sent.get(name).copied().unwrap_or(0));
-        let Some(value) = resp
-            .as_ref()
-            .filter(|r| r.status == 200)
-            .and_then(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
-            .and_then(|v| v["value"].as_u64())
-        else {
+        let Some(value) = value.flatten() else {
             unread += 1;
             continue;
         };

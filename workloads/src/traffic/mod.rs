@@ -130,7 +130,8 @@ pub fn verdict(checks: Vec<Check>) -> Correctness {
 
 /// Sends every request with at most `concurrency` in flight (one connection each) and
 /// returns the answers in order (`None` for a request that failed or timed out). Bounded:
-/// each request gets `timeout`.
+/// each request gets `timeout`. For many requests prefer [`fetch_each`], which keeps only
+/// what it is asked to.
 pub async fn fetch_all(
     specs: Vec<RequestSpec>,
     concurrency: usize,
@@ -138,16 +139,48 @@ pub async fn fetch_all(
 ) -> Vec<Option<Response>> {
     let n = specs.len();
     let specs = Arc::new(specs);
+    fetch_each(
+        n,
+        concurrency,
+        timeout,
+        move |i| Some(specs[i].clone()),
+        |_, r| r,
+    )
+    .await
+    .into_iter()
+    .map(Option::flatten)
+    .collect()
+}
+
+/// Sends `n` requests, the `i`th made by `make(i)` when its turn comes (`None`: skipped),
+/// with at most `concurrency` in flight (one connection each), and keeps `keep(i, answer)`
+/// of each as it arrives (`None` answer: failed or timed out), in order; a skipped request
+/// keeps `None`. Answers are dropped as soon as `keep` has seen them, so memory follows what
+/// `keep` returns, not the bodies: reading back a million objects stays small. Bounded: each
+/// request gets `timeout`.
+pub async fn fetch_each<T, M, K>(
+    n: usize,
+    concurrency: usize,
+    timeout: Duration,
+    make: M,
+    keep: K,
+) -> Vec<Option<T>>
+where
+    T: Send + 'static,
+    M: Fn(usize) -> Option<RequestSpec> + Send + Sync + 'static,
+    K: Fn(usize, Option<Response>) -> T + Send + Sync + 'static,
+{
+    let (make, keep) = (Arc::new(make), Arc::new(keep));
     let workers = concurrency.clamp(1, n.max(1));
     let mut set = tokio::task::JoinSet::new();
     for w in 0..workers {
-        let specs = specs.clone();
+        let (make, keep) = (make.clone(), keep.clone());
         set.spawn(async move {
             let mut conn = HttpConn::new(ClientConfig::default());
             let mut out = Vec::new();
-            for i in (w..specs.len()).step_by(workers) {
-                let r = tokio::time::timeout(timeout, conn.send(&specs[i])).await;
-                let r = match r {
+            for i in (w..n).step_by(workers) {
+                let Some(spec) = make(i) else { continue };
+                let r = match tokio::time::timeout(timeout, conn.send(&spec)).await {
                     Ok(Ok(resp)) => Some(resp),
                     Ok(Err(_)) => None,
                     Err(_) => {
@@ -155,16 +188,16 @@ pub async fn fetch_all(
                         None
                     }
                 };
-                out.push((i, r));
+                out.push((i, keep(i, r)));
             }
             out
         });
     }
-    let mut results = vec![None; n];
+    let mut results: Vec<Option<T>> = (0..n).map(|_| None).collect();
     while let Some(joined) = set.join_next().await {
         if let Ok(part) = joined {
-            for (i, r) in part {
-                results[i] = r;
+            for (i, kept) in part {
+                results[i] = Some(kept);
             }
         }
     }
