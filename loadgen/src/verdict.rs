@@ -42,7 +42,12 @@ pub struct Evidence<'a> {
 /// True when a send delay of `late_p99_ms` set numbers whose latency p99 was `latency_p99_ms`:
 /// past [`LIMITED_LATE_P99_MS`] and at least [`LIMITED_LATE_SHARE`] of the latency.
 pub fn delay_sets_the_numbers(late_p99_ms: f64, latency_p99_ms: f64) -> bool {
-    late_p99_ms > LIMITED_LATE_P99_MS && late_p99_ms >= LIMITED_LATE_SHARE * latency_p99_ms
+    late_p99_ms > LIMITED_LATE_P99_MS && is_material(late_p99_ms, latency_p99_ms)
+}
+
+/// The delay is at least [`LIMITED_LATE_SHARE`] of the latency measured.
+fn is_material(late_p99_ms: f64, latency_p99_ms: f64) -> bool {
+    late_p99_ms >= LIMITED_LATE_SHARE * latency_p99_ms
 }
 
 /// Whether the generator set a run's numbers, and what was seen.
@@ -56,15 +61,19 @@ pub struct GeneratorVerdict {
 
 impl GeneratorVerdict {
     /// Limited when enough requests completed and the send delay set the numbers
-    /// ([`delay_sets_the_numbers`]) or the threads were busy past [`LIMITED_BUSY_PCT`]; or when
-    /// more than [`LIMITED_MISSED_SHARE`] of the sends were never made.
+    /// ([`delay_sets_the_numbers`]), or the threads were busy past [`LIMITED_BUSY_PCT`] while
+    /// the delay, past [`NOTE_LATE_P99_MS`], was a material share of the latency (busy threads
+    /// that still send on time are near their limit, not at it); or when more than
+    /// [`LIMITED_MISSED_SHARE`] of the sends were never made.
     pub fn of(e: &Evidence<'_>) -> Self {
         let late = e.lateness.p99;
         let booked = (e.requests + e.missed).max(1) as f64;
         let missed_share = e.missed as f64 / booked;
         let enough = e.requests >= MIN_REQUESTS;
-        let limited = (enough
-            && (delay_sets_the_numbers(late, e.latency_p99_ms) || e.busy_pct >= LIMITED_BUSY_PCT))
+        let busy_and_late = e.busy_pct >= LIMITED_BUSY_PCT
+            && late > NOTE_LATE_P99_MS
+            && is_material(late, e.latency_p99_ms);
+        let limited = (enough && (delay_sets_the_numbers(late, e.latency_p99_ms) || busy_and_late))
             || missed_share > LIMITED_MISSED_SHARE;
         let mild = enough && (late > NOTE_LATE_P99_MS || e.busy_pct >= NOTE_BUSY_PCT);
         let note = (limited || mild).then(|| {
@@ -131,15 +140,19 @@ mod tests {
     }
 
     #[test]
-    fn busy_threads_or_missed_sends_limit_whatever_the_latency() {
-        assert!(verdict(0.5, 300.0, 95.0, 0).limited);
+    fn busy_threads_limit_when_their_sends_are_late_and_missed_sends_whatever_else() {
+        assert!(verdict(4.0, 6.0, 95.0, 0).limited, "busy and late");
+        assert!(
+            !verdict(4.0, 300.0, 95.0, 0).limited,
+            "busy, late by a sliver"
+        );
+        assert!(!verdict(0.5, 1.0, 95.0, 0).limited, "busy, on time");
         assert!(verdict(0.5, 300.0, 10.0, 200).limited);
         assert!(
             !verdict(0.5, 300.0, 10.0, 50).limited,
             "0.5 % missed is under the bound"
         );
     }
-
     #[test]
     fn a_quiet_generator_says_nothing() {
         assert_eq!(verdict(0.5, 3.0, 20.0, 0).note, None);

@@ -148,8 +148,15 @@ async fn sends_waiting_for_a_connection_keep_their_intended_time() {
         "p90 {} ms hides the stall",
         o.latency_ms.p90
     );
-    // ~200 sends fell in the stall and 64 held the connections: the rest waited.
-    assert!((80..=200).contains(&o.queued), "queued {}", o.queued);
+    // ~200 sends fell in the stall and 64 held the connections: the rest waited. More wait
+    // only when the server was slow outside the stall too (a machine other processes hold).
+    assert!(o.queued >= 80, "queued {}", o.queued);
+    assert!(
+        o.queued <= 200 || o.service_ms.p90 > 20.0,
+        "queued {} with service {:?}",
+        o.queued,
+        o.service_ms
+    );
     assert!(o.queue_wait_ms.max >= 500.0, "{:?}", o.queue_wait_ms);
     // Waiting for a connection is not the generator's delay: ~14 % of sends waited up to
     // 0.7 s, yet lateness stays small past p90 (counted from intended, it would be ~0.5 s).
