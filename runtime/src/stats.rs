@@ -163,11 +163,9 @@ impl ObjectStats {
         t.hibernated_ms += self.hibernated_us() as f64 / 1000.0;
         t.avoided_ms += (socket_open_ms - with_sockets_ms).max(0.0);
         t.stored_bytes += self.storage_bytes.load(Relaxed);
-        // Refused requests are not billed (as in `view`).
+        // Refusals are in `requests`; the caller takes the runtime-wide count of them off.
         t.billable_requests += crate::pricing::billable_requests(
-            self.requests
-                .load(Relaxed)
-                .saturating_sub(self.overloaded.load(Relaxed)),
+            self.requests.load(Relaxed),
             u64::from(self.alarm_runs.load(Relaxed)),
             self.ws_messages_in.load(Relaxed),
         );
