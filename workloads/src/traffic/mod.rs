@@ -10,6 +10,7 @@ pub mod chat;
 pub mod counter;
 pub mod http;
 pub mod ratelimit;
+pub mod ws;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,6 +73,7 @@ pub fn start(
         WorkloadKind::Chat => chat::start(profile, base, nonce, cancel),
         WorkloadKind::Alarm => alarm::start(profile, base, nonce, cancel),
         WorkloadKind::Http => http::start(profile, base, nonce, cancel),
+        WorkloadKind::Ws => ws::start(profile, base, nonce, cancel),
     }
 }
 
