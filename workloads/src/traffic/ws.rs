@@ -353,8 +353,15 @@ impl RequestSource for WsSource {
         expected.saturating_sub(self.received.load(Relaxed))
     }
 
+    /// Every member sends at one rate, so room `r` gets `m_r / M` of the messages and each
+    /// reaches its `m_r` members: `Σ m_r² / M` deliveries per message.
     fn fan_out(&self) -> f64 {
-        self.members.len() as f64 / self.rooms.len().max(1) as f64
+        let mut per_room = vec![0u64; self.rooms.len()];
+        for (room, _) in &self.members {
+            per_room[*room as usize] += 1;
+        }
+        let squares: u64 = per_room.iter().map(|m| m * m).sum();
+        squares as f64 / self.members.len().max(1) as f64
     }
 
     fn rate_unit(&self) -> &'static str {
