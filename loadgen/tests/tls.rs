@@ -5,6 +5,7 @@
 //! connect, with a TLS reason. A non-loopback `wss://` URL is refused before any socket.
 //! Loopback only.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -198,6 +199,19 @@ async fn wss_with_the_ca_file_or_insecure_echoes_and_without_it_fails() {
 struct WssEcho {
     url: String,
     sessions: u32,
+    sent: AtomicU64,
+    received: AtomicU64,
+}
+
+impl WssEcho {
+    fn new(url: String, sessions: u32) -> Arc<WssEcho> {
+        Arc::new(WssEcho {
+            url,
+            sessions,
+            sent: AtomicU64::new(0),
+            received: AtomicU64::new(0),
+        })
+    }
 }
 
 impl dobench_loadgen::RequestSource for WssEcho {
@@ -220,7 +234,16 @@ impl dobench_loadgen::RequestSource for WssEcho {
     fn stamps_frames(&self) -> bool {
         false
     }
+    fn frame_sent(&self, _index: u64, _request: &RequestSpec) {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+    }
+    /// The echoes still owed: the executor waits for them after the last send.
+    fn awaiting(&self) -> u64 {
+        let got = self.received.load(Ordering::Relaxed);
+        self.sent.load(Ordering::Relaxed).saturating_sub(got)
+    }
     fn frame<'a>(&self, _session: u32, text: &'a str) -> dobench_loadgen::request::Frame<'a> {
+        self.received.fetch_add(1, Ordering::Relaxed);
         let v: serde_json::Value = serde_json::from_str(text).unwrap();
         dobench_loadgen::request::Frame::Message {
             global: v["id"].as_u64().unwrap(),
@@ -232,10 +255,7 @@ impl dobench_loadgen::RequestSource for WssEcho {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_executor_opens_wss_sessions_with_the_run_s_trust() {
     let (port, _) = wss_echo_server().await;
-    let source = Arc::new(WssEcho {
-        url: format!("wss://127.0.0.1:{port}/room"),
-        sessions: 8,
-    });
+    let source = WssEcho::new(format!("wss://127.0.0.1:{port}/room"), 8);
     let mut run = RunConfig::new(Schedule::Open(dobench_loadgen::OpenSchedule::Constant {
         rate: 200.0,
         duration: Duration::from_millis(500),
@@ -260,10 +280,7 @@ async fn the_executor_opens_wss_sessions_with_the_run_s_trust() {
         duration: Duration::from_millis(200),
     }));
     run.client = config(Trust::WebPkiRoots);
-    let source = Arc::new(WssEcho {
-        url: format!("wss://127.0.0.1:{port}/room"),
-        sessions: 2,
-    });
+    let source = WssEcho::new(format!("wss://127.0.0.1:{port}/room"), 2);
     let e = executor::start(run, source, CancellationToken::new())
         .unwrap()
         .wait()
