@@ -494,3 +494,88 @@ pub fn start(
     });
     Ok(Running { snapshots, task })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ws_spec::WsOptions;
+
+    /// 2 room keys × 2 members, per-key: members 0, 1 in room 0 and 2, 3 in room 1.
+    fn source(stamp: bool) -> WsSource {
+        let o = WsOptions {
+            object_name: Some("r-{shard}".into()),
+            members: Some(2),
+            rate: Some(5.0),
+            connect: Some("/rooms/{object}?m={member}&k={key}".into()),
+            send: Some(r#"{"id":"x-{msg_id}","at":{intended_us},"from":{member}}"#.into()),
+            id: Some("/id".into()),
+            stamp: stamp.then(|| "/at".into()),
+        };
+        let plan = WsPlan::compile(&o, true).unwrap();
+        let d = std::time::Duration::from_secs(1);
+        WsSource::new(plan, 2, Strategy::PerKey, "http://127.0.0.1:9/", "n", d).unwrap()
+    }
+
+    fn check_passed(s: &WsSource, name: &str) -> bool {
+        let checks = s.checks(std::time::Duration::from_secs(1));
+        checks.iter().find(|c| c.name == name).unwrap().passed
+    }
+
+    #[test]
+    fn members_rooms_and_rendering() {
+        let s = source(true);
+        assert_eq!(s.planned, 20, "4 members × 5 msg/s × 1 s");
+        let urls: Vec<String> = s.sessions().into_iter().map(|x| x.url).collect();
+        assert_eq!(urls[0], "ws://127.0.0.1:9/rooms/r-0?m=0&k=0");
+        assert_eq!(urls[3], "ws://127.0.0.1:9/rooms/r-1?m=3&k=1");
+        let spec = s.request_at(0, 6, 1_000_000);
+        assert_eq!(spec.session, Some(2), "message 6 is member 2's");
+        assert_eq!(spec.object.as_deref(), Some("r-1"));
+        assert_eq!(&spec.body[..], br#"{"id":"x-6","at":1000000,"from":2}"#);
+        assert_eq!(s.fan_out(), 2.0);
+    }
+
+    #[test]
+    fn frames_are_booked_by_id_room_and_stamp() {
+        let s = source(true);
+        // The run's start is learnt from message 6's intended time (0.3 s into the run at
+        // 20 msg/s in all).
+        let spec = s.request_at(0, 6, 1_300_000);
+        s.frame_sent(6, &spec);
+        let said = r#"{"id":"x-6","at":1300000}"#;
+        for member in [2, 3] {
+            let f = s.frame(member, said);
+            assert_eq!(
+                f,
+                Frame::Message {
+                    global: 6,
+                    intended_unix_us: Some(1_300_000)
+                }
+            );
+        }
+        // Room 1's members got its one message; room 0 was sent nothing and got nothing.
+        let complete = "every member got every message sent to its room, once";
+        assert!(check_passed(&s, complete));
+        // Presence frames carry no id: ignored, never a failure.
+        assert_eq!(s.frame(0, r#"{"type":"join"}"#), Frame::Other);
+        assert_eq!(s.frame(0, "not json"), Frame::Other);
+        assert!(check_passed(
+            &s,
+            "deliveries carry their message's id and intended send time"
+        ));
+        // Another room's message, an id never planned, a wrong stamp: each a failure.
+        assert_eq!(s.frame(0, said), Frame::Other);
+        assert!(!check_passed(
+            &s,
+            "no member got another room's message or one never sent"
+        ));
+        assert_eq!(s.frame(2, r#"{"id":"x-999"}"#), Frame::Other);
+        s.frame(3, r#"{"id":"x-6","at":5}"#);
+        assert!(!check_passed(
+            &s,
+            "deliveries carry their message's id and intended send time"
+        ));
+        // ... and member 3 now has message 6 twice.
+        assert!(!check_passed(&s, complete));
+    }
+}
