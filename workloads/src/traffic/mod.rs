@@ -8,6 +8,7 @@
 pub mod alarm;
 pub mod chat;
 pub mod counter;
+mod fanout;
 pub mod http;
 pub mod ratelimit;
 pub mod ws;

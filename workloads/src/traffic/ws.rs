@@ -27,6 +27,7 @@ use dobench_loadgen::summary::Check;
 use dobench_loadgen::{executor, OpenSchedule, RequestSource, RequestSpec, Schedule};
 use tokio_util::sync::CancellationToken;
 
+use super::fanout::Fanout;
 use super::{check, run_config, verdict, Finished, Running};
 use crate::error::{Error, Result};
 use crate::profile::Profile;
@@ -95,12 +96,10 @@ pub struct WsSource {
     schedule: OpenSchedule,
     planned: u64,
     books: Vec<Mutex<MemberBook>>,
-    /// Messages handed to a socket per room, and the sum of their id hashes.
-    room_sent: Vec<AtomicU64>,
+    /// Messages sent per room, members still connected, deliveries counted.
+    fanout: Fanout,
+    /// The sum of the id hashes of the messages sent to each room.
     room_hash: Vec<AtomicU64>,
-    /// Members of each room still connected (for the deliveries still awaited).
-    room_live: Vec<AtomicU64>,
-    received: AtomicU64,
     strays: Strays,
     /// The schedule's start as µs since the Unix epoch, learnt from the first send
     /// (0: not yet), for checking stamps.
@@ -158,11 +157,9 @@ impl WsSource {
             rate: plan.rate * total,
             duration,
         };
-        let n = rooms.len();
-        let counters = |v: u64| (0..n).map(|_| AtomicU64::new(v)).collect::<Vec<_>>();
-        let mut room_live = counters(0);
+        let mut per_room = vec![0u64; rooms.len()];
         for (room, _) in &members {
-            *room_live[*room as usize].get_mut() += 1;
+            per_room[*room as usize] += 1;
         }
         Ok(WsSource {
             nonce: nonce.to_string(),
@@ -175,10 +172,8 @@ impl WsSource {
                 .iter()
                 .map(|_| Mutex::new(MemberBook::NEW))
                 .collect(),
-            room_sent: counters(0),
-            room_hash: counters(0),
-            room_live,
-            received: AtomicU64::new(0),
+            fanout: Fanout::new(per_room),
+            room_hash: rooms.iter().map(|_| AtomicU64::new(0)).collect(),
             strays: Strays::default(),
             start_unix_us: AtomicU64::new(0),
             rooms,
@@ -275,7 +270,7 @@ impl RequestSource for WsSource {
     fn frame_sent(&self, index: u64, request: &RequestSpec) {
         if let Some(member) = request.session {
             let room = self.members[member as usize].0 as usize;
-            self.room_sent[room].fetch_add(1, Relaxed);
+            self.fanout.sent(room);
             self.room_hash[room].fetch_add(id_hash(index), Relaxed);
         }
     }
@@ -318,7 +313,7 @@ impl RequestSource for WsSource {
             return Frame::Other;
         }
         let intended_unix_us = self.stamp_of(frame, global);
-        self.received.fetch_add(1, Relaxed);
+        self.fanout.delivered();
         let mut b = self.book(session);
         if b.reconnects == 0 {
             b.count += 1;
@@ -339,18 +334,12 @@ impl RequestSource for WsSource {
         }
         if event != SessionEvent::Reconnected {
             let room = self.members[session as usize].0 as usize;
-            self.room_live[room].fetch_sub(1, Relaxed);
+            self.fanout.left(room);
         }
     }
 
     fn awaiting(&self) -> u64 {
-        let expected: u64 = self
-            .room_sent
-            .iter()
-            .zip(&self.room_live)
-            .map(|(s, l)| s.load(Relaxed) * l.load(Relaxed))
-            .sum();
-        expected.saturating_sub(self.received.load(Relaxed))
+        self.fanout.awaiting()
     }
 
     /// Every member sends at one rate, so room `r` gets `m_r / M` of the messages and each
@@ -386,7 +375,7 @@ impl WsSource {
             }
             checked += 1;
             let room = self.members[m].0 as usize;
-            let sent = self.room_sent[room].load(Relaxed);
+            let sent = self.fanout.sent_to(room);
             if b.count == sent && b.hash == self.room_hash[room].load(Relaxed) {
                 complete += 1;
             } else {
@@ -398,7 +387,7 @@ impl WsSource {
                 });
             }
         }
-        let sent: u64 = self.room_sent.iter().map(|s| s.load(Relaxed)).sum();
+        let sent = self.fanout.sent_total();
         let s = &self.strays;
         let n = |a: &AtomicU64| a.load(Relaxed);
         let (foreign, cross) = (n(&s.foreign), n(&s.cross_room));
@@ -406,7 +395,7 @@ impl WsSource {
         let id = self.plan.id.as_str();
         let mut carried = format!(
             "{} deliveries found by ws.id = {id:?}; {} frames without an id ignored (presence, acks); {bad_id} with a value there that holds no message id",
-            n(&self.received),
+            self.fanout.received(),
             n(&s.no_id)
         );
         if let Some(p) = &self.plan.stamp {
@@ -473,7 +462,7 @@ pub fn start(
     let task = tokio::spawn(async move {
         let outcome = handle.wait().await?;
         let (rooms, members) = source.size();
-        let sent: u64 = source.room_sent.iter().map(|s| s.load(Relaxed)).sum();
+        let sent = source.fanout.sent_total();
         let reconnects: u32 = source
             .books
             .iter()
@@ -483,7 +472,7 @@ pub fn start(
             objects_used: rooms as u64,
             notes: vec![format!(
                 "{sent} messages sent to {rooms} rooms, {members} members in all, {} deliveries, {} other frames ignored, {reconnects} reconnects",
-                source.received.load(Relaxed),
+                source.fanout.received(),
                 source.strays.no_id.load(Relaxed)
             )],
             correctness: verdict(source.checks(grace)),
