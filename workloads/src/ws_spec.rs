@@ -97,26 +97,7 @@ impl WsPlan {
                 "ws.object_name must use {shard}, or every room would have one name",
             ));
         }
-        let members = o
-            .members
-            .ok_or_else(|| missing("members", "members per room"))?;
-        if members == 0 {
-            return Err(CompileError::new(
-                &["ws", "members"],
-                None,
-                "ws.members must be at least 1",
-            ));
-        }
-        let rate = o
-            .rate
-            .ok_or_else(|| missing("rate", "messages per second per member"))?;
-        if !(rate.is_finite() && rate > 0.0) {
-            return Err(CompileError::new(
-                &["ws", "rate"],
-                None,
-                "ws.rate (messages per second per member) must be a positive number",
-            ));
-        }
+        let (members, rate) = counts(o)?;
         let per_member = Scope {
             object: true,
             shard: true,
@@ -155,24 +136,7 @@ impl WsPlan {
                 "ws.send must carry {msg_id}: ws.id finds it in the frames members receive",
             ));
         }
-        let id = pointer(
-            "id",
-            o.id.as_deref()
-                .ok_or_else(|| missing("id", "the JSON pointer to a message's id in a frame"))?,
-        )?;
-        let stamp = match o.stamp.as_deref() {
-            Some(s) => {
-                if !send.uses(Placeholder::IntendedUs) {
-                    return Err(CompileError::new(
-                        &["ws", "send"],
-                        None,
-                        "ws.stamp is set, so ws.send must carry {intended_us} for it to find",
-                    ));
-                }
-                Some(pointer("stamp", s)?)
-            }
-            None => None,
-        };
+        let (id, stamp) = pointers(o, &send)?;
         Ok(WsPlan {
             object_name,
             members,
@@ -183,6 +147,54 @@ impl WsPlan {
             stamp,
         })
     }
+}
+
+/// `ws.members` and `ws.rate`, checked.
+fn counts(o: &WsOptions) -> Result<(u32, f64), CompileError> {
+    let members = o
+        .members
+        .ok_or_else(|| missing("members", "members per room"))?;
+    if members == 0 {
+        return Err(CompileError::new(
+            &["ws", "members"],
+            None,
+            "ws.members must be at least 1",
+        ));
+    }
+    let rate = o
+        .rate
+        .ok_or_else(|| missing("rate", "messages per second per member"))?;
+    if !(rate.is_finite() && rate > 0.0) {
+        return Err(CompileError::new(
+            &["ws", "rate"],
+            None,
+            "ws.rate (messages per second per member) must be a positive number",
+        ));
+    }
+    Ok((members, rate))
+}
+
+/// `ws.id` and `ws.stamp`, parsed; a stamp needs `{intended_us}` in the send template.
+fn pointers(o: &WsOptions, send: &Template) -> Result<(Pointer, Option<Pointer>), CompileError> {
+    let id = pointer(
+        "id",
+        o.id.as_deref()
+            .ok_or_else(|| missing("id", "the JSON pointer to a message's id in a frame"))?,
+    )?;
+    let stamp = match o.stamp.as_deref() {
+        Some(s) => {
+            if !send.uses(Placeholder::IntendedUs) {
+                return Err(CompileError::new(
+                    &["ws", "send"],
+                    None,
+                    "ws.stamp is set, so ws.send must carry {intended_us} for it to find",
+                ));
+            }
+            Some(pointer("stamp", s)?)
+        }
+        None => None,
+    };
+    Ok((id, stamp))
 }
 
 /// The message id a frame carries at the id pointer: a whole number, or the last run of
