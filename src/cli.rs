@@ -114,6 +114,22 @@ pub struct ServeArgs {
     /// memory before their idle timeout.
     #[arg(long, default_value = "1GiB")]
     pub memory_budget: String,
+    /// Largest request body (production's 100 MiB on the Free and Pro plans); past it 413,
+    /// refused on its Content-Length before a byte is read.
+    #[arg(long, default_value = "100MiB")]
+    pub max_body: String,
+    /// Largest incoming WebSocket message (production's 32 MiB); past it the socket is
+    /// closed 1009.
+    #[arg(long, default_value = "32MiB")]
+    pub max_ws_message: String,
+    /// Bytes of request bodies and incoming messages one object may hold read but not yet
+    /// handled; past it requests get 503 overloaded and its sockets are not read until room
+    /// frees (one body or message always fits an object holding none).
+    #[arg(long, default_value = "64MiB")]
+    pub object_inflight: String,
+    /// The same bound over the whole runtime.
+    #[arg(long, default_value = "1GiB")]
+    pub inflight: String,
     /// Object databases open at once (default: 8192, or fewer to fit half the open-files limit);
     /// past it the least recently used close theirs and reopen on their next turn.
     #[arg(long)]

@@ -7,6 +7,8 @@
 //!   own threads) or the plan's target, the workload, the one stats relay onto the live bus,
 //!   recording, summary finalisation, thresholds and [`run::run_failures`]; a caller-drawn
 //!   live view is a [`run::View::Live`] hook;
+//! - [`bill`]: what a run's use of the target costs and what its objects' turns cost,
+//!   from the target's stats;
 //! - [`record`]: the one recording path into the results store (`run` and `http`);
 //! - [`limits`]: the open-file limit, raised at start, and the refusal of a plan needing more
 //!   sockets than it allows.
@@ -15,6 +17,7 @@
 //! the binary's own (it uses `anyhow`, as the binary does); it never parses flags, listens for
 //! signals or chooses an exit code.
 
+pub mod bill;
 pub mod limits;
 pub mod record;
 pub mod run;

@@ -33,6 +33,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.attachment_limit = args.attachment_limit;
     config.memory_budget_bytes = dobench_runtime::parse_bytes(&args.memory_budget)
         .with_context(|| format!("--memory-budget {}", args.memory_budget))?;
+    let bytes = |flag: &str, v: &str| {
+        dobench_runtime::parse_bytes(v).with_context(|| format!("--{flag} {v}"))
+    };
+    config.max_body_bytes = usize::try_from(bytes("max-body", &args.max_body)?)?;
+    config.max_ws_message_bytes = usize::try_from(bytes("max-ws-message", &args.max_ws_message)?)?;
+    config.inflight = dobench_runtime::inflight::InflightLimits {
+        per_object: bytes("object-inflight", &args.object_inflight)?,
+        total: bytes("inflight", &args.inflight)?,
+    };
     if let Some(n) = args.max_open_databases {
         config.max_open_databases = n;
     }

@@ -59,13 +59,16 @@ async fn stall_shows_in_open_p99_but_not_in_closed_p99() {
     );
     // The requests were sent on time (the stall is the target's): the generator's own delay
     // is small at the median, and any tail past its bound is owned up to.
+    // On a machine whose cores other processes hold the sends are late, and the run must
+    // say so (a generator note) rather than pass the delay off as the target's.
     assert!(
-        o.lateness_ms.p50 <= 1.0,
-        "sends must be on time: {:?}",
+        o.lateness_ms.p50 <= 1.0 || o.generator_note.is_some(),
+        "sends late and not owned up to: {:?}",
         o.lateness_ms
     );
     assert!(
-        o.lateness_ms.p99 <= dobench_loadgen::aggregate::LIMITED_LATE_P99_MS || o.generator_limited,
+        !dobench_loadgen::verdict::delay_sets_the_numbers(o.lateness_ms.p99, o.latency_ms.p99)
+            || o.generator_limited,
         "{o:?}"
     );
 

@@ -110,6 +110,12 @@ pub struct Config {
     pub max_batch: usize,
     /// Largest request body the HTTP front accepts (413 past it).
     pub max_body_bytes: usize,
+    /// Largest incoming WebSocket message (closed 1009 past it).
+    pub max_ws_message_bytes: usize,
+    /// Bytes of request bodies and incoming messages read but not yet handled, per object
+    /// and over the runtime (`inflight.rs`): past them requests get 503 overloaded and
+    /// sockets are not read until room frees.
+    pub inflight: crate::inflight::InflightLimits,
     /// Memory objects in memory may take, by the estimate in `residency.rs`; past it the
     /// least recently used idle objects leave memory before their idle timeout.
     pub memory_budget_bytes: u64,
@@ -145,8 +151,14 @@ impl Config {
     pub const DEFAULT_MAX_OPEN_DATABASES: usize = 8192;
     /// Production's default CPU time per event (30 s).
     pub const DEFAULT_CPU_BUDGET: Duration = Duration::from_secs(30);
-    /// Default request body limit (1 MiB).
-    pub const DEFAULT_MAX_BODY: usize = 1 << 20;
+    /// Default request body limit: production's 100 MiB (Workers Free and Pro plans).
+    pub const DEFAULT_MAX_BODY: usize = 100 << 20;
+    /// Default WebSocket message limit: production's 32 MiB.
+    pub const DEFAULT_MAX_WS_MESSAGE: usize = 32 << 20;
+    /// Default bytes in flight per object (two messages at the limit).
+    pub const DEFAULT_OBJECT_INFLIGHT: u64 = 64 << 20;
+    /// Default bytes in flight over the runtime.
+    pub const DEFAULT_INFLIGHT: u64 = 1 << 30;
 
     /// Production-like defaults with storage under `data`.
     pub fn new(data: DataDir) -> Self {
@@ -159,6 +171,11 @@ impl Config {
             idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
             max_batch: Self::DEFAULT_MAX_BATCH,
             max_body_bytes: Self::DEFAULT_MAX_BODY,
+            max_ws_message_bytes: Self::DEFAULT_MAX_WS_MESSAGE,
+            inflight: crate::inflight::InflightLimits {
+                per_object: Self::DEFAULT_OBJECT_INFLIGHT,
+                total: Self::DEFAULT_INFLIGHT,
+            },
             memory_budget_bytes: Self::DEFAULT_MEMORY_BUDGET,
             max_open_databases: default_max_open_databases(),
             // Measured on 2 cores: object turns on the front's own threads cost ~125 µs of CPU
@@ -207,6 +224,17 @@ impl Config {
             return Err(Error::Config(
                 "attachment limit must be 1..=1048576 bytes".into(),
             ));
+        }
+        if self.max_body_bytes == 0 || self.max_ws_message_bytes == 0 {
+            return Err(Error::Config(
+                "body and WebSocket message limits must be at least 1 byte".into(),
+            ));
+        }
+        if self.inflight.per_object == 0 || self.inflight.total < self.inflight.per_object {
+            return Err(Error::Config(format!(
+                "bytes in flight: per object ({}) must be at least 1 and at most the runtime's ({})",
+                self.inflight.per_object, self.inflight.total
+            )));
         }
         if self.idle_timeout.is_zero() {
             return Err(Error::Config("idle timeout must be above zero".into()));

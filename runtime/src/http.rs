@@ -11,8 +11,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
-use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::body::Body;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -24,7 +24,7 @@ use serde_json::json;
 
 use crate::error::Error;
 use crate::front::FrontConfig;
-use crate::limits::{MAX_WS_MESSAGE_BYTES, WS_READ_BUFFER_BYTES};
+use crate::limits::WS_READ_BUFFER_BYTES;
 use crate::object::{Request, Response};
 use crate::runtime::{ObjectRef, Runtime};
 
@@ -112,12 +112,24 @@ pub struct ApiError {
     overloaded: bool,
 }
 
+/// Why an overloaded object refused when its mailbox is full.
+const MAILBOX_FULL: &str = "the object's mailbox is full; back off before retrying";
+
 impl ApiError {
     pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
             status,
             message: message.into(),
             overloaded: false,
+        }
+    }
+
+    /// 503 overloaded, saying why in `detail`.
+    pub(crate) fn overloaded(detail: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: detail.into(),
+            overloaded: true,
         }
     }
 
@@ -130,13 +142,7 @@ impl ApiError {
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         let status = match &e {
-            Error::Overloaded { .. } => {
-                return Self {
-                    status: StatusCode::SERVICE_UNAVAILABLE,
-                    message: "overloaded".into(),
-                    overloaded: true,
-                }
-            }
+            Error::Overloaded { .. } => return Self::overloaded(MAILBOX_FULL),
             Error::InvalidId(_)
             | Error::KeyTooLarge { .. }
             | Error::ValueTooLarge { .. }
@@ -153,8 +159,7 @@ impl From<Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> AxumResponse {
         let body = if self.overloaded {
-            json!({ "error": "overloaded", "overloaded": true,
-                    "detail": "the object's mailbox is full; back off before retrying" })
+            json!({ "error": "overloaded", "overloaded": true, "detail": self.message })
         } else {
             json!({ "error": self.message })
         };
@@ -315,7 +320,7 @@ async fn object_route(
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<AxumResponse, ApiError> {
     let Path(params) = params.map_err(path_error)?;
     let class = params.get("class").map(String::as_str).unwrap_or("");
@@ -328,25 +333,8 @@ async fn object_route(
             format!("bad query string: {}", e.body_text()),
         )
     })?;
-    let body = body.map_err(|e| {
-        let status = e.status();
-        if e.body_text().contains(crate::body_deadline::BODY_TIMEOUT) {
-            ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                crate::body_deadline::BODY_TIMEOUT,
-            )
-        } else if status == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                status,
-                format!(
-                    "request body is larger than the {}-byte limit",
-                    rt.config().max_body_bytes
-                ),
-            )
-        } else {
-            ApiError::new(status, e.body_text())
-        }
-    })?;
+    // Held until the object has answered: the body's bytes count as in flight for it.
+    let (body, _held) = crate::request_body::read(&rt, &target, &headers, body).await?;
     let path = match params.get("rest") {
         Some(rest) => format!("/{rest}"),
         None => "/".to_string(),
@@ -364,7 +352,7 @@ async fn object_route(
         (Some(accepted), Some(ws)) => {
             let (rt2, target2, socket) = (rt.clone(), target.clone(), accepted.socket);
             let resp = ws
-                .max_message_size(MAX_WS_MESSAGE_BYTES)
+                .max_message_size(rt.config().max_ws_message_bytes)
                 // The default 128 KiB read buffer is allocated (and touched) per socket:
                 // 10,000 idle sockets would cost 1.3 GB. Larger frames still arrive, in chunks.
                 .read_buffer_size(WS_READ_BUFFER_BYTES)

@@ -15,8 +15,6 @@ pub const LEGACY_ATTACHMENT_BYTES: usize = 2_048;
 pub const MAX_SOCKETS_PER_OBJECT: usize = 32_768;
 /// Bytes of each side of an auto-response pair.
 pub const MAX_AUTO_RESPONSE_BYTES: usize = 2_048;
-/// Largest incoming WebSocket message (bytes).
-pub const MAX_WS_MESSAGE_BYTES: usize = 1 << 20;
 /// Frames queued for one socket before its consumer counts as fallen behind and is closed.
 pub const DEFAULT_SEND_BUFFER_FRAMES: usize = 1024;
 /// Bytes queued for one socket before its consumer counts as fallen behind and is closed

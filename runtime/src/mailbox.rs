@@ -34,6 +34,8 @@ pub(crate) enum Envelope {
     Socket {
         socket: SocketId,
         event: SocketEvent,
+        /// The message's bytes, in flight until the turn takes the envelope.
+        held: Option<crate::inflight::Reservation>,
     },
     /// Fault injection: hold the next turn for this long (not a turn itself).
     Stall { hold: Duration },

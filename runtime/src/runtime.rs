@@ -139,6 +139,8 @@ pub(crate) struct Shared {
     pub(crate) alarms: AlarmScheduler,
     /// Every accepted WebSocket; outlives object instances (hibernation).
     pub(crate) sockets: Arc<SocketTable>,
+    /// Request bodies and incoming messages read but not yet handled.
+    pub(crate) inflight: Arc<crate::inflight::Inflight>,
     pub(crate) shutdown: CancellationToken,
     pub(crate) tracker: TaskTracker,
     started: Instant,
@@ -301,6 +303,7 @@ impl Runtime {
         };
         let alarms = AlarmScheduler::new(index);
         let config_send_buffer = config.socket_send_buffer;
+        let inflight_limits = config.inflight;
         for a in pending {
             let Some(class) = classes.get(&a.class) else {
                 tracing::warn!("alarm for unknown class `{}` skipped", a.class);
@@ -332,6 +335,7 @@ impl Runtime {
                 parked: Mutex::new(HashMap::new()),
                 alarms,
                 sockets: Arc::new(SocketTable::new(config_send_buffer)),
+                inflight: crate::inflight::Inflight::new(inflight_limits),
                 shutdown: CancellationToken::new(),
                 tracker: TaskTracker::new(),
                 started: Instant::now(),
@@ -425,6 +429,11 @@ impl Runtime {
 
     pub(crate) fn sockets(&self) -> &SocketTable {
         &self.shared.sockets
+    }
+
+    /// Bytes read for objects and not yet handled.
+    pub(crate) fn inflight(&self) -> &Arc<crate::inflight::Inflight> {
+        &self.shared.inflight
     }
 
     /// Fault injection: the object's next turn holds for `hold` before running.

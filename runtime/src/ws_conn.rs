@@ -12,7 +12,7 @@ use futures_util::{SinkExt, StreamExt};
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::error::Error;
-use crate::limits::MAX_WS_MESSAGE_BYTES;
+use crate::inflight::Reservation;
 use crate::mailbox::{Envelope, SocketEvent};
 use crate::object::{SocketId, WsMessage};
 use crate::runtime::{ObjectRef, Runtime};
@@ -34,6 +34,7 @@ pub(crate) async fn pump(rt: Runtime, object: ObjectRef, accepted: Accepted, ws:
         queue,
     } = accepted;
     let (mut sink, mut stream) = ws.split();
+    let max_message = rt.config().max_ws_message_bytes;
     let writer_kill = kill.clone();
     let writer_queue = queue.clone();
     let writer = tokio::spawn(async move {
@@ -69,7 +70,7 @@ pub(crate) async fn pump(rt: Runtime, object: ObjectRef, accepted: Accepted, ws:
             if !closed && code != 0 {
                 let reason = match code {
                     CLOSE_TOO_BIG => {
-                        format!("message over the {MAX_WS_MESSAGE_BYTES}-byte limit")
+                        format!("message over the {max_message}-byte limit")
                     }
                     1001 => "the server is shutting down".to_string(),
                     1002 => "protocol error".to_string(),
@@ -115,8 +116,22 @@ pub(crate) async fn pump(rt: Runtime, object: ObjectRef, accepted: Accepted, ws:
         };
         table.counters.messages_in.fetch_add(1, Relaxed);
         stats.ws_messages_in.fetch_add(1, Relaxed);
+        let size = match &msg {
+            WsMessage::Text(t) => t.len(),
+            WsMessage::Binary(b) => b.len(),
+        } as u64;
+        // Room for the message among the object's bytes in flight; meanwhile nothing more is
+        // read from this socket, so TCP pushes back on the client.
+        let Some(held) = reserve(&rt, &object, size).await else {
+            break (
+                1011,
+                "the object's bytes in flight stayed full".to_string(),
+                false,
+                None,
+            );
+        };
         let event = SocketEvent::Message(msg);
-        if !deliver(&rt, &object, socket, event).await {
+        if !deliver_held(&rt, &object, socket, event, Some(held)).await {
             break (
                 1011,
                 "the object could not take the message".to_string(),
@@ -159,8 +174,38 @@ fn close_code_for(e: &axum::Error) -> Option<u16> {
 /// Posts a socket event to the object, waiting (without reading more) while its mailbox is
 /// full. False if it could not be delivered.
 async fn deliver(rt: &Runtime, object: &ObjectRef, socket: SocketId, event: SocketEvent) -> bool {
+    deliver_held(rt, object, socket, event, None).await
+}
+
+/// Holds `size` bytes in flight for the object, waiting (without reading more) while it or
+/// the runtime is full, for at most [`DELIVERY_PATIENCE`].
+async fn reserve(rt: &Runtime, object: &ObjectRef, size: u64) -> Option<Reservation> {
     let deadline = tokio::time::Instant::now() + DELIVERY_PATIENCE;
-    let mut env = Envelope::Socket { socket, event };
+    loop {
+        if let Some(held) = rt.inflight().try_reserve(&object.id(), size) {
+            return Some(held);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// [`deliver`] with the event's bytes in flight riding along until its turn.
+async fn deliver_held(
+    rt: &Runtime,
+    object: &ObjectRef,
+    socket: SocketId,
+    event: SocketEvent,
+    held: Option<Reservation>,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + DELIVERY_PATIENCE;
+    let mut env = Envelope::Socket {
+        socket,
+        event,
+        held,
+    };
     loop {
         match rt.try_post(object, env) {
             Ok(()) => return true,

@@ -289,7 +289,7 @@ async fn issue20_oversized_frame_is_closed_1009() {
     let url = format!("ws://{}/room/big/ws", s.addr);
     let (mut bad, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
     let (mut good, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
-    let huge = "x".repeat(dobench_runtime::limits::MAX_WS_MESSAGE_BYTES + 1);
+    let huge = "x".repeat(dobench_runtime::Config::DEFAULT_MAX_WS_MESSAGE + 1);
     // The server may close before the whole frame is written: a send error is fine.
     let _ = bad.send(Message::Text(huge.into())).await;
     let close = tokio::time::timeout(Duration::from_secs(10), async {

@@ -306,7 +306,13 @@ impl ObjectTask {
                     };
                     out.replies.push((reply, result));
                 }
-                Envelope::Socket { socket, event } => {
+                Envelope::Socket {
+                    socket,
+                    event,
+                    held,
+                } => {
+                    // The turn has the message: its bytes are no longer waiting in flight.
+                    drop(held);
                     if !out.crashed {
                         self.socket_turn(ctx, obj.as_mut(), socket, event, &mut out);
                     }
