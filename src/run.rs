@@ -108,6 +108,17 @@ fn sockets_needed(p: &dobench_workloads::Profile, embedded: bool) -> (u64, Strin
                 p.chat.rooms, p.chat.members
             ),
         )
+    } else if p.workload == WorkloadKind::Ws {
+        // One WebSocket per member; no HTTP beyond the stats scraper.
+        let members = p.keyspace.keys * u64::from(p.ws.members.unwrap_or(0));
+        (
+            members + CHAT_HTTP_CONNECTIONS,
+            format!(
+                "{} rooms × {} members + {CHAT_HTTP_CONNECTIONS} connections",
+                p.keyspace.keys,
+                p.ws.members.unwrap_or(0)
+            ),
+        )
     } else {
         (http, format!("load.max_in_flight = {http}"))
     };

@@ -5,7 +5,10 @@
 //! profile `run` accepts; a templated profile passes its invariants on the embedded
 //! runtime; and the likes-worker example (a REST API of its own) runs on real workerd via
 //! `--target-cmd`, where `compare hash:4,hash:16` lowers the hottest object's share.
-//! Its presence room answers WebSocket members in its own frame format.
+//! Its presence room answers WebSocket members in its own frame format, and its
+//! `workload = "ws"` profile (presence.toml) passes on workerd with per-object figures named
+//! by the Worker's own rooms; a ws profile drives the embedded runtime's chat rooms through
+//! their frame format too, and a wrong ws template or pointer is exit 2 naming the field.
 //! Loopback only; every wait is bounded.
 
 mod common;
@@ -456,12 +459,183 @@ fn the_likes_worker_presence_room_speaks_its_own_frames() {
             (&"join".into(), &"bob".into(), &2.into())
         );
         let _ = next_frame(&mut bob).await; // bob's own join
+        let say = r#"{"type": "say", "id": "m-7", "sent": 1700000000000001, "text": "hi"}"#;
+        bob.send(Message::Text(say.into())).await.unwrap();
+        for ws in [&mut ann, &mut bob] {
+            let said = next_frame(ws).await;
+            assert_eq!(
+                (&said["type"], &said["member"], &said["text"]),
+                (&"said".into(), &"bob".into(), &"hi".into())
+            );
+            // The client's own id and stamp, passed on untouched.
+            assert_eq!(
+                (&said["id"], &said["sent"]),
+                (&"m-7".into(), &1700000000000001u64.into())
+            );
+            assert!(said["at"].as_u64().is_some(), "{said}");
+        }
+        // Anything else is answered to the sender alone.
         bob.send(Message::Text("hi".into())).await.unwrap();
-        let said = next_frame(&mut ann).await;
-        assert_eq!(
-            (&said["type"], &said["member"], &said["text"]),
-            (&"say".into(), &"bob".into(), &"hi".into())
-        );
-        assert!(said["at"].as_u64().is_some(), "{said}");
+        assert_eq!(next_frame(&mut bob).await["type"], "error");
     });
+}
+
+#[test]
+fn the_presence_profile_runs_on_workerd_and_names_the_worker_s_rooms() {
+    if skip_workerd() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("r.db").display().to_string();
+    let out = dobench(&[
+        "run",
+        "examples/likes-worker/profiles/presence.toml",
+        "-d",
+        "2s",
+        "--target-cmd",
+        WORKERD_CMD,
+        "--health-path",
+        "/healthz",
+        "--json",
+        "--db",
+        &db,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["workload"], "ws");
+    assert_eq!(v["correctness"]["passed"], true, "{v}");
+    let checks = v["correctness"]["checks"].as_array().unwrap();
+    assert!(
+        checks
+            .iter()
+            .any(|c| c["name"] == "every member got every message sent to its room, once"),
+        "{checks:?}"
+    );
+    // 4 rooms × 4 members × 2 msg/s for 2 s; each message reaches its room's 4 members.
+    assert_eq!(v["requests"], 64, "{v}");
+    assert_eq!(v["deliveries"], 256, "{v}");
+    assert!(
+        v["delivery_latency_ms"]["p50"].as_f64().unwrap() > 0.0,
+        "{v}"
+    );
+    // The Worker's own room objects, named by the profile's object_name.
+    let objects = v["objects"].as_array().unwrap();
+    assert_eq!(objects.len(), 4, "{v}");
+    assert!(
+        objects
+            .iter()
+            .all(|o| o["name"].as_str().unwrap().starts_with("lobby-")),
+        "{objects:?}"
+    );
+}
+
+#[test]
+fn a_ws_profile_drives_the_embedded_chat_rooms_in_their_frame_format() {
+    // dobench's own chat rooms answer `{"seq":..,"body":"<the frame as sent>",..}`: the
+    // message id is found inside the body string.
+    let dir = tempfile::tempdir().unwrap();
+    let profile = write(
+        dir.path(),
+        "chat.toml",
+        r#"name = "ws-chat"
+workload = "ws"
+strategy = "hash:2"
+[keyspace]
+keys = 4
+[load]
+duration = "1s"
+[ws]
+object_name = "r-{nonce}-{shard}"
+members = 2
+rate = 10
+connect = "/chat/{object}/ws?user=m{member}"
+send = "{nonce}-{msg_id}"
+id = "/body"
+"#,
+    );
+    let db = dir.path().join("r.db").display().to_string();
+    let out = dobench(&["run", &profile, "--json", "--db", &db]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["correctness"]["passed"], true, "{v}");
+    // 4 room keys packed into 2 objects: an object holding k keys has 2k members, sends
+    // 2k × 10 messages in the second, and each reaches its 2k members.
+    assert_eq!(v["requests"], 80, "{v}");
+    let objects = v["objects"].as_array().unwrap();
+    assert_eq!(objects.len(), 2, "{v}");
+    let expected: u64 = objects
+        .iter()
+        .map(|o| {
+            let sent = o["requests"].as_u64().unwrap();
+            sent * (sent / 10)
+        })
+        .sum();
+    assert_eq!(v["deliveries"].as_u64(), Some(expected), "{v}");
+    assert_eq!(
+        v["offered_deliveries_per_s"].as_f64(),
+        Some(expected as f64),
+        "{v}"
+    );
+}
+
+#[test]
+fn wrong_ws_templates_and_pointers_are_exit_2_naming_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = "name = \"w\"\nworkload = \"ws\"\nstrategy = \"per-key\"\n\n[load]\nduration = \"1s\"\n\n[ws]\nmembers = 2\nrate = 1\nconnect = \"/r/{object}\"\n";
+    for (name, body, want, field) in [
+        (
+            "placeholder.toml",
+            format!("{head}send = \"{{msg_id}} {{room}}\"\nid = \"/id\"\n"),
+            ":12:18: unknown placeholder {room}",
+            "ws.send",
+        ),
+        (
+            "pointer.toml",
+            format!("{head}send = \"{{msg_id}}\"\nid = \"id\"\n"),
+            ":13:",
+            "ws.id",
+        ),
+        (
+            "noid.toml",
+            format!("{head}send = \"hello\"\nid = \"/id\"\n"),
+            ":12:",
+            "ws.send",
+        ),
+        (
+            "nostrategy.toml",
+            format!("{head}send = \"{{msg_id}}\"\nid = \"/id\"\n")
+                .replace("strategy = \"per-key\"\n", ""),
+            ":1:",
+            "strategy",
+        ),
+        (
+            "rate.toml",
+            format!("{head}send = \"{{msg_id}}\"\nid = \"/id\"\n")
+                .replace("duration = \"1s\"", "duration = \"1s\"\nrate = 5"),
+            ":7:",
+            "load.rate",
+        ),
+    ] {
+        let file = write(dir.path(), name, &body);
+        let out = dobench(&[
+            "run",
+            &file,
+            "--db",
+            &dir.path().join("r.db").display().to_string(),
+        ]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains(&format!("{file}{want}")), "{name}: {err}");
+        assert!(err.contains(&format!("(field `{field}`)")), "{name}: {err}");
+    }
 }

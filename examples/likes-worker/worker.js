@@ -7,8 +7,16 @@
 //        (header authorization: Bearer <session> optional; a malformed one is 401)
 //                                               -> 200 {"tenant": t, "total": n}
 //   GET  /v1/tenants/:tenant/likes              -> 200 {"tenant": t, "total": n}
-//   GET  /v1/rooms/:room/presence?member=M      -> WebSocket; frames are JSON
-//        {"type": "join"|"leave"|"say", "member": M, "text": "...", "at": ms, "online": n}
+//   GET  /v1/rooms/:room/presence?member=M      -> WebSocket (a presence room), JSON frames:
+//        a member sends   {"type": "say", "id": "...", "sent": n, "text": "..."}
+//        every member (the sender too) gets
+//                         {"type": "said", "member": M, "id": ..., "sent": ..., "text": ...,
+//                          "at": ms, "online": n}
+//        and, as members come and go,
+//                         {"type": "join"|"leave", "member": M, "at": ms, "online": n}
+//        anything else a member sends is answered, to it alone, with
+//                         {"type": "error", "error": "..."}
+//        (`id` and `sent` are the client's own: the room passes them on untouched.)
 //
 // Each tenant is one Durable Object (TenantLikes, idFromName(tenant)); the sharding of a
 // hot tenant over several names is the load profile's business. Errors are JSON
@@ -85,7 +93,18 @@ export class PresenceRoom {
 
   webSocketMessage(ws, message) {
     const { member } = ws.deserializeAttachment();
-    this.broadcast({ type: "say", member, text: String(message) });
+    let said;
+    try {
+      said = JSON.parse(String(message));
+    } catch {
+      said = null;
+    }
+    if (said === null || typeof said !== "object" || said.type !== "say") {
+      ws.send(JSON.stringify({ type: "error", error: 'send {"type": "say", "id": ..., "text": ...}' }));
+      return;
+    }
+    const { id = null, sent = null, text = "" } = said;
+    this.broadcast({ type: "said", member, id, sent, text: String(text) });
   }
 
   webSocketClose(ws) {

@@ -22,7 +22,9 @@
 //! the same intended time, queueing, lateness and missed books as an HTTP request. One reader
 //! task per session hands every arriving frame to the source; a frame that carries one of the
 //! run's stamps is a *delivery*, timed from its send's intended time (never the actual send:
-//! a late sender cannot hide). After the last send the executor waits, at most one request
+//! a late sender cannot hide). A source with a frame format of its own (a user's chat API)
+//! renders the intended time into its frames itself (`request_at`), gets no stamp, and names
+//! the send a frame delivers ([`Frame::Message`]). After the last send the executor waits, at most one request
 //! timeout, for the deliveries the source still expects.
 //!
 //! Must never hold a shard lock across an await or sleep one request at a time on a timer.
@@ -164,6 +166,10 @@ struct Shared {
     threads: cpu::ThreadSet,
     /// The source's WebSocket sessions (empty for HTTP workloads).
     sessions: Vec<Session>,
+    /// `start` as µs since the Unix epoch (intended times handed to `request_at`).
+    start_unix_us: u64,
+    /// The source's frames carry the executor's stamp.
+    stamps: bool,
 }
 
 impl Shared {
@@ -211,7 +217,25 @@ impl Shared {
         }
     }
 
-    /// Sends one session frame, stamped with its global index and send offset.
+    /// `at` as µs since the Unix epoch (by the run's one mapping of `start`).
+    fn unix_us(&self, at: Instant) -> u64 {
+        let after = at.saturating_duration_since(self.start).as_micros() as u64;
+        let before = self.start.saturating_duration_since(at).as_micros() as u64;
+        (self.start_unix_us + after).saturating_sub(before)
+    }
+
+    /// The instant of `us` µs since the Unix epoch (inverse of [`Shared::unix_us`]).
+    fn instant_of_unix_us(&self, us: u64) -> Instant {
+        if us >= self.start_unix_us {
+            self.start + Duration::from_micros(us - self.start_unix_us)
+        } else {
+            let before = Duration::from_micros(self.start_unix_us - us);
+            self.start.checked_sub(before).unwrap_or(self.start)
+        }
+    }
+
+    /// Sends one session frame, stamped with its global index and send offset (unless the
+    /// source has a frame format of its own).
     async fn send_frame(
         &self,
         session: u32,
@@ -226,7 +250,8 @@ impl Shared {
             });
         };
         let sent_us = sent.saturating_duration_since(self.start).as_micros();
-        s.send(session, spec, global, sent_us).await
+        let stamp = self.stamps.then_some((global, sent_us));
+        s.send(session, spec, stamp).await
     }
 
     /// Books a frame that arrived on `session` at `arrived`.
@@ -238,6 +263,14 @@ impl Shared {
                     .unwrap_or(Duration::from_micros(sent_us));
                 arrived.saturating_duration_since(self.start + offset)
             }),
+            Frame::Message {
+                global,
+                intended_unix_us,
+            } => match intended_unix_us {
+                Some(us) => Some(self.instant_of_unix_us(us)),
+                None => self.intended_offset(global).map(|o| self.start + o),
+            }
+            .map(|intended| arrived.saturating_duration_since(intended)),
             Frame::Other => None,
         };
         let mut shard = self.lock_shard(session as usize);
@@ -311,7 +344,8 @@ async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
             sh.missed.fetch_add(1, Ordering::Relaxed);
             continue;
         }
-        let spec = sh.source.request_as(id, ticket.global);
+        let intended_us = sh.unix_us(ticket.intended);
+        let spec = sh.source.request_at(id, ticket.global, intended_us);
         if is_open && now.saturating_duration_since(ticket.intended) >= sh.timeout {
             // Waited for a connection for a whole timeout: a timeout error, with its wait as
             // latency, never dropped.
@@ -452,9 +486,11 @@ async fn run(
         Plan::Closed { model, .. } => (None, model.duration.unwrap_or_default()),
     };
     let conns = open_connections(&config, source.as_ref(), workers).await?;
-    let opened = session::open_all(source.as_ref(), config.timeout).await?;
+    let opened =
+        session::open_all(source.as_ref(), config.timeout, config.client.tls.as_ref()).await?;
     let (sessions, receivers): (Vec<Session>, Vec<Option<WsReceiver>>) = opened.into_iter().unzip();
     let (fan_out, rate_unit) = (source.fan_out(), source.rate_unit());
+    let source_stamps = source.stamps_frames();
 
     let stop = cancel.child_token();
     let start = Instant::now() + Duration::from_millis(20);
@@ -482,6 +518,10 @@ async fn run(
         pacer,
         threads: cpu::ThreadSet::new(),
         sessions,
+        start_unix_us: started_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64),
+        stamps: source_stamps,
     });
     shared.threads.note_current();
     let mut set = JoinSet::new();

@@ -4,7 +4,9 @@
 //! executor opens and owns: a request with `session` set is one text frame on that session,
 //! and every frame arriving on a session is handed to [`RequestSource::frame`], which says
 //! whether it is the delivery of one of the run's own sends (then the executor times it from
-//! that send's intended time). Must never do I/O: sources are called on the hot path of every
+//! that send's intended time): recovered from the executor's stamp ([`Frame::Delivery`]), or,
+//! for a source that renders its own frame format ([`RequestSource::stamps_frames`] false),
+//! named by the source itself ([`Frame::Message`]). Must never do I/O: sources are called on the hot path of every
 //! request and every frame.
 
 use std::sync::Arc;
@@ -120,6 +122,14 @@ pub enum Frame<'a> {
     /// The delivery of one of the run's own sends: `body` is the text frame's body as the
     /// executor sent it (stamp included), recovered from whatever the target wrapped it in.
     Delivery { body: std::borrow::Cow<'a, str> },
+    /// The delivery of send `global` in the source's own frame format (no executor stamp):
+    /// timed from `intended_unix_us` (the intended send time the frame carries, µs since the
+    /// Unix epoch, as [`RequestSource::request_at`] was told it) when given, else from the
+    /// plan's intended time of `global`.
+    Message {
+        global: u64,
+        intended_unix_us: Option<u64>,
+    },
     /// Anything else (an error frame, a pong ...): counted, never timed.
     Other,
 }
@@ -163,6 +173,22 @@ pub trait RequestSource: Send + Sync {
     fn request_as(&self, user: usize, index: u64) -> RequestSpec {
         let _ = user;
         self.request(index)
+    }
+
+    /// The request for `index` as sent by worker `user`, told its intended send time (µs
+    /// since the Unix epoch; closed model: the moment it was claimed), for sources whose
+    /// requests carry it; the default ignores the time.
+    fn request_at(&self, user: usize, index: u64, intended_unix_us: u64) -> RequestSpec {
+        let _ = intended_unix_us;
+        self.request_as(user, index)
+    }
+
+    /// Whether the executor stamps session frames (`@<index>.<µs>;` ahead of the body) and
+    /// recovers the stamp from deliveries ([`Frame::Delivery`]). A source with a frame
+    /// format of its own returns false: its bodies go out as rendered and its deliveries are
+    /// [`Frame::Message`]s.
+    fn stamps_frames(&self) -> bool {
+        true
     }
 
     /// [`RequestSource::observe`] told which worker sent the request (see

@@ -4,7 +4,9 @@
 //! every frame to the executor, a few reconnects before a session counts as lost, and a
 //! bounded close at the end. Also the stamp the executor puts ahead of every frame body it
 //! sends (`@<global index>.<sent µs>;`) so a delivery can be timed from its send's intended
-//! time. Never schedules, records or interprets a frame beyond that stamp.
+//! time — unless the source speaks a frame format of its own (`RequestSource::stamps_frames`),
+//! whose bodies go out as they are. `wss://` sessions trust what the run's HTTPS connections
+//! trust. Never schedules, records or interprets a frame beyond that stamp.
 
 use std::time::Duration;
 
@@ -13,6 +15,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::http::RequestError;
+use crate::client::tls::Tls;
 use crate::client::ws::{self, WsReceiver, WsSender};
 use crate::error::{Error, Result};
 use crate::recorder::ErrorKind;
@@ -22,10 +25,12 @@ use crate::request::{RequestSource, RequestSpec, SessionEvent};
 pub const MAX_RECONNECTS: u32 = 3;
 
 /// One session: its sending half (taken by the worker whose send it is; replaced by its
-/// reader on a reconnect; `None` while down) and where it goes.
+/// reader on a reconnect; `None` while down), where it goes and the TLS trust for `wss://`
+/// (`None`: the process-wide choice).
 pub(crate) struct Session {
     tx: tokio::sync::Mutex<Option<WsSender>>,
     url: String,
+    tls: Option<Tls>,
 }
 
 /// The stamp ahead of a frame body: global index and send offset (µs from the start).
@@ -41,18 +46,21 @@ pub fn parse_stamp(body: &str) -> Option<(u64, u64)> {
 }
 
 impl Session {
-    /// Sends `spec`'s body as one text frame, stamped.
+    /// Sends `spec`'s body as one text frame, stamped with `stamp` (global index, sent
+    /// offset µs) when given.
     pub(crate) async fn send(
         &self,
         index: u32,
         spec: &RequestSpec,
-        global: u64,
-        sent_us: u128,
+        stamp_with: Option<(u64, u128)>,
     ) -> std::result::Result<(), RequestError> {
         let failed = |kind, message: String| RequestError { kind, message };
         let body = std::str::from_utf8(&spec.body)
             .map_err(|e| failed(ErrorKind::Other, format!("frame body is not UTF-8: {e}")))?;
-        let text = format!("{}{body}", stamp(global, sent_us));
+        let text = match stamp_with {
+            Some((global, sent_us)) => format!("{}{body}", stamp(global, sent_us)),
+            None => body.to_string(),
+        };
         let mut tx = self.tx.lock().await;
         let Some(sender) = tx.as_mut() else {
             return Err(failed(
@@ -91,7 +99,9 @@ impl Session {
                 _ => {
                     let again = if reconnects < MAX_RECONNECTS {
                         reconnects += 1;
-                        ws::connect(&self.url, timeout).await.ok()
+                        ws::connect_with(&self.url, timeout, self.tls.as_ref())
+                            .await
+                            .ok()
                     } else {
                         None
                     };
@@ -121,19 +131,20 @@ impl Session {
     }
 }
 
-/// Opens every session of `source` (at most 64 handshakes at once); one that cannot be
-/// opened is reported to the source as failed and stays down. `Error::Unreachable` when
-/// none opened.
+/// Opens every session of `source` (at most 64 handshakes at once; `wss://` trusting `tls`,
+/// or the process-wide choice when `None`); one that cannot be opened is reported to the
+/// source as failed and stays down. `Error::Unreachable` when none opened.
 pub(crate) async fn open_all(
     source: &dyn RequestSource,
     timeout: Duration,
+    tls: Option<&Tls>,
 ) -> Result<Vec<(Session, Option<WsReceiver>)>> {
     let specs = source.sessions();
     if specs.is_empty() {
         return Ok(Vec::new());
     }
     let opened: Vec<_> = futures_util::stream::iter(specs.into_iter().map(|spec| async move {
-        let c = ws::connect(&spec.url, timeout).await;
+        let c = ws::connect_with(&spec.url, timeout, tls).await;
         (spec, c)
     }))
     .buffered(64)
@@ -154,6 +165,7 @@ pub(crate) async fn open_all(
             Session {
                 tx: tokio::sync::Mutex::new(tx),
                 url: spec.url,
+                tls: tls.cloned(),
             },
             rx,
         ));

@@ -106,7 +106,7 @@ pub struct CompileError {
 }
 
 impl CompileError {
-    fn new(path: &[&str], offset: Option<usize>, message: impl Into<String>) -> Self {
+    pub(crate) fn new(path: &[&str], offset: Option<usize>, message: impl Into<String>) -> Self {
         CompileError {
             path: path.iter().map(|s| s.to_string()).collect(),
             offset,
@@ -285,6 +285,7 @@ fn compile_request(
         shard: ctx.strategy,
         per_request: true,
         message: false,
+        member: false,
     };
     let method = Method::from_bytes(r.method.to_ascii_uppercase().as_bytes()).map_err(|_| {
         CompileError::new(
@@ -372,7 +373,7 @@ fn compile_request(
 }
 
 /// Literal path text must be valid in a URL (placeholders are escaped when rendered).
-fn check_path_literals(path: &str) -> Result<(), String> {
+pub(crate) fn check_path_literals(path: &str) -> Result<(), String> {
     match path
         .chars()
         .find(|c| c.is_whitespace() || c.is_control() || matches!(c, '#' | '"' | '<' | '>'))

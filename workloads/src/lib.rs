@@ -15,7 +15,9 @@
 //! Traffic of the user's own design (`workload = "http"`): [`http_spec`] holds the `[http]`
 //! section and compiles it once into templates ([`template`]) and answer checks
 //! ([`answer`]); [`traffic::http`] renders it per request through the same executor, with
-//! the optional counter invariants of [`invariant`].
+//! the optional counter invariants of [`invariant`]. WebSocket rooms of the user's design
+//! (`workload = "ws"`): [`ws_spec`] compiles the `[ws]` section; [`traffic::ws`] opens the
+//! members' sessions and sends and books messages in the API's own frame format.
 
 pub mod alarm;
 pub mod answer;
@@ -33,6 +35,7 @@ pub mod strategy;
 pub mod template;
 pub mod thresholds;
 pub mod traffic;
+pub mod ws_spec;
 
 pub use error::{Error, Result};
 pub use profile::{LoadedProfile, Profile, WorkloadKind};

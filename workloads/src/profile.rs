@@ -14,6 +14,7 @@ use crate::http_spec::{Context, HttpOptions, HttpPlan};
 use crate::keyspace::KeyspaceSpec;
 use crate::strategy::Strategy;
 use crate::thresholds::Threshold;
+use crate::ws_spec::{WsOptions, WsPlan};
 
 /// Largest profile file read (bytes): a profile is a page of TOML; a path like `/dev/zero` or
 /// a huge file is refused at once, in bounded memory.
@@ -43,6 +44,8 @@ pub enum WorkloadKind {
     Alarm,
     /// User-described HTTP requests (`[http]`, see `http_spec`).
     Http,
+    /// User-described WebSocket rooms (`[ws]`, see `ws_spec`).
+    Ws,
 }
 
 impl WorkloadKind {
@@ -54,6 +57,7 @@ impl WorkloadKind {
             WorkloadKind::Chat => "chat",
             WorkloadKind::Alarm => "alarm",
             WorkloadKind::Http => "http",
+            WorkloadKind::Ws => "ws",
         }
     }
 }
@@ -97,6 +101,8 @@ pub struct Profile {
     pub alarm: AlarmOptions,
     #[serde(default)]
     pub http: HttpOptions,
+    #[serde(default)]
+    pub ws: WsOptions,
     /// Whether the profile (or an override) set `strategy` itself: `{object}` and
     /// `{shard}` in user templates need one.
     #[serde(skip)]
@@ -486,6 +492,10 @@ pub fn parse(file: &str, text: &str, overrides: &[String]) -> Result<Profile> {
         HttpPlan::compile(&profile.http, ctx)
             .map_err(|e| crate::locate::compile_error(file, text, &e))?;
     }
+    if profile.workload == WorkloadKind::Ws {
+        WsPlan::compile(&profile.ws, profile.strategy_given)
+            .map_err(|e| crate::locate::compile_error(file, text, &e))?;
+    }
     Ok(profile)
 }
 
@@ -618,6 +628,19 @@ fn validate_limits(p: &Profile) -> std::result::Result<(), Invalid> {
             ),
         ));
     }
+    if p.workload == WorkloadKind::Ws {
+        let members = p.keyspace.keys * u64::from(p.ws.members.unwrap_or(0));
+        if members > lim.members {
+            return Err(invalid(
+                "ws.members",
+                format!(
+                    "keyspace.keys × ws.members = {} × {} = {members} members is past limits.members = {} (one WebSocket each); lower them, or raise limits.members if this machine can hold that many sockets",
+                    p.keyspace.keys, p.ws.members.unwrap_or(0), lim.members
+                ),
+            ));
+        }
+        return Ok(());
+    }
     if p.workload != WorkloadKind::Chat {
         return Ok(());
     }
@@ -665,6 +688,8 @@ fn validate_fields(p: &Profile) -> std::result::Result<(), Invalid> {
         }
     }
     match l.model {
+        // ws: the rate is ws.rate per member (validate_ws).
+        _ if p.workload == WorkloadKind::Ws => {}
         LoadModel::Open if l.rate.is_none() && l.stages.is_empty() => {
             return Err(invalid(
                 "load.rate",
@@ -731,8 +756,37 @@ fn validate_fields(p: &Profile) -> std::result::Result<(), Invalid> {
         WorkloadKind::Alarm if p.load.rate.is_none() => {
             Err(invalid("load.rate", "alarm needs load.rate"))
         }
+        WorkloadKind::Ws => validate_ws(p),
         _ => Ok(()),
     }
+}
+
+/// A ws profile's load: the open model at `ws.rate` per member, rooms `0..keyspace.keys`.
+fn validate_ws(p: &Profile) -> std::result::Result<(), Invalid> {
+    let l = &p.load;
+    if l.model == LoadModel::Closed {
+        return Err(invalid(
+            "load.model",
+            "a ws profile runs the open model: every member sends ws.rate messages per second",
+        ));
+    }
+    if l.rate.is_some() || !l.stages.is_empty() {
+        return Err(invalid(
+            if l.rate.is_some() {
+                "load.rate"
+            } else {
+                "load.stages"
+            },
+            "a ws profile's rate is ws.rate, messages per second per member (the run's rate is that times the members); remove load.rate and load.stages",
+        ));
+    }
+    if p.keyspace.distribution != crate::keyspace::Distribution::Uniform {
+        return Err(invalid(
+            "keyspace.distribution",
+            "a ws profile's rooms are the keys 0..keyspace.keys, each with ws.members members: a key distribution does not apply",
+        ));
+    }
+    Ok(())
 }
 
 /// Turns a toml error into one naming file, line, column and the field at fault.

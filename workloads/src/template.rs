@@ -1,7 +1,7 @@
 //! The template language of user-described traffic: text with placeholders (`{key}`,
 //! `{object}`, `{shard}`, `{seq}`, `{uuid}`, `{rand:LO-HI}`, `{now_ms}`, `{nonce}`, values
-//! captured from earlier answers by name, and — for WebSocket send templates only —
-//! `{msg_id}` and `{intended_us}`). A template is compiled once, when its profile (or
+//! captured from earlier answers by name, and — in WebSocket templates only — `{member}`,
+//! plus `{msg_id}` and `{intended_us}` in send templates). A template is compiled once, when its profile (or
 //! command line) is read, into literal runs and placeholder slots; rendering a request only
 //! appends to a `String`. Must never re-parse text per request, do I/O, or panic on any
 //! input: a bad template is a [`TemplateError`] naming where it went wrong.
@@ -39,6 +39,8 @@ pub enum Placeholder {
     MsgId,
     /// WebSocket send templates: the message's intended send time (µs since the epoch).
     IntendedUs,
+    /// WebSocket templates: the member's index in the run (`0..rooms × members`).
+    Member,
 }
 
 impl Placeholder {
@@ -53,6 +55,7 @@ impl Placeholder {
                 | Placeholder::NowMs
                 | Placeholder::MsgId
                 | Placeholder::IntendedUs
+                | Placeholder::Member
         )
     }
 }
@@ -71,6 +74,8 @@ pub struct Scope<'a> {
     pub per_request: bool,
     /// `{msg_id}` and `{intended_us}` (WebSocket send templates).
     pub message: bool,
+    /// `{member}` (WebSocket connect and send templates).
+    pub member: bool,
 }
 
 /// How substituted values are escaped (literal text is never touched).
@@ -117,6 +122,7 @@ pub struct Vars<'a> {
     pub captures: &'a [Option<String>],
     pub msg_id: u64,
     pub intended_us: u64,
+    pub member: u64,
 }
 
 /// The built-in placeholder names, for messages.
@@ -275,6 +281,9 @@ fn write_value(p: Placeholder, v: &Vars<'_>, out: &mut String) {
         Placeholder::IntendedUs => {
             let _ = write!(out, "{}", v.intended_us);
         }
+        Placeholder::Member => {
+            let _ = write!(out, "{}", v.member);
+        }
     }
 }
 
@@ -338,8 +347,12 @@ fn placeholder(name: &str, scope: &Scope<'_>) -> Result<Placeholder, String> {
             Placeholder::IntendedUs
         }),
         "msg_id" | "intended_us" => Err(format!(
-            "{{{name}}} exists only in WebSocket send templates"
+            "{{{name}}} exists only in WebSocket send templates (ws.send)"
         )),
+        "member" if scope.member => Ok(Placeholder::Member),
+        "member" => Err(
+            "{member} exists only in WebSocket templates (ws.connect, ws.send)".into(),
+        ),
         _ if name.starts_with("rand:") => {
             let range = &name["rand:".len()..];
             let parsed = range
@@ -380,6 +393,7 @@ mod tests {
             shard: true,
             per_request: true,
             message: false,
+            member: false,
         }
     }
 

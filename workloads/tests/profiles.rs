@@ -1,4 +1,4 @@
-//! Profiles: every built-in parses; a typo'd field or a bad value fails naming the file,
+//! Profiles: every built-in and every example profile parses; a typo'd field or a bad value fails naming the file,
 //! line and field; `--set` overrides reach the typed profile and bad ones are named.
 
 use std::io::Write;
@@ -41,6 +41,25 @@ fn every_builtin_profile_parses() {
             "chat-fanout",
             "alarm-storm"
         ]
+    );
+}
+
+#[test]
+fn every_example_profile_parses() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut kinds = Vec::new();
+    for file in [
+        "profiles/templated-counter.toml",
+        "likes-worker/profiles/likes.toml",
+        "likes-worker/profiles/presence.toml",
+    ] {
+        let path = root.join(file).display().to_string();
+        let p = profile::load(&path, &[]).unwrap_or_else(|e| panic!("{file}: {e}"));
+        kinds.push(p.profile.workload);
+    }
+    assert_eq!(
+        kinds,
+        [WorkloadKind::Http, WorkloadKind::Http, WorkloadKind::Ws]
     );
 }
 

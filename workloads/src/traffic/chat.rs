@@ -13,7 +13,6 @@
 //! goes unchecked. Never does I/O on the executor's hot path; never keeps one entry per frame.
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -23,6 +22,7 @@ use dobench_loadgen::{executor, OpenSchedule, RequestSource, RequestSpec, Schedu
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
+use super::fanout::Fanout;
 use super::{check, fetch_all, run_config, verdict, Finished, Running};
 use crate::error::{Error, Result};
 use crate::profile::Profile;
@@ -82,11 +82,8 @@ struct ChatSource {
     op: Arc<str>,
     pad: String,
     books: Vec<Mutex<MemberBook>>,
-    /// Messages handed to a socket, per room.
-    room_sent: Vec<AtomicU64>,
-    /// Members of each room still connected (for the deliveries still awaited).
-    room_live: Vec<AtomicU64>,
-    received: AtomicU64,
+    /// Messages sent per room, members still connected, deliveries counted.
+    fanout: Fanout,
 }
 
 impl ChatSource {
@@ -120,7 +117,7 @@ impl RequestSource for ChatSource {
 
     fn frame_sent(&self, _index: u64, request: &RequestSpec) {
         if let Some(member) = request.session {
-            self.room_sent[self.room_of(member)].fetch_add(1, Relaxed);
+            self.fanout.sent(self.room_of(member));
         }
     }
 
@@ -139,7 +136,7 @@ impl RequestSource for ChatSource {
         let Ok(f) = serde_json::from_str::<ChatFrame<'a>>(text) else {
             return Frame::Other;
         };
-        self.received.fetch_add(1, Relaxed);
+        self.fanout.delivered();
         let mut b = self.book(session);
         b.ordered &= f.seq > b.last_seq;
         b.last_seq = f.seq;
@@ -161,18 +158,12 @@ impl RequestSource for ChatSource {
             SessionEvent::Lost => b.lost = true,
         }
         if event != SessionEvent::Reconnected {
-            self.room_live[self.room_of(session)].fetch_sub(1, Relaxed);
+            self.fanout.left(self.room_of(session));
         }
     }
 
     fn awaiting(&self) -> u64 {
-        let expected: u64 = self
-            .room_sent
-            .iter()
-            .zip(&self.room_live)
-            .map(|(s, l)| s.load(Relaxed) * l.load(Relaxed))
-            .sum();
-        expected.saturating_sub(self.received.load(Relaxed))
+        self.fanout.awaiting()
     }
 
     fn fan_out(&self) -> f64 {
@@ -250,11 +241,7 @@ pub fn start(
         op: "send".into(),
         pad: "x".repeat(o.body_bytes),
         books: (0..total).map(|_| Mutex::new(MemberBook::NEW)).collect(),
-        room_sent: (0..o.rooms).map(|_| AtomicU64::new(0)).collect(),
-        room_live: (0..o.rooms)
-            .map(|_| AtomicU64::new(u64::from(o.members)))
-            .collect(),
-        received: AtomicU64::new(0),
+        fanout: Fanout::new((0..o.rooms).map(|_| u64::from(o.members))),
     });
     let plan = schedule(rate, profile.load.duration.0, o.active.0, o.idle.0);
     let config = run_config(&profile.load, plan);
@@ -269,14 +256,14 @@ pub fn start(
             .iter()
             .map(|b| b.lock().unwrap_or_else(PoisonError::into_inner).reconnects)
             .sum();
-        let sent: u64 = source.room_sent.iter().map(|s| s.load(Relaxed)).sum();
+        let sent = source.fanout.sent_total();
         Ok(Finished {
             objects_used: source.rooms.len() as u64,
             notes: vec![format!(
                 "{sent} messages sent to {} rooms × {} members, {} deliveries, {reconnects} reconnects",
                 source.rooms.len(),
                 source.members,
-                source.received.load(Relaxed)
+                source.fanout.received()
             )],
             outcome,
             correctness,
@@ -396,7 +383,7 @@ async fn verify(
     let history = read_histories(base, &src.rooms, timeout).await?;
     let (mut stored_ok, mut stored_detail) = (true, Vec::new());
     for (r, h) in history.iter().enumerate() {
-        let sent = src.room_sent[r].load(Relaxed);
+        let sent = src.fanout.sent_to(r);
         let problem = match h {
             Ok(h) if h.count == sent && h.ordered => continue,
             Ok(h) if !h.ordered => format!("{}: history out of seq order", src.rooms[r]),
@@ -444,7 +431,7 @@ async fn verify(
             });
         }
     }
-    let sent: u64 = src.room_sent.iter().map(|s| s.load(Relaxed)).sum();
+    let sent = src.fanout.sent_total();
     let stored: u64 = history.iter().flatten().map(|h| h.count).sum();
     Ok(verdict(vec![
         check(

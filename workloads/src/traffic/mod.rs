@@ -8,8 +8,10 @@
 pub mod alarm;
 pub mod chat;
 pub mod counter;
+mod fanout;
 pub mod http;
 pub mod ratelimit;
+pub mod ws;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,6 +74,7 @@ pub fn start(
         WorkloadKind::Chat => chat::start(profile, base, nonce, cancel),
         WorkloadKind::Alarm => alarm::start(profile, base, nonce, cancel),
         WorkloadKind::Http => http::start(profile, base, nonce, cancel),
+        WorkloadKind::Ws => ws::start(profile, base, nonce, cancel),
     }
 }
 
