@@ -8,6 +8,9 @@
 //!   recording, summary finalisation, thresholds and [`run::run_failures`]; a caller-drawn
 //!   live view is a [`run::View::Live`] hook;
 //! - [`record`]: the one recording path into the results store (`run` and `http`);
+//! - [`segment`]: one segment of a split run from a shared start instant, written as a part
+//!   file; [`merge`]: parts merged exactly into one recorded run; [`k8s`]: the Kubernetes
+//!   manifests that run the segments as an Indexed Job and merge them;
 //! - [`limits`]: the open-file limit, raised at start, and the refusal of a plan needing more
 //!   sockets than it allows.
 //!
@@ -15,6 +18,9 @@
 //! the binary's own (it uses `anyhow`, as the binary does); it never parses flags, listens for
 //! signals or chooses an exit code.
 
+pub mod k8s;
 pub mod limits;
+pub mod merge;
 pub mod record;
 pub mod run;
+pub mod segment;

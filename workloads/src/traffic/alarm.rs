@@ -259,6 +259,7 @@ pub fn start(
                     String::new()
                 }
             )],
+            evidence: None,
         })
     });
     Ok(Running { snapshots, task })
