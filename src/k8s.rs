@@ -208,10 +208,16 @@ mod tests {
             y.contains(r#""--segment", "$(DOBENCH_SEGMENT)/8", "--start-at", "1800000000000""#),
             "{y}"
         );
-        assert!(y.contains("batch.kubernetes.io/job-completion-index"), "{y}");
+        assert!(
+            y.contains("batch.kubernetes.io/job-completion-index"),
+            "{y}"
+        );
         assert!(y.contains(r#""--set", "load.rate=40000""#), "{y}");
         assert!(y.contains("    [load]\n    rate = 100\n"), "{y}");
-        assert!(y.contains(r#"args: ["merge", "/parts", "--wait", "680s""#), "{y}");
+        assert!(
+            y.contains(r#"args: ["merge", "/parts", "--wait", "680s""#),
+            "{y}"
+        );
         assert_eq!(y.matches("\n---\n").count(), 3, "four documents");
     }
 

@@ -32,8 +32,8 @@ const MAX_PART_BYTES: u64 = 4 << 30;
 pub fn read_parts(inputs: &[PathBuf]) -> anyhow::Result<Vec<NamedPart>> {
     let mut files = Vec::new();
     for input in inputs {
-        let meta = std::fs::metadata(input)
-            .with_context(|| format!("cannot read {}", input.display()))?;
+        let meta =
+            std::fs::metadata(input).with_context(|| format!("cannot read {}", input.display()))?;
         if meta.is_dir() {
             let mut found: Vec<PathBuf> = std::fs::read_dir(input)
                 .with_context(|| format!("cannot list {}", input.display()))?

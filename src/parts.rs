@@ -27,7 +27,10 @@ fn parse_segment(s: &str) -> anyhow::Result<Segment> {
         n.trim().parse().map_err(|_| bad())?,
     );
     Segment::new(i, n).map_err(|_| {
-        anyhow::anyhow!("--segment {s}: segment {i} of {n} does not exist (use 0 to {})", n.max(1) - 1)
+        anyhow::anyhow!(
+            "--segment {s}: segment {i} of {n} does not exist (use 0 to {})",
+            n.max(1) - 1
+        )
     })
 }
 
@@ -136,7 +139,11 @@ pub fn k8s(args: K8sArgs) -> anyhow::Result<ExitCode> {
             p.workload.class()
         );
     }
-    match dobench_loadgen::RequestSpec::new("probe", dobench_loadgen::http::Method::GET, &args.target) {
+    match dobench_loadgen::RequestSpec::new(
+        "probe",
+        dobench_loadgen::http::Method::GET,
+        &args.target,
+    ) {
         // Off this machine is the point here; the pods pass --allow-remote.
         Ok(_) | Err(dobench_loadgen::Error::NonLoopback { .. }) => {}
         Err(e) => return Err(e).with_context(|| format!("--target {}", args.target)),

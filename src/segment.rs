@@ -57,7 +57,11 @@ pub fn check(plan: &SegmentPlan) -> anyhow::Result<()> {
     crate::limits::check_sockets(sockets, &what)?;
     if let Some(dir) = plan.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         if !dir.is_dir() {
-            bail!("--out {}: no directory {}", plan.out.display(), dir.display());
+            bail!(
+                "--out {}: no directory {}",
+                plan.out.display(),
+                dir.display()
+            );
         }
     }
     Ok(())

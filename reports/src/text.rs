@@ -140,7 +140,11 @@ fn parts_line(d: &dobench_loadgen::summary::Distributed) -> String {
         (Some(s), Some(e)) => format!("; clocks {s:.1} ± {e:.1} ms apart"),
         _ => "; clock skew not measured".to_string(),
     };
-    let late = d.parts.iter().map(|p| p.started_late_ms).fold(0.0, f64::max);
+    let late = d
+        .parts
+        .iter()
+        .map(|p| p.started_late_ms)
+        .fold(0.0, f64::max);
     let late = if late > 0.0 {
         format!("; latest start {late:.0} ms after the start instant")
     } else {

@@ -308,7 +308,10 @@ fn reads_check(e: &Evidence) -> Check {
         e.backwards == 0,
         match &e.example {
             Some(x) if e.backwards > 0 => {
-                format!("{} of {} reads went backwards, e.g. {x}", e.backwards, e.reads)
+                format!(
+                    "{} of {} reads went backwards, e.g. {x}",
+                    e.backwards, e.reads
+                )
             }
             _ => format!(
                 "{} reads, none saw less than an answer completed before it was sent",

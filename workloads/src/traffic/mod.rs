@@ -18,8 +18,7 @@ use dobench_loadgen::client::http::{ClientConfig, HttpConn};
 use dobench_loadgen::executor::RunOutcome;
 use dobench_loadgen::summary::{AlarmSummary, Check, Correctness};
 use dobench_loadgen::{
-    ClosedModel, OpenSchedule, RequestSpec, Response, RunConfig, Schedule, Segment, Snapshot,
-    Stage,
+    ClosedModel, OpenSchedule, RequestSpec, Response, RunConfig, Schedule, Segment, Snapshot, Stage,
 };
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
