@@ -38,6 +38,10 @@ pub struct K8sPlan {
     pub storage_class: Option<String>,
 }
 
+/// The pods run as the image's unprivileged user; the shared volume is made writable to it.
+const SECURITY: &str =
+    "      securityContext: {runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532}\n";
+
 /// A YAML scalar: JSON's string quoting is valid YAML double-quoted style.
 fn q(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
@@ -147,10 +151,11 @@ pub fn manifests(p: &K8sPlan) -> String {
     );
     let _ = write!(
         o,
-        "---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\n  labels:\n{labels}spec:\n  completionMode: Indexed\n  completions: {n}\n  parallelism: {n}\n  backoffLimit: 0\n  template:\n    metadata:\n      labels:\n{pod_labels}    spec:\n      restartPolicy: Never\n      containers:\n        - name: load\n          image: {image}\n          args: [{args}]\n          env:\n            - name: DOBENCH_SEGMENT\n              valueFrom:\n                fieldRef:\n                  fieldPath: \"metadata.annotations['batch.kubernetes.io/job-completion-index']\"\n          resources:\n            requests: {{cpu: {cpu}, memory: {mem}}}\n            limits: {{cpu: {cpu}, memory: {mem}}}\n          volumeMounts:\n            - {{name: profile, mountPath: /profile, readOnly: true}}\n            - {{name: parts, mountPath: /parts}}\n{volumes}",
+        "---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\n  labels:\n{labels}spec:\n  completionMode: Indexed\n  completions: {n}\n  parallelism: {n}\n  backoffLimit: 0\n  template:\n    metadata:\n      labels:\n{pod_labels}    spec:\n      restartPolicy: Never\n{security}      containers:\n        - name: load\n          image: {image}\n          args: [{args}]\n          env:\n            - name: DOBENCH_SEGMENT\n              valueFrom:\n                fieldRef:\n                  fieldPath: \"metadata.annotations['batch.kubernetes.io/job-completion-index']\"\n          resources:\n            requests: {{cpu: {cpu}, memory: {mem}}}\n            limits: {{cpu: {cpu}, memory: {mem}}}\n          volumeMounts:\n            - {{name: profile, mountPath: /profile, readOnly: true}}\n            - {{name: parts, mountPath: /parts}}\n{volumes}",
         name = q(&format!("{}-load", p.name)),
         n = p.parts,
         pod_labels = labels_at(&p.name, 8),
+        security = SECURITY,
         image = q(&p.image),
         args = args.iter().map(|a| q(a)).collect::<Vec<_>>().join(", "),
         cpu = q(&p.cpu),
@@ -168,11 +173,12 @@ pub fn manifests(p: &K8sPlan) -> String {
     ];
     let _ = write!(
         o,
-        "---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\n  labels:\n{labels}spec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: merge\n          image: {image}\n          args: [{args}]\n          resources:\n            requests: {{cpu: \"500m\", memory: \"512Mi\"}}\n          volumeMounts:\n            - {{name: parts, mountPath: /parts}}\n      volumes:\n        - name: parts\n          persistentVolumeClaim:\n            claimName: {claim}\n",
+        "---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\n  labels:\n{labels}spec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n{security}      containers:\n        - name: merge\n          image: {image}\n          args: [{args}]\n          resources:\n            requests: {{cpu: \"500m\", memory: \"512Mi\"}}\n          volumeMounts:\n            - {{name: parts, mountPath: /parts}}\n      volumes:\n        - name: parts\n          persistentVolumeClaim:\n            claimName: {claim}\n",
         name = q(&format!("{}-merge", p.name)),
         image = q(&p.image),
         args = merge_args.iter().map(|a| q(a)).collect::<Vec<_>>().join(", "),
         claim = q(&format!("{}-parts", p.name)),
+        security = SECURITY,
     );
     o
 }

@@ -114,9 +114,14 @@ pub async fn merge(plan: &MergePlan) -> anyhow::Result<RunSummary> {
     let d = &merged.distributed;
     let correctness = match p.workload {
         WorkloadKind::Counter => {
-            traffic::counter::check_merged(&merged.evidence, &pp.target, p.load.timeout.0)
-                .await?
-                .0
+            traffic::counter::check_merged(
+                &merged.evidence,
+                &d.missing,
+                &pp.target,
+                p.load.timeout.0,
+            )
+            .await?
+            .0
         }
         other => bail!(
             "parts of workload {:?} cannot be merged yet (splittable: counter)",

@@ -77,23 +77,7 @@ pub async fn run(
     let p = &plan.loaded.profile;
     let start_at = UNIX_EPOCH + Duration::from_millis(plan.start_at_ms);
     let seg = plan.segment;
-    if let Ok(ahead) = start_at
-        .checked_sub(LEAD)
-        .unwrap_or(start_at)
-        .duration_since(SystemTime::now())
-    {
-        eprintln!(
-            "segment {}/{}: waiting {:.1} s for the start instant ({} ms since the epoch)",
-            seg.index,
-            seg.count,
-            ahead.as_secs_f64() + LEAD.as_secs_f64(),
-            plan.start_at_ms
-        );
-        tokio::select! {
-            _ = tokio::time::sleep(ahead) => {}
-            _ = cancel.cancelled() => bail!("stopped before the start instant"),
-        }
-    }
+    wait_for_start(plan, start_at, &cancel).await?;
     let first_stats = server_stats::fetch(&plan.target, Duration::from_secs(2))
         .await
         .ok();
@@ -148,19 +132,7 @@ pub async fn run(
         clock::offset_from_date(&format!("{}/_dobench/health", plan.target), CLOCK_BUDGET).await;
     let part = Part {
         format: PART_FORMAT.to_string(),
-        plan: PartPlan {
-            profile: p.name.clone(),
-            profile_source: plan.loaded.source.clone(),
-            profile_text: plan.loaded.text.clone(),
-            overrides: plan.overrides.clone(),
-            workload: p.workload.class().to_string(),
-            strategy: Some(p.strategy.to_string()),
-            schedule: traffic::schedule(&p.load),
-            segments: seg.count,
-            start_at_ms: plan.start_at_ms,
-            nonce,
-            target: plan.target.clone(),
-        },
+        plan: part_plan(plan, nonce),
         segment: seg,
         clock: PartClock {
             started_late_ms: late_ms,
@@ -175,6 +147,47 @@ pub async fn run(
     };
     write(&plan.out, &part)?;
     Ok(part)
+}
+
+/// Sleeps until a little before the start instant (when it is still ahead).
+async fn wait_for_start(
+    plan: &SegmentPlan,
+    start_at: SystemTime,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
+    let wake = start_at.checked_sub(LEAD).unwrap_or(start_at);
+    let Ok(ahead) = wake.duration_since(SystemTime::now()) else {
+        return Ok(());
+    };
+    eprintln!(
+        "segment {}/{}: waiting {:.1} s for the start instant ({} ms since the epoch)",
+        plan.segment.index,
+        plan.segment.count,
+        ahead.as_secs_f64() + LEAD.as_secs_f64(),
+        plan.start_at_ms
+    );
+    tokio::select! {
+        _ = tokio::time::sleep(ahead) => Ok(()),
+        _ = cancel.cancelled() => bail!("stopped before the start instant"),
+    }
+}
+
+/// What this part shares with every other part of its run.
+fn part_plan(plan: &SegmentPlan, nonce: String) -> PartPlan {
+    let p = &plan.loaded.profile;
+    PartPlan {
+        profile: p.name.clone(),
+        profile_source: plan.loaded.source.clone(),
+        profile_text: plan.loaded.text.clone(),
+        overrides: plan.overrides.clone(),
+        workload: p.workload.class().to_string(),
+        strategy: Some(p.strategy.to_string()),
+        schedule: traffic::schedule(&p.load),
+        segments: plan.segment.count,
+        start_at_ms: plan.start_at_ms,
+        nonce,
+        target: plan.target.clone(),
+    }
 }
 
 /// Writes `part` to `path` through a temporary file in its directory (a reader never sees
