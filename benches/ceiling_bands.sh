@@ -4,8 +4,9 @@
 # with `dobench http`, so the object is always busy and its served turns/s is its
 # saturation rate. Cases:
 #   counter       POST /counter/c/increment                       (1 row written)
-#   ratelimit     POST /ratelimit/r/check?key=k&limit=10&window_ms=1000
-#                 (a sliding log: DELETE + SELECT + INSERT; 429s are served turns too)
+#   ratelimit     POST /ratelimit/r/check?key=k&limit=100000&window_ms=250
+#                 (a sliding log admitting every check: DELETE the aged admission, read the
+#                 quarter-second window's rows, INSERT: ~150 rows read and 2 written a turn)
 #   write-heavy   POST /counter/w/increment?rows=20               (21 rows written)
 # Targets: `dobench serve --ceiling 1000` (default costs, data on DATA_ROOT) and, unless
 # SKIP_WORKERD=1, workerd running workloads/worker (`dobench target workerd`), for the
@@ -36,7 +37,7 @@ cleanup() {
 trap cleanup EXIT
 
 CASES=("counter|/counter/c/increment|counter"
-       "ratelimit|/ratelimit/r/check?key=k&limit=10&window_ms=1000|ratelimit"
+       "ratelimit|/ratelimit/r/check?key=k&limit=100000&window_ms=250|ratelimit"
        "write-heavy|/counter/w/increment?rows=20|counter")
 
 # start_dobench -> sets SRV_URL and SRV_PID

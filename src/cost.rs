@@ -3,8 +3,8 @@
 //! pricing table (`dobench_runtime::pricing`). From the reference runtime's per-object stats
 //! recorded with the run it takes, per object-second observed: billed (active) time, idle
 //! time in memory, hibernated time, the time hibernation avoided billing, billable requests
-//! (HTTP + alarms + incoming WebSocket messages ÷ 20), storage rows (estimated from the
-//! workload's code: the runtime does not count rows) and stored bytes. Every line carries its
+//! (HTTP + alarms + incoming WebSocket messages ÷ 20), storage rows (as the runtime counted
+//! them; estimated from the workload's code for runs recorded before it did) and stored bytes. Every line carries its
 //! formula; the front Worker's own charges are named as not included. [`project`] is pure
 //! arithmetic; only [`run`] reads the store.
 //!

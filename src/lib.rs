@@ -7,6 +7,8 @@
 //!   own threads) or the plan's target, the workload, the one stats relay onto the live bus,
 //!   recording, summary finalisation, thresholds and [`run::run_failures`]; a caller-drawn
 //!   live view is a [`run::View::Live`] hook;
+//! - [`bill`]: what a run's use of the target costs and what its objects' turns cost,
+//!   from the target's stats;
 //! - [`record`]: the one recording path into the results store (`run` and `http`);
 //! - [`segment`]: one segment of a split run from a shared start instant, written as a part
 //!   file; [`merge`]: parts merged exactly into one recorded run; [`k8s`]: the Kubernetes
@@ -18,6 +20,7 @@
 //! the binary's own (it uses `anyhow`, as the binary does); it never parses flags, listens for
 //! signals or chooses an exit code.
 
+pub mod bill;
 pub mod k8s;
 pub mod limits;
 pub mod merge;

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use dobench_loadgen::part::{self, NamedPart, Part};
+use dobench_loadgen::server_stats;
+use dobench_loadgen::summary::SUMMARY_OBJECTS;
 use dobench_loadgen::{RunSummary, SummaryMeta};
 use dobench_reports::{RunMeta, Store};
 use dobench_workloads::{profile, thresholds, traffic, WorkloadKind};
@@ -23,6 +25,9 @@ pub struct MergePlan {
     /// Wait up to this long for every segment's part to appear.
     pub wait: Option<Duration>,
 }
+
+/// How long reading the target's stats may take.
+const STATS_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A part file may be at most this large (a part of a run over millions of objects is a few
 /// hundred MB).
@@ -101,16 +106,34 @@ pub async fn merge(plan: &MergePlan) -> anyhow::Result<RunSummary> {
     let pp = &merged.plan;
     let p = profile::parse(&pp.profile_source, &pp.profile_text, &pp.overrides)
         .with_context(|| format!("the parts' profile {}", pp.profile))?;
+    // What the hottest objects' turns cost on the target, when it can be reached from here
+    // (as a whole run reads it at its end); the run's bill is left out: the target's usage
+    // since the parts began is not known here.
+    let final_stats = server_stats::fetch_hottest(&pp.target, STATS_TIMEOUT, SUMMARY_OBJECTS)
+        .await
+        .ok();
+    let class = p.workload.class();
     let mut summary = RunSummary::from_outcome(
         &merged.outcome,
         SummaryMeta {
             profile: p.name.clone(),
-            workload: Some(p.workload.class().to_string()),
+            workload: Some(class.to_string()),
             target: pp.target.clone(),
             strategy: Some(p.strategy.to_string()),
             ceiling_rps: merged.ceiling_rps,
+            work: final_stats
+                .as_ref()
+                .map(|st| crate::bill::work_by_name(st, class))
+                .unwrap_or_default(),
         },
     );
+    if let (Some(stats), Some(objects)) = (&final_stats, summary.objects.as_mut()) {
+        for o in objects.iter_mut() {
+            if let Some(so) = stats.object(class, &o.name) {
+                o.id = so.id.clone();
+            }
+        }
+    }
     let d = &merged.distributed;
     let correctness = match p.workload {
         WorkloadKind::Counter => {

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use dobench_loadgen::server_stats::{self, ServerStats};
-use dobench_loadgen::summary::HibernationSummary;
+use dobench_loadgen::summary::{HibernationSummary, SUMMARY_OBJECTS};
 use dobench_loadgen::{RequestSpec, RunSummary, Snapshot, SummaryMeta};
 use dobench_reports::{RunMeta, Store};
 use dobench_runtime::{Config, DataDir, Runtime};
@@ -403,6 +403,10 @@ async fn drive(
             s.requests
         );
     }
+    // The hottest objects the summary lists, with what their turns cost on the target.
+    let final_stats = server_stats::fetch_hottest(base, Duration::from_secs(5), SUMMARY_OBJECTS)
+        .await
+        .ok();
     let mut summary = RunSummary::from_outcome(
         outcome,
         SummaryMeta {
@@ -411,9 +415,15 @@ async fn drive(
             target: target_label.to_string(),
             strategy: Some(p.strategy.to_string()),
             ceiling_rps,
+            work: final_stats
+                .as_ref()
+                .map(|st| crate::bill::work_by_name(st, p.workload.class()))
+                .unwrap_or_default(),
         },
     );
-    let final_stats = server_stats::fetch(base, Duration::from_secs(5)).await.ok();
+    summary.bill = final_stats
+        .as_ref()
+        .map(|last| crate::bill::of_run(first_stats.as_ref(), last));
     if let (Some(stats), Some(objects)) = (&final_stats, summary.objects.as_mut()) {
         for o in objects.iter_mut() {
             if let Some(so) = stats.object(p.workload.class(), &o.name) {

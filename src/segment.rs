@@ -113,6 +113,8 @@ pub async fn run(
             target: plan.target.clone(),
             strategy: Some(p.strategy.to_string()),
             ceiling_rps,
+            // The merged run reads what its objects' turns cost; a part needs none of it.
+            work: Default::default(),
         },
     );
     summary.correctness = Some(finished.correctness.clone());

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::hist::{new_histogram, to_v2, Percentiles};
 use crate::recorder::{Recorder, Tracking};
 use crate::snapshot::{ObjectSnapshot, OpSnapshot, Snapshot};
+use crate::verdict::{Evidence, GeneratorVerdict};
 
 /// One second of the run (a time-series point).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -431,7 +432,15 @@ impl Aggregate {
             })
             .collect();
         let lateness_ms = Percentiles::of(&t.lateness);
-        let verdict = GeneratorVerdict::of(&lateness_ms, live.busy_pct, t.requests, live.missed);
+        let verdict = GeneratorVerdict::of(&Evidence {
+            lateness: &lateness_ms,
+            latency_p99_ms: Percentiles::of(&t.latency)
+                .p99
+                .max(Percentiles::of(&t.delivery_latency).p99),
+            busy_pct: live.busy_pct,
+            requests: t.requests,
+            missed: live.missed,
+        });
         Snapshot {
             elapsed_s,
             planned_s: live.planned.as_secs_f64(),
@@ -482,64 +491,5 @@ impl Aggregate {
             delivery_latency_ms: Percentiles::of(&t.delivery_latency),
             frames_other: t.frames_other,
         }
-    }
-}
-
-/// The generator's own send delay (p99, ms) above which it is called the run's limit.
-pub const LIMITED_LATE_P99_MS: f64 = 10.0;
-/// The generator's threads' busy share (on-CPU + run-queue wait, %) at or above which the
-/// generator is called the run's limit: its threads always had work and never caught up.
-pub const LIMITED_BUSY_PCT: f64 = 90.0;
-/// Milder signs, reported as a note only.
-pub const NOTE_LATE_P99_MS: f64 = 1.0;
-/// See [`NOTE_LATE_P99_MS`].
-pub const NOTE_BUSY_PCT: f64 = 60.0;
-/// Sends the generator itself failed to make (`missed`), as a share of all it booked, past
-/// which it is the limit whatever its timing looked like: a missed send is its own evidence.
-pub const LIMITED_MISSED_SHARE: f64 = 0.01;
-/// Fewer completed requests than this say nothing about the generator either way.
-const MIN_REQUESTS: u64 = 50;
-
-/// Whether the generator, not the target, set a run's numbers; evidence about the generator
-/// only (its own send delay, its own threads), never the target's queueing.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GeneratorVerdict {
-    /// The evidence crossed [`LIMITED_LATE_P99_MS`] or [`LIMITED_BUSY_PCT`].
-    pub limited: bool,
-    /// What was seen, when it crossed a bound or a milder one.
-    pub note: Option<String>,
-}
-
-impl GeneratorVerdict {
-    /// The verdict on a run's (or a run so far's) lateness, busy share and missed sends.
-    pub fn of(lateness: &Percentiles, busy_pct: f64, requests: u64, missed: u64) -> Self {
-        let late = lateness.p99;
-        let booked = (requests + missed).max(1) as f64;
-        let missed_share = missed as f64 / booked;
-        let limited = (requests >= MIN_REQUESTS
-            && (late > LIMITED_LATE_P99_MS || busy_pct >= LIMITED_BUSY_PCT))
-            || missed_share > LIMITED_MISSED_SHARE;
-        let mild =
-            requests >= MIN_REQUESTS && (late > NOTE_LATE_P99_MS || busy_pct >= NOTE_BUSY_PCT);
-        let note = (limited || mild).then(|| {
-            let mut evidence = format!(
-                "the generator's own send delay p99 {late:.2} ms, its threads busy {busy_pct:.0} %"
-            );
-            if missed > 0 {
-                evidence.push_str(&format!(
-                    ", {:.1} % of its sends never made",
-                    missed_share * 100.0
-                ));
-            }
-            if limited {
-                format!(
-                    "generator-limited ({evidence}; bounds {LIMITED_LATE_P99_MS} ms, {LIMITED_BUSY_PCT} %, {} % missed): these numbers show dobench's limit",
-                    LIMITED_MISSED_SHARE * 100.0
-                )
-            } else {
-                format!("the generator showed some strain ({evidence}); figures still stand")
-            }
-        });
-        GeneratorVerdict { limited, note }
     }
 }

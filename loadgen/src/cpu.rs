@@ -157,7 +157,14 @@ mod tests {
         let other = std::thread::spawn(|| {
             let theirs = ThreadSet::new();
             theirs.note_current();
-            spin(Duration::from_millis(300));
+            // Until it has burnt 150 ms of CPU (a loaded machine gives it a fraction of a
+            // core), within 10 s of wall time.
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while theirs.usage().on_cpu < Duration::from_millis(150)
+                && std::time::Instant::now() < deadline
+            {
+                spin(Duration::from_millis(20));
+            }
             theirs.usage().on_cpu
         });
         let burnt = other.join().unwrap();
@@ -168,12 +175,19 @@ mod tests {
             b.on_cpu - a.on_cpu < burnt / 2,
             "{a:?} {b:?} beside {burnt:?}"
         );
-        // This thread burns CPU: it must show.
-        spin(Duration::from_millis(150));
-        let c = set.usage();
+        // This thread burns CPU: it must show. On a loaded machine a thread gets a fraction
+        // of a core, so it spins until its reading moves, within 10 s of wall time.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut c = set.usage();
+        while c.on_cpu - b.on_cpu < Duration::from_millis(50)
+            && std::time::Instant::now() < deadline
+        {
+            spin(Duration::from_millis(20));
+            c = set.usage();
+        }
         assert!(
             c.on_cpu - b.on_cpu >= Duration::from_millis(50),
-            "{b:?} {c:?}"
+            "10 s of spinning never showed: {b:?} {c:?}"
         );
     }
 

@@ -46,6 +46,7 @@ pub mod session;
 pub mod snapshot;
 pub mod summary;
 pub mod target;
+pub mod verdict;
 
 pub use aggregate::{Aggregate, IntervalStats};
 pub use error::{Error, Result};

@@ -87,6 +87,13 @@ pub struct ServerHibernation {
     pub gb_s_avoided: f64,
     pub usd_avoided: f64,
     pub saved_pct: f64,
+    /// Requests served (refusals excluded) + alarm runs + incoming WebSocket messages ÷ 20.
+    pub billable_requests: f64,
+    /// Storage rows read and written by every object's turns.
+    pub rows_read: u64,
+    pub rows_written: u64,
+    /// Bytes stored by every object's database.
+    pub stored_bytes: u64,
 }
 
 /// One scrape of `/_dobench/stats`.
@@ -149,6 +156,22 @@ fn stats_spec(base: &str) -> Result<RequestSpec> {
 /// One scrape of `{base}/_dobench/stats` (`base` like `http://127.0.0.1:8787`).
 pub async fn fetch(base: &str, timeout: Duration) -> Result<ServerStats> {
     let spec = stats_spec(base)?;
+    let mut conn = HttpConn::new(ClientConfig::default());
+    get(&mut conn, &spec, timeout).await
+}
+
+/// Most hottest objects one scrape asks for (the reference runtime's own cap).
+pub const MAX_TOP: usize = 10_000;
+
+/// One scrape listing the `top` hottest objects (at most [`MAX_TOP`]) instead of the
+/// target's default: what a run's summary reads its objects' service times from.
+pub async fn fetch_hottest(base: &str, timeout: Duration, top: usize) -> Result<ServerStats> {
+    let url = format!(
+        "{}{STATS_PATH}?top={}",
+        base.trim_end_matches('/'),
+        top.clamp(1, MAX_TOP)
+    );
+    let spec = RequestSpec::new("stats", http::Method::GET, &url)?;
     let mut conn = HttpConn::new(ClientConfig::default());
     get(&mut conn, &spec, timeout).await
 }

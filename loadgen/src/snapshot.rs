@@ -76,7 +76,7 @@ pub struct Snapshot {
     #[serde(default)]
     pub generator_busy_pct: f64,
     /// The generator's own evidence (send delay, busy threads) crossed its bound: the numbers
-    /// show the generator's limit, not the target's (see `aggregate::GeneratorVerdict`).
+    /// show the generator's limit, not the target's (see `verdict::GeneratorVerdict`).
     pub generator_limited: bool,
     /// What the generator's evidence showed when it crossed a bound or a milder one.
     #[serde(default)]

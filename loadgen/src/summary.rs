@@ -3,7 +3,7 @@
 //! renamed). Built from a finished `RunOutcome`; parts only workloads know (objects' ids,
 //! hibernation, alarms, correctness, thresholds) are filled in by the caller.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::UNIX_EPOCH;
 
 use serde::{Deserialize, Serialize};
@@ -52,7 +52,39 @@ pub struct ObjectSummary {
     /// Whether `latency_ms` was kept for this object (the N with most requests are).
     #[serde(default)]
     pub latency_kept: bool,
+    /// Mean virtual service time per turn on the target's ceiling clock, ms, when the target
+    /// reports it (the reference runtime does); `ceiling_pct` is then the busy share of that
+    /// clock. `None`: `ceiling_pct` is the pass-through equivalent (rate over the ceiling).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_ms_per_turn: Option<f64>,
+    /// Storage rows the object's turns read and wrote, as the target counted them.
+    #[serde(default)]
+    pub rows_read: u64,
+    #[serde(default)]
+    pub rows_written: u64,
 }
+
+/// What the target says one object's turns cost (the reference runtime's stats).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ObjectWork {
+    /// Mean virtual service time per turn, ms (0: unknown).
+    pub service_ms_per_turn: f64,
+    pub rows_read: u64,
+    pub rows_written: u64,
+}
+
+impl ObjectWork {
+    /// The object's own ceiling in turns/s for the work it did: what keeps its service clock
+    /// 100 % busy (`None` when the target reports no service time).
+    pub fn turns_per_s(&self) -> Option<f64> {
+        (self.service_ms_per_turn > 0.0).then(|| 1000.0 / self.service_ms_per_turn)
+    }
+}
+
+/// How `ceiling_pct` was found.
+pub const BASIS_SERVICE_TIME: &str = "busy share of the service clock";
+/// See [`BASIS_SERVICE_TIME`].
+pub const BASIS_PASS_THROUGH: &str = "pass-through equivalent";
 
 /// At most this many objects are listed in a summary (hottest first); `objects_total` says
 /// how many there were.
@@ -244,6 +276,15 @@ pub struct RunSummary {
     /// Frames that arrived on a session but were no timed delivery.
     #[serde(default)]
     pub frames_other: u64,
+    /// How the objects' `ceiling_pct` was found: [`BASIS_SERVICE_TIME`] when the target
+    /// reported each object's service time per turn, [`BASIS_PASS_THROUGH`] otherwise
+    /// (`None` without a ceiling).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ceiling_basis: Option<String>,
+    /// What the run's own usage of the target costs at the published rates (a target that
+    /// reports its usage only; see `dobench cost` for a month at scale).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bill: Option<RunBill>,
     /// A run merged from the parts of a split run (`dobench merge`): which segments it holds,
     /// which are missing, and the parts' clocks. `None` for a run made in one process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -293,6 +334,33 @@ pub struct PartLine {
     pub generator_limited: bool,
 }
 
+/// The run's usage of the target priced at the published Durable Objects rates, with no
+/// monthly allowance taken off: each line is quantity × rate. Refused requests are not in
+/// `billable_requests`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunBill {
+    pub plan: String,
+    /// The date the rates were read from the published pricing page.
+    pub rates_as_of: String,
+    /// HTTP requests served (refusals excluded), alarm runs, and incoming WebSocket
+    /// messages ÷ 20, during the run.
+    pub billable_requests: f64,
+    pub requests_usd: f64,
+    /// Billed duration, GB-s (active time × 128 MB).
+    pub gb_s: f64,
+    pub duration_usd: f64,
+    pub rows_read: u64,
+    pub rows_read_usd: f64,
+    pub rows_written: u64,
+    pub rows_written_usd: f64,
+    /// Bytes stored by every object at the end of the run.
+    pub stored_bytes: u64,
+    /// What keeping `stored_bytes` costs for a month.
+    pub stored_usd_per_month: f64,
+    /// requests + duration + rows read + rows written (storage is per month, apart).
+    pub total_usd: f64,
+}
+
 /// Labels of a run that the executor does not know.
 #[derive(Debug, Clone, Default)]
 pub struct SummaryMeta {
@@ -302,6 +370,9 @@ pub struct SummaryMeta {
     pub strategy: Option<String>,
     /// Per-object ceiling (req/s) for `ceiling_pct` and `secs_over_90pct`.
     pub ceiling_rps: Option<f64>,
+    /// What the target says each object's turns cost, by object name (empty: a target that
+    /// reports no service time; `ceiling_pct` is then the pass-through equivalent).
+    pub work: HashMap<String, ObjectWork>,
 }
 
 impl RunSummary {
@@ -333,6 +404,9 @@ impl RunSummary {
                         peak_served_rps: o.peak_served_rps,
                         avg_ceiling_pct: ceiling.map_or(0.0, |c| served_rps / c * 100.0),
                         latency_kept: o.latency_ms != Percentiles::default(),
+                        service_ms_per_turn: None,
+                        rows_read: 0,
+                        rows_written: 0,
                     }
                 })
                 .collect();
@@ -400,6 +474,8 @@ impl RunSummary {
             achieved_deliveries_per_s: s.deliveries_per_s,
             delivery_latency_ms: s.delivery_latency_ms,
             frames_other: s.frames_other,
+            ceiling_basis: None,
+            bill: None,
             distributed: None,
         }
         .with_target_note()
@@ -412,7 +488,7 @@ impl RunSummary {
 
     /// Builds the summary of a finished run: the final snapshot's figures, with duration,
     /// rates, per-op and per-object numbers made exact from the run's aggregate.
-    pub fn from_outcome(outcome: &RunOutcome, meta: SummaryMeta) -> Self {
+    pub fn from_outcome(outcome: &RunOutcome, mut meta: SummaryMeta) -> Self {
         let total = &outcome.aggregate.total;
         let duration_s = outcome.elapsed.as_secs_f64();
         let started_at_ms = outcome
@@ -420,7 +496,16 @@ impl RunSummary {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
         let ceiling = meta.ceiling_rps.filter(|c| *c > 0.0);
+        let work = std::mem::take(&mut meta.work);
         let mut summary = Self::from_snapshot(&outcome.snapshot, meta, started_at_ms);
+        summary.ceiling_basis = ceiling.map(|_| {
+            if work.is_empty() {
+                BASIS_PASS_THROUGH
+            } else {
+                BASIS_SERVICE_TIME
+            }
+            .to_string()
+        });
         let per_s = |n: u64| {
             if duration_s > 0.0 {
                 n as f64 / duration_s
@@ -468,7 +553,11 @@ impl RunSummary {
                 .into_iter()
                 .map(|(k, t)| {
                     let served_rps = per_s(t.served);
-                    let (ceiling_pct, secs_over_90pct, avg_ceiling_pct) = match ceiling {
+                    let work = work.get(&**k).copied().unwrap_or_default();
+                    // The object's ceiling for the work it did (busy share of its service
+                    // clock), or the pass-through ceiling when the target reports no time.
+                    let own = ceiling.map(|c| work.turns_per_s().unwrap_or(c));
+                    let (ceiling_pct, secs_over_90pct, avg_ceiling_pct) = match own {
                         Some(c) => (
                             f64::from(t.peak_served) / c * 100.0,
                             t.seconds_serving_over(0.9 * c),
@@ -490,6 +579,10 @@ impl RunSummary {
                         peak_served_rps: f64::from(t.peak_served),
                         avg_ceiling_pct,
                         latency_kept: latency.is_some(),
+                        service_ms_per_turn: (work.service_ms_per_turn > 0.0)
+                            .then_some(work.service_ms_per_turn),
+                        rows_read: work.rows_read,
+                        rows_written: work.rows_written,
                     }
                 })
                 .collect();
@@ -543,8 +636,15 @@ impl RunSummary {
         });
         if let (Some(o), Some(c)) = (hottest, self.ceiling_rps.filter(|c| *c > 0.0)) {
             if o.ceiling_pct >= AT_LIMIT_CEILING_PCT {
+                let of = match o.service_ms_per_turn {
+                    Some(ms) if ms > 0.0 => format!(
+                        "{:.0} turns/s at {ms:.2} ms of service per turn; pass-through {c:.0}/s",
+                        1000.0 / ms
+                    ),
+                    _ => format!("{c:.0}/s"),
+                };
                 return Some(format!(
-                    "the target is at its limit: object {} at {:.0} % of the ceiling (peak {:.0}/s of {c:.0}/s), {queued}{refused}",
+                    "the target is at its limit: object {} at {:.0} % of the ceiling (peak {:.0}/s of {of}), {queued}{refused}",
                     o.name,
                     o.ceiling_pct,
                     o.peak_served_rps

@@ -20,6 +20,7 @@ pub fn summary_from_snapshot(
         target: meta.target.clone(),
         strategy: meta.strategy.clone(),
         ceiling_rps: meta.ceiling_rps,
+        work: Default::default(),
     };
     let mut summary = RunSummary::from_snapshot(s, labels, started_ms);
     summary.run_id = id.to_string();

@@ -298,21 +298,25 @@ pub fn summary(s: &RunSummary) -> String {
         );
     }
     if let Some(objects) = s.objects.as_ref().filter(|v| !v.is_empty()) {
+        let basis = s
+            .ceiling_basis
+            .as_deref()
+            .unwrap_or("served turns over the ceiling");
         let _ = writeln!(
             o,
-            "  objects     {} used; top {} by {unit} (% of ceiling: served turns, peak second / average):",
+            "  objects     {} used; top {} by {unit} (% of ceiling: {basis}, peak second / average; service: ms of the ceiling's clock per turn):",
             s.objects_used(),
             objects.len().min(10)
         );
         let _ = writeln!(
             o,
-            "    {:<28} {:>9} {:>9} {:>9} {:>14} {:>7}",
-            "object", unit, "served/s", "peak/s", "% ceiling", "s>90%"
+            "    {:<28} {:>9} {:>9} {:>9} {:>14} {:>7} {:>11}",
+            "object", unit, "served/s", "peak/s", "% ceiling", "s>90%", "service ms"
         );
         for ob in objects.iter().take(10) {
             let _ = writeln!(
                 o,
-                "    {:<28} {:>9.1} {:>9.1} {:>9.0} {:>14} {:>7}",
+                "    {:<28} {:>9.1} {:>9.1} {:>9.0} {:>14} {:>7} {:>11}",
                 ob.name,
                 ob.rps,
                 ob.served_rps,
@@ -321,9 +325,30 @@ pub fn summary(s: &RunSummary) -> String {
                     "{:.1} / {:.1}",
                     ob.ceiling_pct, ob.avg_ceiling_pct
                 )),
-                ob.secs_over_90pct
+                ob.secs_over_90pct,
+                ob.service_ms_per_turn
+                    .map_or("-".into(), |ms| format!("{ms:.3}"))
             );
         }
+    }
+    if let Some(b) = &s.bill {
+        let _ = writeln!(
+            o,
+            "  bill        ${:.6} for this run at {} rates as of {} (no allowance taken off): {:.0} requests ${:.6} + {:.4} GB-s ${:.6} + {} rows read ${:.6} + {} rows written ${:.6}; {} bytes stored (${:.6} a month)",
+            b.total_usd,
+            b.plan,
+            b.rates_as_of,
+            b.billable_requests,
+            b.requests_usd,
+            b.gb_s,
+            b.duration_usd,
+            b.rows_read,
+            b.rows_read_usd,
+            b.rows_written,
+            b.rows_written_usd,
+            b.stored_bytes,
+            b.stored_usd_per_month
+        );
     }
     if s.read_fan_in > 1 {
         let _ = writeln!(

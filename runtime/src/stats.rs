@@ -162,8 +162,12 @@ impl ObjectStats {
         t.billed_ms += billed_ms;
         t.hibernated_ms += self.hibernated_us() as f64 / 1000.0;
         t.avoided_ms += (socket_open_ms - with_sockets_ms).max(0.0);
+        t.stored_bytes += self.storage_bytes.load(Relaxed);
+        // Refused requests are not billed (as in `view`).
         t.billable_requests += crate::pricing::billable_requests(
-            self.requests.load(Relaxed),
+            self.requests
+                .load(Relaxed)
+                .saturating_sub(self.overloaded.load(Relaxed)),
             u64::from(self.alarm_runs.load(Relaxed)),
             self.ws_messages_in.load(Relaxed),
         );
@@ -425,6 +429,9 @@ pub struct HibernationTotals {
     pub rows_read: u64,
     #[serde(default)]
     pub rows_written: u64,
+    /// Bytes stored by every object's database.
+    #[serde(default)]
+    pub stored_bytes: u64,
     pub messages_in: u64,
     pub messages_out: u64,
     pub auto_responses: u64,

@@ -17,8 +17,12 @@ pub struct ObjectRow {
     /// Average req/s since the start.
     pub avg_rps: f64,
     pub peak_rps: f64,
-    /// `rps` as a share of the ceiling, in percent (`None` without a ceiling).
+    /// Share of the ceiling, in percent (`None` without a ceiling): the busy share of the
+    /// object's service clock over the last second (`rps` × `service_ms`) when the target
+    /// reports service time, `rps` over the ceiling (pass-through equivalent) otherwise.
     pub ceiling_pct: Option<f64>,
+    /// Mean virtual service time per turn on the target's ceiling clock, ms.
+    pub service_ms: Option<f64>,
     pub requests: u64,
     pub errors: u64,
     pub p99_ms: Option<f64>,
@@ -136,6 +140,12 @@ pub fn rows(s: &Snapshot, ceiling: Option<f64>, rates: &mut ServerRates) -> Vec<
     let pct = |rps: f64| ceiling.filter(|c| *c > 0.0).map(|c| rps / c * 100.0);
     let with_server = |mut row: ObjectRow, o: Option<&&ServerObject>| {
         if let Some(o) = o {
+            if o.service_ms_per_turn > 0.0 {
+                row.service_ms = Some(o.service_ms_per_turn);
+                if row.ceiling_pct.is_some() {
+                    row.ceiling_pct = Some(row.rps * o.service_ms_per_turn / 10.0);
+                }
+            }
             row.queue_depth = Some(o.queue_depth);
             row.overloaded = Some(o.overloaded);
             row.live = Some(o.live);

@@ -1,11 +1,12 @@
 //! The HTML report: one self-contained file for one run or several (overlaid charts and a
 //! comparison table). This module picks the sections and turns stored rows into chart
-//! series; `page` lays out, `charts` draws SVG, `tables` writes the rest. Never fetches
+//! series; `page` lays out, `charts` draws SVG, `tables` and `work` write the rest. Never fetches
 //! anything and never emits a script, stylesheet link or font URL.
 
 pub mod charts;
 pub mod page;
 pub mod tables;
+pub mod work;
 
 use std::collections::HashMap;
 
@@ -508,6 +509,16 @@ pub fn render(runs: &[StoredRun], opts: &ReportOptions) -> Result<String> {
         "Errors over time",
         &per_panel(&ps, errors)?,
     ));
+    if let Some(t) = work::objects(runs, &labels) {
+        body.push_str(&section(
+            "object-work",
+            "Hottest objects: throughput, ceiling and service time",
+            &t,
+        ));
+    }
+    if let Some(b) = work::bill(runs, &labels) {
+        body.push_str(&section("bill", "What the run cost", &b));
+    }
     if let Some(h) = tables::hibernation(runs, &labels) {
         body.push_str(&section("hibernation", "WebSocket hibernation", &h));
     }

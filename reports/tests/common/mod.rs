@@ -212,6 +212,7 @@ pub fn summary(sim: &Sim, outcome: &RunOutcome) -> RunSummary {
             target: "embedded".into(),
             strategy: Some(sim.strategy.into()),
             ceiling_rps: Some(sim.ceiling),
+            work: Default::default(),
         },
     );
     let p99 = s.latency_ms.p99;

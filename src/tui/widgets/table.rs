@@ -1,5 +1,5 @@
 //! The Objects view: every object in a scrollable, sortable table (req/s now, average, peak,
-//! share of the ceiling, queue depth, 503s, errors, p99, live, sockets) with the selected row
+//! share of the ceiling, service ms per turn, queue depth, 503s, errors, p99, live, sockets) with the selected row
 //! highlighted. Shows rows in the order `App` keeps them; never sorts or filters.
 
 use ratatui::layout::{Constraint, Rect};
@@ -27,6 +27,13 @@ fn row(r: &ObjectRow) -> Row<'static> {
         Cell::from(Line::from(format!("{:.0}", r.avg_rps)).right_aligned()),
         Cell::from(Line::from(format!("{:.0}", r.peak_rps)).right_aligned()),
         Cell::from(Line::from(pct).right_aligned()).fg(color),
+        Cell::from(
+            Line::from(
+                r.service_ms
+                    .map_or_else(|| "–".into(), |ms| format!("{ms:.2}")),
+            )
+            .right_aligned(),
+        ),
         Cell::from(Line::from(opt(r.queue_depth)).right_aligned()),
         Cell::from(Line::from(opt(r.overloaded)).right_aligned()),
         Cell::from(Line::from(r.errors.to_string()).right_aligned()),
@@ -46,8 +53,8 @@ fn row(r: &ObjectRow) -> Row<'static> {
 pub fn render(app: &App, f: &mut Frame, area: Rect) {
     let header = Row::new(
         [
-            "object", "req/s", "avg", "peak", "ceil", "queue", "503s", "errors", "p99 ms", "state",
-            "socks",
+            "object", "req/s", "avg", "peak", "ceil", "svc ms", "queue", "503s", "errors",
+            "p99 ms", "state", "socks",
         ]
         .map(|h| Cell::from(Line::from(h).right_aligned())),
     )
@@ -58,6 +65,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         Constraint::Length(7),
         Constraint::Length(7),
         Constraint::Length(5),
+        Constraint::Length(6),
         Constraint::Length(6),
         Constraint::Length(6),
         Constraint::Length(6),

@@ -269,9 +269,12 @@ export class RateLimiter extends DurableObject {
     const now = Date.now();
     const horizon = now - windowMs; // admissions at or before this have left the window
     this.sql.exec("DELETE FROM admissions WHERE key = ? AND at_ms <= ?", key, horizon);
-    const { n, oldest } = this.sql
-      .exec("SELECT count(*) AS n, min(at_ms) AS oldest FROM admissions WHERE key = ?", key)
-      .one();
+    // The window's admissions, oldest first, as far as the limit (the rows a decision needs).
+    const window = this.sql
+      .exec("SELECT at_ms FROM admissions WHERE key = ? ORDER BY at_ms LIMIT ?", key, limit)
+      .toArray();
+    const n = window.length;
+    const oldest = n > 0 ? window[0].at_ms : now;
     if (n < limit) {
       this.sql.exec("INSERT INTO admissions (key, at_ms) VALUES (?, ?)", key, now);
       return { allowed: true, remaining: limit - n - 1 };
