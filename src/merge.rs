@@ -106,9 +106,46 @@ pub async fn merge(plan: &MergePlan) -> anyhow::Result<RunSummary> {
     let pp = &merged.plan;
     let p = profile::parse(&pp.profile_source, &pp.profile_text, &pp.overrides)
         .with_context(|| format!("the parts' profile {}", pp.profile))?;
-    // What the hottest objects' turns cost on the target, when it can be reached from here
-    // (as a whole run reads it at its end); the run's bill is left out: the target's usage
-    // since the parts began is not known here.
+    let mut summary = summary_of(&merged, &p).await;
+    let d = &merged.distributed;
+    let correctness = match p.workload {
+        WorkloadKind::Counter => {
+            traffic::counter::check_merged(
+                &merged.evidence,
+                &d.missing,
+                &pp.target,
+                p.load.timeout.0,
+            )
+            .await?
+            .0
+        }
+        other => bail!(
+            "parts of workload {:?} cannot be merged yet (splittable: counter)",
+            other.class()
+        ),
+    };
+    summary.correctness = Some(correctness);
+    summary.thresholds = thresholds::evaluate(&p.thresholds, &summary);
+    summary.failures = crate::run::run_failures(&summary, false);
+    if !d.complete {
+        summary.failures.insert(
+            0,
+            format!(
+                "incomplete: segments {:?} of {} have no part; their planned sends are in no figure of this run",
+                d.missing, d.segments
+            ),
+        );
+    }
+    summary.run_id = record(plan, &merged, &p, &summary)?;
+    Ok(summary)
+}
+
+/// The merged run's summary through the one summary path, with what the target says of its
+/// hottest objects (when it can be reached from here, as a whole run reads it at its end)
+/// and how the parts made it. The run's bill is left out: the target's usage since the
+/// parts began is not known here.
+async fn summary_of(merged: &part::Merged, p: &dobench_workloads::Profile) -> RunSummary {
+    let pp = &merged.plan;
     let final_stats = server_stats::fetch_hottest(&pp.target, STATS_TIMEOUT, SUMMARY_OBJECTS)
         .await
         .ok();
@@ -135,23 +172,6 @@ pub async fn merge(plan: &MergePlan) -> anyhow::Result<RunSummary> {
         }
     }
     let d = &merged.distributed;
-    let correctness = match p.workload {
-        WorkloadKind::Counter => {
-            traffic::counter::check_merged(
-                &merged.evidence,
-                &d.missing,
-                &pp.target,
-                p.load.timeout.0,
-            )
-            .await?
-            .0
-        }
-        other => bail!(
-            "parts of workload {:?} cannot be merged yet (splittable: counter)",
-            other.class()
-        ),
-    };
-    summary.correctness = Some(correctness);
     summary.read_fan_in = p.strategy.read_fan_in();
     if let Some(limited) = d.parts.iter().find(|l| l.generator_limited) {
         summary.generator_limited = true;
@@ -166,17 +186,17 @@ pub async fn merge(plan: &MergePlan) -> anyhow::Result<RunSummary> {
         hosts(d)
     ));
     summary.distributed = Some(d.clone());
-    summary.thresholds = thresholds::evaluate(&p.thresholds, &summary);
-    summary.failures = crate::run::run_failures(&summary, false);
-    if !d.complete {
-        summary.failures.insert(
-            0,
-            format!(
-                "incomplete: segments {:?} of {} have no part; their planned sends are in no figure of this run",
-                d.missing, d.segments
-            ),
-        );
-    }
+    summary
+}
+
+/// Records the merged run in the store (`incomplete` when a segment is missing); its id.
+fn record(
+    plan: &MergePlan,
+    merged: &part::Merged,
+    p: &dobench_workloads::Profile,
+    summary: &RunSummary,
+) -> anyhow::Result<String> {
+    let (pp, d) = (&merged.plan, &merged.distributed);
     let meta = RunMeta {
         profile: p.name.clone(),
         profile_text: pp.profile_text.clone(),
@@ -202,12 +222,11 @@ pub async fn merge(plan: &MergePlan) -> anyhow::Result<RunSummary> {
         .with_context(|| format!("opening results store {}", plan.db.display()))?
         .begin_run(&meta)?;
     let agg = Some(&merged.outcome.aggregate);
-    summary.run_id = if d.complete {
-        writer.finish(&summary, agg)?
+    Ok(if d.complete {
+        writer.finish(summary, agg)?
     } else {
-        writer.finish_incomplete(&summary, agg)?
-    };
-    Ok(summary)
+        writer.finish_incomplete(summary, agg)?
+    })
 }
 
 fn hosts(d: &dobench_loadgen::summary::Distributed) -> String {

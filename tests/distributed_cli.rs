@@ -650,3 +650,39 @@ fn k8s_manifests_validate() {
         Err(e) => eprintln!("SKIPPED YAML round trip: no python3 ({e})"),
     }
 }
+
+/// A segment that reaches the shared start instant late says so, and books its sends that
+/// were due before it got there as late (lateness), never shifting its plan.
+#[test]
+fn a_late_segment_says_so_and_books_its_late_sends() {
+    let _turn = turn();
+    let serve = serve_loopback();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("split.toml");
+    std::fs::write(&profile, PROFILE).unwrap();
+    let out = dir.path().join("late.json");
+    // The start instant was 3 s ago; the 1 s plan was all due before this process began.
+    finish(segment(&profile, &serve.1, "0/2", now_ms() - 3000, &out));
+    let part: Part = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert!(part.clock.started_late_ms >= 2500.0, "{:?}", part.clock);
+    let s = &part.summary;
+    assert!(
+        s.notes
+            .iter()
+            .any(|n| n.starts_with("started ") && n.contains("after the start instant")),
+        "{:?}",
+        s.notes
+    );
+    assert_eq!(s.requests + s.missed, 100, "its half of 200 planned sends");
+    assert!(
+        s.lateness_ms.p50 >= 1000.0,
+        "late sends booked late: {:?}",
+        s.lateness_ms
+    );
+    assert!(
+        s.latency_ms.p50 >= 1000.0,
+        "latency from the intended time: {:?}",
+        s.latency_ms
+    );
+    drop(serve);
+}
