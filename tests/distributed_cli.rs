@@ -530,6 +530,36 @@ fn missing_parts_other_profiles_and_other_start_instants() {
         s.correctness
     );
 
+    // `merge DIR --wait`: waits for the segment still missing (as the Kubernetes merge Job does).
+    let waiting_dir = p("waiting");
+    std::fs::create_dir(&waiting_dir).unwrap();
+    std::fs::copy(p("a0.json"), waiting_dir.join("a0.json")).unwrap();
+    let waiting = Command::new(bin())
+        .arg("merge")
+        .arg(&waiting_dir)
+        .args(["--wait", "60s", "--json", "--db"])
+        .arg(&db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    // Written aside and renamed in, as a segment writes its part.
+    std::fs::copy(p("a1.json"), waiting_dir.join("a1.tmp")).unwrap();
+    std::fs::rename(waiting_dir.join("a1.tmp"), waiting_dir.join("a1.json")).unwrap();
+    let out = waiting.wait_with_output().unwrap();
+    let s = json_of(&out);
+    assert!(
+        s.distributed.as_ref().unwrap().complete,
+        "{:?}",
+        s.distributed
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("1 of 2 segments so far; waiting"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // Another profile: refused, exit 2, naming both.
     let out = merge_files(&db, &[&p("a0.json"), &p("other1.json")]);
     let err = String::from_utf8_lossy(&out.stderr);
