@@ -672,6 +672,9 @@ async fn open_connections(
         return Ok(fresh.collect());
     }
     let first = source.request(0);
+    // Built only for its URL, never sent: the source must not book it as a send (a counter
+    // would count it among its unanswered increments, once per segment of a split run).
+    source.unsent(0, &first);
     if first.session.is_some() {
         // Its sends go on sessions: the HTTP connections stay unopened.
         return Ok(fresh.collect());
