@@ -91,12 +91,9 @@ fn labels_at(name: &str, indent: usize) -> String {
     )
 }
 
-/// The manifests, as one YAML stream.
+/// The manifests, as one YAML stream: ConfigMap, PersistentVolumeClaim, load Job, merge Job.
 pub fn manifests(p: &K8sPlan) -> String {
     let mut o = String::new();
-    let labels = labels_at(&p.name, 4);
-    // The merge waits for the load to end, its last timeout and the slowest pod's start.
-    let wait_s = p.duration.as_secs() + 2 * p.timeout.as_secs() + 600;
     let _ = writeln!(
         o,
         "# dobench: {} split {} ways against {}\n\
@@ -104,10 +101,25 @@ pub fn manifests(p: &K8sPlan) -> String {
          # that reach it late start late and say so in their parts. Results: `kubectl logs job/{}-merge`.",
         p.name, p.parts, p.target, p.start_at_ms, p.name
     );
+    profile_map(p, &mut o);
+    parts_claim(p, &mut o);
+    load_job(p, &mut o);
+    merge_job(p, &mut o);
+    o
+}
+
+/// A YAML flow list of quoted strings.
+fn flow(args: &[String]) -> String {
+    args.iter().map(|a| q(a)).collect::<Vec<_>>().join(", ")
+}
+
+/// The ConfigMap holding the profile's text.
+fn profile_map(p: &K8sPlan, o: &mut String) {
     let _ = write!(
         o,
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {}\n  labels:\n{labels}data:\n  profile.toml: |2\n",
-        q(&format!("{}-profile", p.name))
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {}\n  labels:\n{}data:\n  profile.toml: |2\n",
+        q(&format!("{}-profile", p.name)),
+        labels_at(&p.name, 4)
     );
     for line in p.profile_text.lines() {
         if line.trim().is_empty() {
@@ -116,6 +128,10 @@ pub fn manifests(p: &K8sPlan) -> String {
             let _ = writeln!(o, "    {line}");
         }
     }
+}
+
+/// The shared volume the parts are written to.
+fn parts_claim(p: &K8sPlan, o: &mut String) {
     let class = p
         .storage_class
         .as_ref()
@@ -123,10 +139,15 @@ pub fn manifests(p: &K8sPlan) -> String {
         .unwrap_or_default();
     let _ = write!(
         o,
-        "---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: {}\n  labels:\n{labels}spec:\n  accessModes: [\"ReadWriteMany\"]\n{class}  resources:\n    requests:\n      storage: {}\n",
+        "---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: {}\n  labels:\n{}spec:\n  accessModes: [\"ReadWriteMany\"]\n{class}  resources:\n    requests:\n      storage: {}\n",
         q(&format!("{}-parts", p.name)),
+        labels_at(&p.name, 4),
         q(&p.storage)
     );
+}
+
+/// The Indexed Job: one pod per segment, its completion index as the segment.
+fn load_job(p: &K8sPlan, o: &mut String) {
     let mut args = vec![
         "run".to_string(),
         "/profile/profile.toml".into(),
@@ -153,15 +174,22 @@ pub fn manifests(p: &K8sPlan) -> String {
         o,
         "---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\n  labels:\n{labels}spec:\n  completionMode: Indexed\n  completions: {n}\n  parallelism: {n}\n  backoffLimit: 0\n  template:\n    metadata:\n      labels:\n{pod_labels}    spec:\n      restartPolicy: Never\n{security}      containers:\n        - name: load\n          image: {image}\n          args: [{args}]\n          env:\n            - name: DOBENCH_SEGMENT\n              valueFrom:\n                fieldRef:\n                  fieldPath: \"metadata.annotations['batch.kubernetes.io/job-completion-index']\"\n          resources:\n            requests: {{cpu: {cpu}, memory: {mem}}}\n            limits: {{cpu: {cpu}, memory: {mem}}}\n          volumeMounts:\n            - {{name: profile, mountPath: /profile, readOnly: true}}\n            - {{name: parts, mountPath: /parts}}\n{volumes}",
         name = q(&format!("{}-load", p.name)),
+        labels = labels_at(&p.name, 4),
         n = p.parts,
         pod_labels = labels_at(&p.name, 8),
         security = SECURITY,
         image = q(&p.image),
-        args = args.iter().map(|a| q(a)).collect::<Vec<_>>().join(", "),
+        args = flow(&args),
         cpu = q(&p.cpu),
         mem = q(&p.memory),
     );
-    let merge_args = [
+}
+
+/// The Job that waits for every part and merges them into one run.
+fn merge_job(p: &K8sPlan, o: &mut String) {
+    // The load's length, its last timeout, and ten minutes for the slowest pod to start.
+    let wait_s = p.duration.as_secs() + 2 * p.timeout.as_secs() + 600;
+    let args = [
         "merge".to_string(),
         "/parts".into(),
         "--wait".into(),
@@ -175,12 +203,12 @@ pub fn manifests(p: &K8sPlan) -> String {
         o,
         "---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\n  labels:\n{labels}spec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n{security}      containers:\n        - name: merge\n          image: {image}\n          args: [{args}]\n          resources:\n            requests: {{cpu: \"500m\", memory: \"512Mi\"}}\n          volumeMounts:\n            - {{name: parts, mountPath: /parts}}\n      volumes:\n        - name: parts\n          persistentVolumeClaim:\n            claimName: {claim}\n",
         name = q(&format!("{}-merge", p.name)),
+        labels = labels_at(&p.name, 4),
         image = q(&p.image),
-        args = merge_args.iter().map(|a| q(a)).collect::<Vec<_>>().join(", "),
+        args = flow(&args),
         claim = q(&format!("{}-parts", p.name)),
         security = SECURITY,
     );
-    o
 }
 
 #[cfg(test)]

@@ -150,40 +150,7 @@ pub fn merge(mut parts: Vec<NamedPart>) -> Result<Merged> {
         .map(|(_, p)| p.clock.elapsed_ms)
         .fold(0.0, f64::max);
     let elapsed = Duration::from_secs_f64(elapsed_ms / 1000.0);
-    let sum = |f: fn(&Books) -> u64| books.iter().map(|b| f(b)).sum::<u64>();
-    let planned_requests = books
-        .iter()
-        .map(|b| b.planned)
-        .sum::<Option<u64>>()
-        .filter(|_| matches!(first.plan.schedule, Schedule::Open(_)));
-    let planned = match &first.plan.schedule {
-        Schedule::Open(s) => s.planned_duration(),
-        Schedule::Closed(m) => m.duration.unwrap_or_default(),
-    };
-    let max_env = |f: fn(&Environment) -> f64| {
-        parts
-            .iter()
-            .map(|(_, p)| f(&p.environment))
-            .fold(0.0, f64::max)
-    };
-    let live = Live {
-        elapsed,
-        planned,
-        planned_requests,
-        offered_so_far: planned_requests.unwrap_or_else(|| sum(|b| b.sent)),
-        sent: sum(|b| b.sent),
-        missed: sum(|b| b.missed),
-        in_flight: 0,
-        // The busiest generator's figures: each part's threads are its own machine's.
-        cpu_pct: max_env(|e| e.generator_cpu_pct),
-        busy_pct: max_env(|e| e.generator_busy_pct),
-        done: true,
-        fan_out: first.books.fan_out,
-        rate_unit: match first.books.rate_unit.as_deref() {
-            Some("msg/s") => "msg/s",
-            _ => "",
-        },
-    };
+    let live = live_of(&parts, elapsed);
     let snapshot = aggregate.snapshot(&live);
     let start_late_ms = parts
         .iter()
@@ -207,6 +174,46 @@ pub fn merge(mut parts: Vec<NamedPart>) -> Result<Merged> {
         ceiling_rps: parts.iter().find_map(|(_, p)| p.ceiling_rps),
         evidence: parts.iter().map(|(_, p)| p.evidence.clone()).collect(),
     })
+}
+
+/// What the executor would have known at the end of the merged run: the parts' counts
+/// summed, the plan's length, the busiest generator's CPU figures.
+fn live_of(parts: &[NamedPart], elapsed: Duration) -> Live {
+    let first = &parts[0].1;
+    let sum = |f: fn(&Books) -> u64| parts.iter().map(|(_, p)| f(&p.books)).sum::<u64>();
+    let planned_requests = parts
+        .iter()
+        .map(|(_, p)| p.books.planned)
+        .sum::<Option<u64>>()
+        .filter(|_| matches!(first.plan.schedule, Schedule::Open(_)));
+    let planned = match &first.plan.schedule {
+        Schedule::Open(s) => s.planned_duration(),
+        Schedule::Closed(m) => m.duration.unwrap_or_default(),
+    };
+    let max_env = |f: fn(&Environment) -> f64| {
+        parts
+            .iter()
+            .map(|(_, p)| f(&p.environment))
+            .fold(0.0, f64::max)
+    };
+    Live {
+        elapsed,
+        planned,
+        planned_requests,
+        offered_so_far: planned_requests.unwrap_or_else(|| sum(|b| b.sent)),
+        sent: sum(|b| b.sent),
+        missed: sum(|b| b.missed),
+        in_flight: 0,
+        // The busiest generator's figures: each part's threads are its own machine's.
+        cpu_pct: max_env(|e| e.generator_cpu_pct),
+        busy_pct: max_env(|e| e.generator_busy_pct),
+        done: true,
+        fan_out: first.books.fan_out,
+        rate_unit: match first.books.rate_unit.as_deref() {
+            Some("msg/s") => "msg/s",
+            _ => "",
+        },
+    }
 }
 
 /// The per-second series, aligned by second since the shared start instant.
