@@ -37,7 +37,7 @@ pub struct SegmentPlan {
 const LEAD: Duration = Duration::from_secs(2);
 
 /// How long the clock measurement against the target's `Date` header may take.
-const CLOCK_BUDGET: Duration = Duration::from_millis(1500);
+const CLOCK_BUDGET: Duration = Duration::from_millis(2500);
 
 /// The object-name nonce of a split run: the same in every segment, from the start instant.
 pub fn nonce_for(start_at_ms: u64) -> String {
