@@ -16,6 +16,7 @@ use dobench_loadgen::summary::SUMMARY_OBJECTS;
 use dobench_loadgen::{RunSummary, SummaryMeta};
 use dobench_reports::{RunMeta, Store};
 use dobench_workloads::{profile, thresholds, traffic, WorkloadKind};
+use tokio_util::sync::CancellationToken;
 
 /// What `merge` was asked.
 pub struct MergePlan {
@@ -100,12 +101,14 @@ async fn gather(plan: &MergePlan) -> anyhow::Result<Vec<NamedPart>> {
 
 /// Merges the parts into one run, checks and records it; returns its summary (with its
 /// stored `run_id`).
-pub async fn merge(plan: &MergePlan) -> anyhow::Result<RunSummary> {
+pub async fn merge(plan: &MergePlan, cancel: CancellationToken) -> anyhow::Result<RunSummary> {
     let parts = gather(plan).await?;
     let merged = part::merge(parts)?;
     let pp = &merged.plan;
-    let p = profile::parse(&pp.profile_source, &pp.profile_text, &pp.overrides)
+    let mut p = profile::parse(&pp.profile_source, &pp.profile_text, &pp.overrides)
         .with_context(|| format!("the parts' profile {}", pp.profile))?;
+    // The parts drove a target they did not start: it retries alarms on its own schedule.
+    p.runtime.alarm_time_scale = 1.0;
     let mut summary = summary_of(&merged, &p).await;
     let d = &merged.distributed;
     let correctness = match p.workload {
@@ -119,8 +122,21 @@ pub async fn merge(plan: &MergePlan) -> anyhow::Result<RunSummary> {
             .await?
             .0
         }
+        WorkloadKind::Alarm => {
+            let (c, alarms) = traffic::alarm::check_merged(
+                &merged.evidence,
+                &p,
+                &pp.target,
+                &pp.nonce,
+                pp.start_at_ms,
+                &cancel,
+            )
+            .await?;
+            summary.alarms = Some(alarms);
+            c
+        }
         other => bail!(
-            "parts of workload {:?} cannot be merged yet (splittable: counter)",
+            "parts of workload {:?} cannot be merged yet (splittable: counter, alarm)",
             other.class()
         ),
     };

@@ -110,7 +110,7 @@ pub async fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
         db: args.db.clone(),
         wait,
     };
-    let summary = dobench::merge::merge(&plan).await?;
+    let summary = dobench::merge::merge(&plan, crate::cancel_on_signal()).await?;
     if let Some(path) = &args.html {
         dobench::run::write_html(&args.db, std::slice::from_ref(&summary.run_id), path, None)?;
     }
@@ -135,7 +135,7 @@ pub fn k8s(args: K8sArgs) -> anyhow::Result<ExitCode> {
     let p = &loaded.profile;
     if !dobench_workloads::traffic::SPLITTABLE.contains(&p.workload) {
         bail!(
-            "workload {:?} cannot be split yet: its correctness evidence does not merge across machines (splittable: counter)",
+            "workload {:?} cannot be split yet: its correctness evidence does not merge across machines (splittable: counter, alarm)",
             p.workload.class()
         );
     }

@@ -49,7 +49,7 @@ pub fn check(plan: &SegmentPlan) -> anyhow::Result<()> {
     let p = &plan.loaded.profile;
     if !SPLITTABLE.contains(&p.workload) {
         bail!(
-            "--segment: workload {:?} cannot be split yet: its correctness evidence does not merge across machines (splittable: counter)",
+            "--segment: workload {:?} cannot be split yet: its correctness evidence does not merge across machines (splittable: counter, alarm)",
             p.workload.class()
         );
     }
@@ -89,7 +89,10 @@ pub async fn run(
         start_at: Some(start_at),
     };
     let nonce = nonce_for(plan.start_at_ms);
-    let running = traffic::start_split(p, &plan.target, &nonce, cancel, split)?;
+    // A target the segment did not start retries alarms on its own schedule (as in `run`).
+    let mut driven = p.clone();
+    driven.runtime.alarm_time_scale = 1.0;
+    let running = traffic::start_split(&driven, &plan.target, &nonce, cancel, split)?;
     let shown = progress.then(|| tokio::spawn(crate::run::progress(running.snapshots.clone())));
     let finished = running.wait().await;
     if let Some(task) = shown {

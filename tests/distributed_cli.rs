@@ -716,3 +716,55 @@ fn a_late_segment_says_so_and_books_its_late_sends() {
     );
     drop(serve);
 }
+
+/// A split alarm-storm: each segment schedules its own objects' alarms from the shared start
+/// instant; the merge waits until they are due and checks every one fired.
+#[test]
+fn a_split_alarm_storm_is_checked_once_its_alarms_are_due() {
+    let _turn = turn();
+    let serve = serve_loopback();
+    let dir = tempfile::tempdir().unwrap();
+    let t = now_ms() + 2500;
+    let runs: Vec<Child> = (0..2)
+        .map(|i| {
+            Command::new(bin())
+                .args(["run", "alarm-storm", "--target", &serve.1, "--json"])
+                .args(["--set", "load.rate=100", "--duration", "1s"])
+                .args(["--set", "alarm.fail_ratio=0", "--set", "alarm.delay=\"1s\""])
+                .args(["--segment", &format!("{i}/2"), "--start-at", &t.to_string()])
+                .arg("--out")
+                .arg(dir.path().join(format!("alarm-{i}.json")))
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for r in runs {
+        finish(r);
+    }
+    let out = Command::new(bin())
+        .arg("merge")
+        .arg(dir.path())
+        .args(["--json", "--db"])
+        .arg(dir.path().join("r.db"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = json_of(&out);
+    let alarms = s.alarms.as_ref().expect("the merged run's alarms");
+    assert_eq!(
+        (alarms.scheduled, alarms.fired, alarms.missing),
+        (100, 100, 0)
+    );
+    let c = s.correctness.as_ref().unwrap();
+    assert!(
+        c.passed && c.checks[0].name == "every alarm fired at least once",
+        "{c:?}"
+    );
+    drop(serve);
+}

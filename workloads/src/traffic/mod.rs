@@ -96,7 +96,7 @@ impl Split {
 }
 
 /// Workloads whose correctness evidence merges across segments (`dobench run --segment`).
-pub const SPLITTABLE: &[WorkloadKind] = &[WorkloadKind::Counter];
+pub const SPLITTABLE: &[WorkloadKind] = &[WorkloadKind::Counter, WorkloadKind::Alarm];
 
 /// Starts the profile's workload against `base` (e.g. `http://127.0.0.1:8787`). Object
 /// names carry `nonce` so every run starts from fresh objects, even on a long-lived target.
@@ -121,7 +121,7 @@ pub fn start_split(
     let base = base.trim_end_matches('/').to_string();
     if split.is_segment() && !SPLITTABLE.contains(&profile.workload) {
         return Err(Error::Invalid(format!(
-            "workload {:?} cannot be split into segments yet: its correctness evidence does not merge across machines (splittable: counter)",
+            "workload {:?} cannot be split into segments yet: its correctness evidence does not merge across machines (splittable: counter, alarm)",
             profile.workload.class()
         )));
     }
@@ -129,7 +129,7 @@ pub fn start_split(
         WorkloadKind::Counter => counter::start(profile, base, nonce, cancel, split),
         WorkloadKind::Ratelimit => ratelimit::start(profile, base, nonce, cancel),
         WorkloadKind::Chat => chat::start(profile, base, nonce, cancel),
-        WorkloadKind::Alarm => alarm::start(profile, base, nonce, cancel),
+        WorkloadKind::Alarm => alarm::start(profile, base, nonce, cancel, split),
         WorkloadKind::Http => http::start(profile, base, nonce, cancel),
     }
 }
