@@ -284,35 +284,13 @@ async fn check_alarms(
         if runs.iter().any(|r| r.2 == source.fails(i)) {
             completed += 1;
         }
-        // workerd counts a retry's backoff from when the failed attempt was dispatched,
-        // not from when its handler ran (the reference: from the failure), so in a storm a
-        // retry may come as much earlier as the handler queued: the first attempt's lag.
-        let queued_ms = (first.1 - first.0).max(0);
-        for w in runs.windows(2) {
-            let (prev, next) = (w[0], w[1]);
-            if next.2 == 0 {
-                continue;
-            }
-            retried += 1;
-            let base_ms = dobench_runtime::retry_delay(next.2, scale).as_millis() as i64;
-            let gap = next.1 - prev.1;
-            if gap + 5 + queued_ms < base_ms {
-                early_retries += 1;
-                example.get_or_insert_with(|| {
-                    format!(
-                        "{}-{i} retry {} after {gap} ms (backoff {base_ms} ms)",
-                        source.prefix, next.2
-                    )
-                });
-            } else if gap > base_ms * 5 / 4 + (RETRY_SLACK_MS * scale).round() as i64 + queued_ms {
-                late_retries += 1;
-                example.get_or_insert_with(|| {
-                    format!(
-                        "{}-{i} retry {} after {gap} ms (backoff {base_ms} ms)",
-                        source.prefix, next.2
-                    )
-                });
-            }
+        let name = format!("{}-{i}", source.prefix);
+        let r = judge_retries(&runs, (first.1 - first.0).max(0), scale, &name);
+        retried += r.retried;
+        early_retries += r.early;
+        late_retries += r.late;
+        if example.is_none() {
+            example = r.example;
         }
     }
     let pct = hist::Percentiles::of(&lag);
@@ -351,6 +329,50 @@ async fn check_alarms(
             },
         },
     ))
+}
+
+/// How one alarm's retries kept to the backoff.
+struct Retries {
+    retried: u64,
+    early: u64,
+    late: u64,
+    example: Option<String>,
+}
+
+/// Judges the retries among one alarm's `runs` (scheduled ms, fired ms, attempt), whose first
+/// attempt waited `queued_ms` past its due time.
+fn judge_retries(runs: &[(i64, i64, u32)], queued_ms: i64, scale: f64, name: &str) -> Retries {
+    let mut r = Retries {
+        retried: 0,
+        early: 0,
+        late: 0,
+        example: None,
+    };
+    // workerd counts a retry's backoff from when the failed attempt was dispatched, not from
+    // when its handler ran (the reference: from the failure), so in a storm a retry may come
+    // as much earlier as the handler queued: the first attempt's lag.
+    for w in runs.windows(2) {
+        let (prev, next) = (w[0], w[1]);
+        if next.2 == 0 {
+            continue;
+        }
+        r.retried += 1;
+        let base_ms = dobench_runtime::retry_delay(next.2, scale).as_millis() as i64;
+        let gap = next.1 - prev.1;
+        let early = gap + 5 + queued_ms < base_ms;
+        let late = gap > base_ms * 5 / 4 + (RETRY_SLACK_MS * scale).round() as i64 + queued_ms;
+        r.early += u64::from(early);
+        r.late += u64::from(late && !early);
+        if early || late {
+            r.example.get_or_insert_with(|| {
+                format!(
+                    "{name} retry {} after {gap} ms (backoff {base_ms} ms)",
+                    next.2
+                )
+            });
+        }
+    }
+    r
 }
 
 /// Waits until the target's summary counters say every expected handler run happened and
