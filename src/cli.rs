@@ -41,6 +41,71 @@ pub enum Command {
     Target(TargetArgs),
     /// Write a commented starting profile (`workload = "http"`) from a URL template.
     Init(InitArgs),
+    /// Merge the part files of a split run (`run --segment`) into one run: exact
+    /// histograms, summed counts, correctness on the merged evidence, thresholds once.
+    Merge(MergeArgs),
+    /// Print Kubernetes manifests that run a profile split N ways (an Indexed Job) and merge
+    /// the parts into one run.
+    K8s(K8sArgs),
+}
+
+/// Arguments of `dobench merge` (src/merge.rs).
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Part files, or directories holding them (every `*.json` inside).
+    #[arg(required = true, value_name = "PART")]
+    pub parts: Vec<std::path::PathBuf>,
+    /// Print the merged run summary JSON instead of the human summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Results store the merged run is recorded in.
+    #[arg(long, default_value = ".dobench/results.db")]
+    pub db: std::path::PathBuf,
+    /// Wait up to this long (e.g. 10m) for every segment's part to appear in the directories.
+    #[arg(long, value_name = "DURATION")]
+    pub wait: Option<String>,
+    /// Also write a self-contained HTML report of the merged run to this file.
+    #[arg(long)]
+    pub html: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+/// Arguments of `dobench k8s` (src/k8s.rs).
+#[derive(Debug, Args)]
+pub struct K8sArgs {
+    /// Built-in profile name or a path to a profile TOML file.
+    pub profile: String,
+    /// Segments (pods) to split the run into.
+    #[arg(long, value_name = "N")]
+    pub parts: u32,
+    /// Container image with the dobench binary (see the Dockerfile).
+    #[arg(long)]
+    pub image: String,
+    /// The target every pod drives (a deployed Worker: https://...).
+    #[arg(long)]
+    pub target: String,
+    /// Override any profile field in every pod, e.g. `--set load.rate=40000` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// The start instant is this far after the manifests are printed.
+    #[arg(long, default_value = "2m", value_name = "DURATION")]
+    pub start_in: String,
+    /// Name prefix of the Kubernetes objects (default: dobench-PROFILE).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// CPU of each load pod (request = limit).
+    #[arg(long, default_value = "2")]
+    pub cpu: String,
+    /// Memory of each load pod (request = limit).
+    #[arg(long, default_value = "1Gi")]
+    pub memory: String,
+    /// Size of the shared volume the parts are written to.
+    #[arg(long, default_value = "1Gi")]
+    pub storage: String,
+    /// Storage class of the shared volume (must offer ReadWriteMany; default: the cluster's).
+    #[arg(long)]
+    pub storage_class: Option<String>,
 }
 
 /// Arguments of `dobench init` (src/init.rs).
@@ -386,6 +451,17 @@ pub struct RunArgs {
     /// take the name; the newest run with a label is the one it names.
     #[arg(long, value_name = "TEXT")]
     pub label: Option<String>,
+    /// Run only segment I of N of the profile's interleaved schedule (I from 0, as
+    /// Kubernetes' completion index) from the shared --start-at instant, and write a part
+    /// file (--out) for `dobench merge`. Needs --target: every segment drives one target.
+    #[arg(long, value_name = "I/N")]
+    pub segment: Option<String>,
+    /// The shared start instant of a split run, ms since the Unix epoch.
+    #[arg(long, value_name = "EPOCH_MS")]
+    pub start_at: Option<u64>,
+    /// The part file a segment writes.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
 }
 
 /// Arguments of `dobench diff` (src/diff.rs).

@@ -10,6 +10,9 @@
 //! - [`bill`]: what a run's use of the target costs and what its objects' turns cost,
 //!   from the target's stats;
 //! - [`record`]: the one recording path into the results store (`run` and `http`);
+//! - [`segment`]: one segment of a split run from a shared start instant, written as a part
+//!   file; [`merge`]: parts merged exactly into one recorded run; [`k8s`]: the Kubernetes
+//!   manifests that run the segments as an Indexed Job and merge them;
 //! - [`limits`]: the open-file limit, raised at start, and the refusal of a plan needing more
 //!   sockets than it allows.
 //!
@@ -18,6 +21,9 @@
 //! signals or chooses an exit code.
 
 pub mod bill;
+pub mod k8s;
 pub mod limits;
+pub mod merge;
 pub mod record;
 pub mod run;
+pub mod segment;

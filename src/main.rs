@@ -8,6 +8,7 @@ mod diff;
 mod http;
 mod http_template;
 mod init;
+mod parts;
 mod profiles;
 mod remote;
 mod repeat;
@@ -58,6 +59,8 @@ fn main() -> ExitCode {
             cli::Command::Profiles(args) => profiles::run(args),
             cli::Command::Target(args) => workerd::run(args).await,
             cli::Command::Init(args) => init::run(args),
+            cli::Command::Merge(args) => parts::merge(args).await,
+            cli::Command::K8s(args) => parts::k8s(args),
         }
     });
     // Tasks still running (objects a forced shutdown left behind) are dropped, not awaited.

@@ -95,7 +95,7 @@ const CHAT_HTTP_CONNECTIONS: u64 = 16;
 /// Sockets this process holds at once for a profile: the generator's connections (chat: one
 /// WebSocket per member, plus its HTTP connections), twice over when the embedded runtime
 /// holds the other end in this same process.
-fn sockets_needed(p: &dobench_workloads::Profile, embedded: bool) -> (u64, String) {
+pub(crate) fn sockets_needed(p: &dobench_workloads::Profile, embedded: bool) -> (u64, String) {
     let http = (p.load.max_in_flight as u64).max(u64::from(p.load.vus.unwrap_or(0)));
     let (client, what) = if p.workload == WorkloadKind::Chat {
         // Chat's sends go on the members' WebSockets; HTTP is only the check's history

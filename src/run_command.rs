@@ -1,9 +1,9 @@
 //! `dobench run PROFILE`: turns the flags into a [`RunPlan`] (the profile with `--set`,
 //! `--strategy` and `--duration` applied; `--target`, or `--target workerd` started for the
 //! run), hands it to the library's run assembly (`dobench::run::execute`) with the chosen
-//! view, and prints the one human summary or one `RunSummary` JSON. Exit 0 pass, 1
-//! thresholds/correctness failed or the run could not stand, 2 could not run. Never
-//! assembles a run itself.
+//! view, and prints the one human summary or one `RunSummary` JSON (`--segment`: one segment
+//! of a split run, handed to `crate::parts`). Exit 0 pass, 1 thresholds/correctness failed or
+//! the run could not stand, 2 could not run. Never assembles a run itself.
 
 use std::process::ExitCode;
 
@@ -15,6 +15,9 @@ use crate::cli::RunArgs;
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     crate::remote::apply(&args.remote)?;
     crate::repeat::check_label(args.label.as_deref())?;
+    if args.segment.is_some() || args.start_at.is_some() || args.out.is_some() {
+        return crate::parts::segment(args).await;
+    }
     if args.repeat != 1 {
         return crate::repeat::run(args).await;
     }

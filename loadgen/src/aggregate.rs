@@ -164,6 +164,26 @@ impl Aggregate {
         }
     }
 
+    /// A finished tally put together from books kept elsewhere (the parts of a split run,
+    /// merged): run-wide `total`, the per-second `intervals`, every object's tally and the
+    /// latency of the objects that kept one (those become the tracked set). Nothing more can
+    /// be pushed into it meaningfully; it is for summaries and the store.
+    pub fn assembled(
+        total: Recorder,
+        intervals: Vec<IntervalStats>,
+        objects: HashMap<Arc<str>, ObjectTally>,
+        object_latency: HashMap<Arc<str>, Histogram<u64>>,
+    ) -> Self {
+        let mut agg = Self::tracking_objects(object_latency.len());
+        agg.hot = Arc::new(object_latency.keys().cloned().collect());
+        agg.second = intervals.last().map_or(0, |i| i.second + 1);
+        agg.total = total;
+        agg.intervals = intervals;
+        agg.objects = objects;
+        agg.object_latency = object_latency;
+        agg
+    }
+
     /// What a shard recorder should keep object latency for until the next tick: the
     /// tracked objects, and as many newcomers as there are free tracking slots.
     pub fn tracking(&self) -> Tracking {

@@ -36,6 +36,9 @@ pub enum Error {
     /// The run did not finish within its hard bound (planned duration plus timeout).
     #[error("run exceeded its hard time bound of {0:?}")]
     Overran(Duration),
+    /// Part files that do not make one run (`part::merge`), with the reason in words.
+    #[error("{0}")]
+    Parts(String),
     /// The WebSocket client failed to connect or talk.
     #[error("websocket: {0}")]
     WebSocket(String),

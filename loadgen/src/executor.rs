@@ -72,6 +72,10 @@ pub struct RunConfig {
     /// Objects that keep a latency histogram (the ones with most requests); every object
     /// keeps exact counts whatever this says.
     pub track_objects: usize,
+    /// The shared start instant (wall clock) of a run split across machines: the schedule's
+    /// offsets count from it, so a process that reaches it late sends late and books it
+    /// (lateness, missed), never shifts its plan. `None`: start 20 ms from now.
+    pub start_at: Option<SystemTime>,
 }
 
 impl RunConfig {
@@ -86,6 +90,7 @@ impl RunConfig {
             tick: Duration::from_millis(250),
             preconnect: true,
             track_objects: crate::aggregate::DEFAULT_TRACKED_OBJECTS,
+            start_at: None,
         }
     }
 
@@ -130,6 +135,9 @@ pub struct RunOutcome {
     pub stopped_early: bool,
     /// Deliveries each send was expected to make (the source's fan-out; 0 for requests).
     pub fan_out: f64,
+    /// How far past its start instant the executor was ready to send (zero when it was ready
+    /// before it): a split run's segment that started late.
+    pub start_late: Duration,
 }
 
 enum Plan {
@@ -493,8 +501,8 @@ async fn run(
     let source_stamps = source.stamps_frames();
 
     let stop = cancel.child_token();
-    let start = Instant::now() + Duration::from_millis(20);
-    let started_at = SystemTime::now() + Duration::from_millis(20);
+    let (start, started_at) = start_instant(config.start_at);
+    let start_late = Instant::now().saturating_duration_since(start);
     let pacer = match &plan {
         Plan::Open(_) => Pacer::start(workers)
             .map_err(|e| tracing::warn!("no pacer thread ({e}); using tokio timers"))
@@ -659,7 +667,24 @@ async fn run(
         offered_rps,
         stopped_early,
         fan_out,
+        start_late,
     })
+}
+
+/// The run's start as a monotonic instant and a wall-clock time: `at` (possibly in the past)
+/// or 20 ms from now.
+fn start_instant(at: Option<SystemTime>) -> (Instant, SystemTime) {
+    let (now, wall) = (Instant::now(), SystemTime::now());
+    match at {
+        None => (
+            now + Duration::from_millis(20),
+            wall + Duration::from_millis(20),
+        ),
+        Some(at) => match at.duration_since(wall) {
+            Ok(ahead) => (now + ahead, at),
+            Err(past) => (now.checked_sub(past.duration()).unwrap_or(now), at),
+        },
+    }
 }
 
 /// Closes every session (a close frame each, bounded) and waits briefly for its reader.
@@ -687,6 +712,9 @@ async fn open_connections(
         return Ok(fresh.collect());
     }
     let first = source.request(0);
+    // Built only for its URL, never sent: the source must not book it as a send (a counter
+    // would count it among its unanswered increments, once per segment of a split run).
+    source.unsent(0, &first);
     if first.session.is_some() {
         // Its sends go on sessions: the HTTP connections stay unopened.
         return Ok(fresh.collect());

@@ -9,7 +9,9 @@
 //! [`RunOutcome`] becomes a [`RunSummary`] (the `--json` contract). WebSocket workloads go
 //! through the same executor: a source names sessions ([`session`], over [`client::ws`]),
 //! its sends are frames on them, and frames that come back are deliveries timed from their
-//! send's intended time. This crate knows nothing of the reference runtime, TUIs or stores.
+//! send's intended time. A run split across machines runs one [`Segment`] per process from
+//! a shared start instant; each leaves a [`part::Part`], and [`part::merge`] adds the parts
+//! back into one outcome exactly. This crate knows nothing of the reference runtime, TUIs or stores.
 //!
 //! Driving it from a workload:
 //! ```no_run
@@ -28,12 +30,14 @@
 pub mod aggregate;
 pub mod best;
 pub mod client;
+pub mod clock;
 pub mod cpu;
 pub mod duration;
 pub mod error;
 pub mod executor;
 pub mod hist;
 pub mod pacer;
+pub mod part;
 pub mod recorder;
 pub mod request;
 pub mod schedule;

@@ -285,6 +285,53 @@ pub struct RunSummary {
     /// reports its usage only; see `dobench cost` for a month at scale).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bill: Option<RunBill>,
+    /// A run merged from the parts of a split run (`dobench merge`): which segments it holds,
+    /// which are missing, and the parts' clocks. `None` for a run made in one process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distributed: Option<Distributed>,
+}
+
+/// How a merged run was put together from its parts (see `part.rs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Distributed {
+    /// Segments the schedule was cut into.
+    pub segments: u32,
+    /// Segments whose parts were merged, in order.
+    pub merged: Vec<u32>,
+    /// Segments with no part: their planned sends are not in any figure of the run.
+    pub missing: Vec<u32>,
+    /// Every segment is present. An incomplete run is never reported as complete.
+    pub complete: bool,
+    /// The shared start instant, ms since the Unix epoch.
+    pub start_at_ms: u64,
+    /// Spread (max − min) of the parts' clock offsets from the target's clock, ms: how far
+    /// apart the generators' clocks were. `None` when fewer than two parts measured theirs.
+    pub clock_skew_ms: Option<f64>,
+    /// Uncertainty of `clock_skew_ms` (the sum of the two extreme parts' measurement errors).
+    pub clock_skew_error_ms: Option<f64>,
+    /// One line per merged part.
+    pub parts: Vec<PartLine>,
+}
+
+/// One part of a merged run as it reported itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartLine {
+    pub segment: u32,
+    /// The machine (host name) that ran it.
+    pub host: String,
+    pub requests: u64,
+    pub missed: u64,
+    /// Its requests per second over the merged run's duration.
+    pub achieved_rps: f64,
+    /// How far past the shared start instant its generator was ready to send, ms (0: on time).
+    pub started_late_ms: f64,
+    /// Its clock minus the target's clock, ms (from the target's `Date` header); `None`
+    /// when it could not be measured.
+    pub clock_offset_ms: Option<f64>,
+    /// ± this many ms.
+    pub clock_offset_error_ms: Option<f64>,
+    /// Its own generator was the limit (its evidence alone).
+    pub generator_limited: bool,
 }
 
 /// The run's usage of the target priced at the published Durable Objects rates, with no
@@ -429,6 +476,7 @@ impl RunSummary {
             frames_other: s.frames_other,
             ceiling_basis: None,
             bill: None,
+            distributed: None,
         }
         .with_target_note()
     }

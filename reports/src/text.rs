@@ -120,6 +120,39 @@ fn actual(t: &dobench_loadgen::summary::ThresholdResult) -> String {
     }
 }
 
+/// How a merged run was put together, in one line: complete or not, the clocks' skew.
+fn parts_line(d: &dobench_loadgen::summary::Distributed) -> String {
+    let head = if d.complete {
+        format!(
+            "{} of {} segments merged (complete)",
+            d.merged.len(),
+            d.segments
+        )
+    } else {
+        format!(
+            "INCOMPLETE: {} of {} segments merged; missing {:?}: their planned sends are in no figure",
+            d.merged.len(),
+            d.segments,
+            d.missing
+        )
+    };
+    let skew = match (d.clock_skew_ms, d.clock_skew_error_ms) {
+        (Some(s), Some(e)) => format!("; clocks {s:.1} ± {e:.1} ms apart"),
+        _ => "; clock skew not measured".to_string(),
+    };
+    let late = d
+        .parts
+        .iter()
+        .map(|p| p.started_late_ms)
+        .fold(0.0, f64::max);
+    let late = if late > 0.0 {
+        format!("; latest start {late:.0} ms after the start instant")
+    } else {
+        String::new()
+    };
+    format!("{head}{skew}{late}")
+}
+
 /// The one human summary of a run: what `run`, `http` and `show` print without `--json`,
 /// from the `RunSummary` alone (so a stored run reads as it did when it ran). Every figure
 /// carries its unit; the target's limit, the generator's evidence and outright failures
@@ -144,6 +177,9 @@ pub fn summary(s: &RunSummary) -> String {
         utc_time(s.started_at_ms),
         s.dobench_version
     );
+    if let Some(d) = &s.distributed {
+        let _ = writeln!(o, "  parts       {}", parts_line(d));
+    }
     for n in &s.notes {
         let _ = writeln!(o, "  note        {n}");
     }

@@ -172,7 +172,27 @@ impl RunWriter {
     /// Finishes the run: stores `summary` (its `run_id` replaced by this run's id), its
     /// verdict, and — given the executor's `aggregate` — per-op HdrHistograms (`*` = all ops)
     /// and each second's exact latency histogram and percentiles. Marks the run `complete`.
-    pub fn finish(mut self, summary: &RunSummary, aggregate: Option<&Aggregate>) -> Result<String> {
+    pub fn finish(self, summary: &RunSummary, aggregate: Option<&Aggregate>) -> Result<String> {
+        self.finish_as(summary, aggregate, "complete")
+    }
+
+    /// [`RunWriter::finish`] for a run that holds part of its plan only (a merged run with a
+    /// segment missing): everything is stored, and the run reads as `incomplete` in every
+    /// view, never `complete`.
+    pub fn finish_incomplete(
+        self,
+        summary: &RunSummary,
+        aggregate: Option<&Aggregate>,
+    ) -> Result<String> {
+        self.finish_as(summary, aggregate, "incomplete")
+    }
+
+    fn finish_as(
+        mut self,
+        summary: &RunSummary,
+        aggregate: Option<&Aggregate>,
+        status: &str,
+    ) -> Result<String> {
         self.check_open()?;
         let mut summary = summary.clone();
         summary.run_id = self.id.clone();
@@ -240,7 +260,7 @@ impl RunWriter {
             }
         }
         tx.execute(
-            "UPDATE runs SET status = 'complete', ended_ms = ?2, heartbeat_ms = ?2, summary = ?3, passed = ?4, \
+            "UPDATE runs SET status = ?8, ended_ms = ?2, heartbeat_ms = ?2, summary = ?3, passed = ?4, \
              offered_rps = ?5, achieved_rps = ?6, p99_ms = ?7 WHERE id = ?1",
             params![
                 self.id,
@@ -249,7 +269,8 @@ impl RunWriter {
                 passed,
                 summary.offered_rps,
                 summary.achieved_rps,
-                summary.latency_ms.p99
+                summary.latency_ms.p99,
+                status
             ],
         )?;
         tx.commit()?;

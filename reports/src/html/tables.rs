@@ -108,13 +108,33 @@ pub fn headline(run: &StoredRun) -> String {
     o.push_str(&card("requests", &s.requests.to_string(), ""));
     o.push_str(&card("duration", &format!("{:.1} s", s.duration_s), ""));
     o.push_str("</div>");
-    if run.row.status == RunStatus::Incomplete {
+    let merged_incomplete = s.distributed.as_ref().is_some_and(|d| !d.complete);
+    if let Some(d) = s.distributed.as_ref().filter(|d| d.complete) {
+        let skew = match (d.clock_skew_ms, d.clock_skew_error_ms) {
+            (Some(x), Some(e)) => format!("the generators' clocks were {x:.1} ± {e:.1} ms apart"),
+            _ => "the generators' clock skew was not measured".to_string(),
+        };
+        o.push_str(&format!(
+            "<p>Merged from all {} segments of a split run (histograms added exactly); {skew}.</p>",
+            d.segments
+        ));
+    }
+    if let Some(d) = s.distributed.as_ref().filter(|d| !d.complete) {
+        o.push_str(&format!(
+            "<p class=\"incomplete\">Incomplete: merged from {} of {} segments; segments {:?} are missing and \
+             their planned sends are in no figure below.</p>",
+            d.merged.len(),
+            d.segments,
+            d.missing
+        ));
+    }
+    if run.row.status == RunStatus::Incomplete && !merged_incomplete {
         o.push_str(
             "<p class=\"incomplete\">This run did not finish (its process ended early). The figures below cover \
              the seconds recorded before that.</p>",
         );
     }
-    if s.stopped_early && run.row.status != RunStatus::Incomplete {
+    if s.stopped_early && run.row.status != RunStatus::Incomplete && !merged_incomplete {
         o.push_str(
             "<p class=\"incomplete\">This run was stopped early (by the user or its time bound): it covers \
              only part of its plan, and its sends never made are counted as missed.</p>",

@@ -198,6 +198,7 @@ pub fn drive(
         elapsed: Duration::from_secs(sim.seconds),
         stopped_early: false,
         fan_out: 0.0,
+        start_late: Duration::ZERO,
     }
 }
 

@@ -269,6 +269,7 @@ pub fn start(
             correctness,
             alarms: None,
             read_fan_in: 1,
+            evidence: None,
         })
     });
     Ok(Running { snapshots, task })

@@ -5,18 +5,24 @@
 //! they widen the bound, they are never counted as acknowledged), the sum over shards equals
 //! all acknowledged increments, and no read went backwards: a read sent after an answer
 //! (increment or read) from the same object completed never shows a smaller value.
+//! A segment of a split run checks nothing itself: it hands back its [`Evidence`] (per
+//! object: increments sent, acknowledged, answered; its reads' verdict), and `dobench merge`
+//! sums the parts' evidence and checks it against the target's final state
+//! ([`check_merged`]), through the same checks a whole run uses.
 //! Never blocks the executor's hot path beyond one short mutex.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use dobench_loadgen::http::Method;
-use dobench_loadgen::summary::Check;
+use dobench_loadgen::summary::{Check, Correctness};
 use dobench_loadgen::{executor, RequestSource, RequestSpec, Response};
 use tokio_util::sync::CancellationToken;
 
-use super::{check, fetch_each, run_config, schedule, verdict, Finished, Running};
+use serde::{Deserialize, Serialize};
+
+use super::{check, fetch_each, run_config, schedule, verdict, Finished, Running, Split};
 use crate::error::{Error, Result};
 use crate::keyspace::{unit, Keyspace};
 use crate::profile::Profile;
@@ -147,6 +153,7 @@ pub fn start(
     base: String,
     nonce: &str,
     cancel: CancellationToken,
+    split: Split,
 ) -> Result<Running> {
     let keys = Keyspace::new(&profile.keyspace)?;
     let source = Arc::new(CounterSource {
@@ -157,43 +164,167 @@ pub fn start(
         prefix: format!("ctr-{nonce}"),
         state: Mutex::new(State::default()),
     });
-    let config = run_config(&profile.load, schedule(&profile.load));
+    let mut config = run_config(&profile.load, schedule(&profile.load));
+    split.apply(&mut config);
     let timeout = profile.load.timeout.0;
     let handle = executor::start(config, source.clone(), cancel)?;
     let snapshots = handle.snapshots.clone();
     let strategy = profile.strategy;
     let task = tokio::spawn(async move {
         let outcome = handle.wait().await?;
-        let (checks, objects_used) = verify(&source, &base, timeout).await?;
+        let evidence = source.evidence();
+        let objects_used = evidence.objects.len() as u64;
+        let (correctness, evidence) = if split.is_segment() {
+            let not_yet = check(
+                "checked after the merge",
+                true,
+                "a segment's evidence is checked by `dobench merge` against the merged run",
+            );
+            let json = serde_json::to_value(&evidence)
+                .map_err(|e| Error::Target(format!("serializing the evidence: {e}")))?;
+            (verdict(vec![not_yet]), Some(json))
+        } else {
+            (check_evidence(&evidence, &base, timeout).await?, None)
+        };
         Ok(Finished {
             outcome,
-            correctness: verdict(checks),
+            correctness,
             alarms: None,
             objects_used,
             read_fan_in: strategy.read_fan_in(),
             notes: Vec::new(),
+            evidence,
         })
     });
     Ok(Running { snapshots, task })
 }
 
-async fn verify(src: &CounterSource, base: &str, timeout: Duration) -> Result<(Vec<Check>, u64)> {
-    let (names, st_sent, st_acked, st_answered, answers) = {
-        let st = src.lock();
-        let mut names: Vec<Arc<str>> = st.touched.iter().cloned().collect();
-        names.sort();
-        (
-            names,
-            st.sent_inc.clone(),
-            st.acked.clone(),
-            st.answered_inc.clone(),
-            st.answers.clone(),
-        )
+/// What a counter run (or one segment of it) acknowledged, per object, and its reads'
+/// verdict: everything its correctness checks need besides the target's final state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// Per object name: increments sent, acknowledged (200 with a value), answered (any
+    /// status). Sent − answered may or may not have landed.
+    pub objects: BTreeMap<String, Tally>,
+    /// Reads checked against answers completed before they were sent (within one process:
+    /// a part compares only its own answers, on its own clock).
+    pub reads: u64,
+    pub backwards: u64,
+    pub example: Option<String>,
+}
+
+/// One object's increments.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    pub sent: u64,
+    pub acked: u64,
+    pub answered: u64,
+}
+
+impl Evidence {
+    /// Adds another part's evidence (exact: counts add).
+    pub fn add(&mut self, other: &Evidence) {
+        for (k, t) in &other.objects {
+            let d = self.objects.entry(k.clone()).or_default();
+            d.sent += t.sent;
+            d.acked += t.acked;
+            d.answered += t.answered;
+        }
+        self.reads += other.reads;
+        self.backwards += other.backwards;
+        if self.example.is_none() {
+            self.example.clone_from(&other.example);
+        }
+    }
+}
+
+impl CounterSource {
+    fn evidence(&self) -> Evidence {
+        let st = self.lock();
+        let get = |m: &HashMap<Arc<str>, u64>, k: &Arc<str>| m.get(k).copied().unwrap_or(0);
+        let objects = st
+            .touched
+            .iter()
+            .map(|k| {
+                let t = Tally {
+                    sent: get(&st.sent_inc, k),
+                    acked: get(&st.acked, k),
+                    answered: get(&st.answered_inc, k),
+                };
+                (k.to_string(), t)
+            })
+            .collect();
+        let (reads, backwards, example) = reads_backwards(&st.answers);
+        Evidence {
+            objects,
+            reads,
+            backwards,
+            example,
+        }
+    }
+}
+
+/// Sums the evidence of a split run's parts and checks it against the target's final state:
+/// the checks of a whole run. When segments are `missing` (their acknowledgements are not
+/// here) or no counter can be read back (the target cannot be reached from here), the checks
+/// that need the final state say "not evaluated" and fail: never a silent pass.
+pub async fn check_merged(
+    parts: &[serde_json::Value],
+    missing: &[u32],
+    base: &str,
+    timeout: Duration,
+) -> Result<(Correctness, u64)> {
+    let mut all = Evidence::default();
+    for (i, p) in parts.iter().enumerate() {
+        let e: Evidence = serde_json::from_value(p.clone()).map_err(|e| {
+            Error::Target(format!("part {i}'s counter evidence does not read: {e}"))
+        })?;
+        all.add(&e);
+    }
+    let used = all.objects.len() as u64;
+    let why = if missing.is_empty() {
+        match check_evidence(&all, base, timeout).await {
+            Ok(c) => return Ok((c, used)),
+            Err(e @ (Error::Target(_) | Error::Load(_))) => format!("{e} (target {base})"),
+            Err(e) => return Err(e),
+        }
+    } else {
+        format!("segments {missing:?} have no part, so their acknowledged increments are not here")
     };
+    let not = |name: &str| check(name, false, format!("not evaluated: {why}"));
+    let checks = vec![
+        not("shard totals = acknowledged increments"),
+        not("sum over shards = acknowledged increments"),
+        reads_check(&all),
+    ];
+    Ok((verdict(checks), used))
+}
+
+fn reads_check(e: &Evidence) -> Check {
+    check(
+        "reads never go backwards",
+        e.backwards == 0,
+        match &e.example {
+            Some(x) if e.backwards > 0 => {
+                format!(
+                    "{} of {} reads went backwards, e.g. {x}",
+                    e.backwards, e.reads
+                )
+            }
+            _ => format!(
+                "{} reads, none saw less than an answer completed before it was sent",
+                e.reads
+            ),
+        },
+    )
+}
+
+/// The run's checks from its evidence and the target's final values.
+async fn check_evidence(ev: &Evidence, base: &str, timeout: Duration) -> Result<Correctness> {
     // Each final value read back as it arrives (a million objects' answers never all in
     // memory at once). An unusable base fails here, not as every object unreadable.
     RequestSpec::new("final", Method::GET, &format!("{base}/counter/x"))?;
-    let names = Arc::new(names);
+    let names: Arc<Vec<String>> = Arc::new(ev.objects.keys().cloned().collect());
     let finals = fetch_each(
         names.len(),
         16,
@@ -219,13 +350,9 @@ async fn verify(src: &CounterSource, base: &str, timeout: Duration) -> Result<(V
     let (mut exact, mut ambiguous, mut bad, mut unread) = (0u64, 0u64, Vec::new(), 0u64);
     let (mut sum_final, mut sum_acked, mut sum_unknown) = (0u64, 0u64, 0u64);
     for (name, value) in names.iter().zip(finals) {
-        let acked = st_acked.get(name).copied().unwrap_or(0);
-        let unknown = st_sent.get(name).copied().unwrap_or(0)
-            - st_answered
-                .get(name)
-                .copied()
-                .unwrap_or(0)
-                .min(st_sent.get(name).copied().unwrap_or(0));
+        let t = ev.objects[name];
+        let acked = t.acked;
+        let unknown = t.sent - t.answered.min(t.sent);
         let Some(value) = value.flatten() else {
             unread += 1;
             continue;
@@ -276,18 +403,8 @@ async fn verify(src: &CounterSource, base: &str, timeout: Duration) -> Result<(V
             ),
         ),
     ];
-    let (reads, backwards, example) = reads_backwards(&answers);
-    checks.push(check(
-        "reads never go backwards",
-        backwards == 0,
-        match example {
-            Some(e) => format!("{backwards} of {reads} reads went backwards, e.g. {e}"),
-            None => {
-                format!("{reads} reads, none saw less than an answer completed before it was sent")
-            }
-        },
-    ));
-    Ok((checks, names.len() as u64))
+    checks.push(reads_check(ev));
+    Ok(verdict(checks))
 }
 
 /// Counts reads that saw a smaller value than some answer from the same object that

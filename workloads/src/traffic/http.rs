@@ -357,6 +357,7 @@ pub fn start(
             alarms: None,
             read_fan_in: 1,
             notes: Vec::new(),
+            evidence: None,
         })
     });
     Ok(Running { snapshots, task })

@@ -14,13 +14,13 @@ pub mod ratelimit;
 pub mod ws;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use dobench_loadgen::client::http::{ClientConfig, HttpConn};
 use dobench_loadgen::executor::RunOutcome;
 use dobench_loadgen::summary::{AlarmSummary, Check, Correctness};
 use dobench_loadgen::{
-    ClosedModel, OpenSchedule, RequestSpec, Response, RunConfig, Schedule, Snapshot, Stage,
+    ClosedModel, OpenSchedule, RequestSpec, Response, RunConfig, Schedule, Segment, Snapshot, Stage,
 };
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -57,7 +57,48 @@ pub struct Finished {
     pub read_fan_in: u64,
     /// Extra human-readable lines for the summary (e.g. chat deliveries, reconnects).
     pub notes: Vec<String>,
+    /// A segment of a split run: the correctness evidence it gathered, for `dobench merge`
+    /// to check against the merged run (`None` for a whole run, checked at its end).
+    pub evidence: Option<serde_json::Value>,
 }
+
+/// Which part of a split run this process drives: one interleaved segment of the schedule,
+/// from a start instant every segment shares.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Split {
+    pub segment: Segment,
+    pub start_at: Option<SystemTime>,
+}
+
+impl Default for Split {
+    fn default() -> Self {
+        Split {
+            segment: Segment::WHOLE,
+            start_at: None,
+        }
+    }
+}
+
+impl Split {
+    /// A part of a split run (a segment, or a start instant shared with other processes):
+    /// its correctness is checked after the merge, from the evidence it hands back.
+    pub fn is_segment(&self) -> bool {
+        self.segment.count > 1 || self.start_at.is_some()
+    }
+
+    /// Applies the split to an executor configuration. A segment keeps latency for four
+    /// times as many objects as a whole run (at least 256), so the merge sees a wider set.
+    pub fn apply(&self, config: &mut RunConfig) {
+        config.segment = self.segment;
+        config.start_at = self.start_at;
+        if self.is_segment() {
+            config.track_objects = (config.track_objects * 4).max(256);
+        }
+    }
+}
+
+/// Workloads whose correctness evidence merges across segments (`dobench run --segment`).
+pub const SPLITTABLE: &[WorkloadKind] = &[WorkloadKind::Counter, WorkloadKind::Alarm];
 
 /// Starts the profile's workload against `base` (e.g. `http://127.0.0.1:8787`). Object
 /// names carry `nonce` so every run starts from fresh objects, even on a long-lived target.
@@ -67,12 +108,30 @@ pub fn start(
     nonce: &str,
     cancel: CancellationToken,
 ) -> Result<Running> {
+    start_split(profile, base, nonce, cancel, Split::default())
+}
+
+/// [`start`] for one segment of a split run (`Split::default()`: the whole run). Refuses a
+/// segment of a workload whose evidence does not merge yet (see [`SPLITTABLE`]).
+pub fn start_split(
+    profile: &Profile,
+    base: &str,
+    nonce: &str,
+    cancel: CancellationToken,
+    split: Split,
+) -> Result<Running> {
     let base = base.trim_end_matches('/').to_string();
+    if split.is_segment() && !SPLITTABLE.contains(&profile.workload) {
+        return Err(Error::Invalid(format!(
+            "workload {:?} cannot be split into segments yet: its correctness evidence does not merge across machines (splittable: counter, alarm)",
+            profile.workload.class()
+        )));
+    }
     match profile.workload {
-        WorkloadKind::Counter => counter::start(profile, base, nonce, cancel),
+        WorkloadKind::Counter => counter::start(profile, base, nonce, cancel, split),
         WorkloadKind::Ratelimit => ratelimit::start(profile, base, nonce, cancel),
         WorkloadKind::Chat => chat::start(profile, base, nonce, cancel),
-        WorkloadKind::Alarm => alarm::start(profile, base, nonce, cancel),
+        WorkloadKind::Alarm => alarm::start(profile, base, nonce, cancel, split),
         WorkloadKind::Http => http::start(profile, base, nonce, cancel),
         WorkloadKind::Ws => ws::start(profile, base, nonce, cancel),
     }

@@ -320,6 +320,7 @@ pub fn start(
                 o.burst_keys,
                 o.burst_size
             )],
+            evidence: None,
         })
     });
     Ok(Running { snapshots, task })

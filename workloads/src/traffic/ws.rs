@@ -479,6 +479,7 @@ pub fn start(
             outcome,
             alarms: None,
             read_fan_in: 1,
+            evidence: None,
         })
     });
     Ok(Running { snapshots, task })
