@@ -279,6 +279,10 @@ async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
     // Free since before the start instant: a worker task first polled late is the
     // generator's own delay (lateness), never a wait for a connection (queued).
     let mut free_since = Some(sh.start);
+    // One stop future for the worker's life: polling a fresh `cancelled()` per request
+    // would register (and unregister) a waiter under the token's lock every time.
+    let stopped = sh.stop.cancelled();
+    tokio::pin!(stopped);
     loop {
         // This worker's connection is free from here on.
         let now = Instant::now();
@@ -296,9 +300,10 @@ async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
                 .as_ref()
                 .is_some_and(|p| p.wake_at(ticket.intended.into_std(), wake.clone()));
             tokio::select! {
+                biased;
+                _ = &mut stopped => return,
                 _ = wake.notified(), if paced => {}
                 _ = sleep_until(ticket.intended), if !paced => {}
-                _ = sh.stop.cancelled() => return,
             }
         }
         sh.threads.note_current();
@@ -335,8 +340,9 @@ async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
         sh.sent.fetch_add(1, Ordering::Relaxed);
         sh.in_flight.fetch_add(1, Ordering::Relaxed);
         let result = tokio::select! {
+            biased;
             r = tokio::time::timeout(sh.timeout, send(&sh, &mut conn, &spec, ticket.global, sent)) => r,
-            _ = sh.stop.cancelled() => {
+            _ = &mut stopped => {
                 // Abandoned mid-flight by an early stop: not a completed request.
                 sh.in_flight.fetch_sub(1, Ordering::Relaxed);
                 return;
@@ -370,8 +376,9 @@ async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
         }
         if !think.is_zero() {
             tokio::select! {
+                biased;
+                _ = &mut stopped => return,
                 _ = tokio::time::sleep(think) => {}
-                _ = sh.stop.cancelled() => return,
             }
         }
     }
