@@ -21,7 +21,6 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
 need() { command -v "$1" >/dev/null || { apt-get update -qq && apt-get install -y -qq "$2"; }; }
-need nginx nginx-light
 need wrk wrk
 need jq jq
 [ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time; }
@@ -39,35 +38,17 @@ else
 fi
 
 TMP=$(mktemp -d)
-NGINX=""
+NGINX_PID=""
 cleanup() {
-  [ -n "$NGINX" ] && kill "$NGINX" 2>/dev/null && wait "$NGINX" 2>/dev/null
+  if [ -n "$NGINX_PID" ]; then kill "$NGINX_PID" 2>/dev/null; wait "$NGINX_PID" 2>/dev/null || true; fi
   rm -rf "$TMP"
 }
 trap cleanup EXIT
 
-# A free loopback port: ask the kernel for one, then hand it to nginx.
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$TMP/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-master_process off;
-pid $TMP/nginx.pid;
-error_log $TMP/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000000;
-  server {
-    listen 127.0.0.1:$PORT;
-    location / { return 200 "ok"; }
-  }
-}
-EOF
-taskset -c "$SERVER_CPU" nginx -p "$TMP" -c "$TMP/nginx.conf" &
-NGINX=$!
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/" >/dev/null && break; sleep 0.1; done
-URL="http://127.0.0.1:$PORT/"
+# shellcheck source=benches/nginx_ok.sh
+. "$ROOT/benches/nginx_ok.sh"
+start_nginx_ok "$TMP" "$SERVER_CPU"
+URL=$NGINX_URL
 echo "nginx $(nginx -v 2>&1 | sed 's/.*\///') on cpu $SERVER_CPU at $URL; generators on cpu $GEN_CPUS; $CONNS connections, ${SECS}s per run, $ROUNDS rounds" >&2
 
 # Each run prints: req/s  requests  user_s  sys_s

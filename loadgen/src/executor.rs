@@ -167,7 +167,8 @@ struct Shared {
 }
 
 impl Shared {
-    fn claim(&self, own_iterations: &mut u64) -> Option<Ticket> {
+    /// The next send of this worker, `now` being the moment it asks.
+    fn claim(&self, own_iterations: &mut u64, now: Instant) -> Option<Ticket> {
         if self.stop.is_cancelled() {
             return None;
         }
@@ -186,7 +187,6 @@ impl Shared {
                 })
             }
             Plan::Closed { model, segment } => {
-                let now = Instant::now();
                 if model.duration.is_some_and(|d| now >= self.start + d) {
                     return None;
                 }
@@ -288,12 +288,13 @@ async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
         let now = Instant::now();
         let free_at = free_since.take().map_or(now, |s| s.min(now));
         sh.threads.note_current();
-        let Some(ticket) = sh.claim(&mut iterations) else {
+        let Some(ticket) = sh.claim(&mut iterations, now) else {
             break;
         };
         let queue_wait = (is_open && free_at > ticket.intended).then(|| free_at - ticket.intended);
         let wait = ticket.intended.saturating_duration_since(free_at);
-        if wait > Duration::from_micros(20) {
+        let slept = wait > Duration::from_micros(20);
+        if slept {
             // Open model: the pacer thread wakes us on time (tokio's timer is 1 ms coarse).
             let paced = sh
                 .pacer
@@ -306,10 +307,14 @@ async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
                 _ = sleep_until(ticket.intended), if !paced => {}
             }
         }
-        sh.threads.note_current();
         // When the send could go: its intended time, or when a connection came free.
         let ready = ticket.intended.max(free_at);
-        let now = Instant::now();
+        let now = if slept {
+            sh.threads.note_current();
+            Instant::now()
+        } else {
+            now
+        };
         if is_open && now.saturating_duration_since(ready) >= sh.timeout {
             // The generator itself could not send within a timeout of when it could have
             // (its threads starved): the one kind of send booked as missed.

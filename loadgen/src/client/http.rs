@@ -107,7 +107,9 @@ impl HttpConn {
             .authority()
             .ok_or_else(|| RequestError::connect("URL has no host"))?;
         if let Some(c) = &mut self.conn {
-            if &c.authority == authority && c.is_open() {
+            // Exact bytes first: the same URL every time is the common case.
+            let same = c.authority.as_str() == authority.as_str() || &c.authority == authority;
+            if same && c.is_open() {
                 return Ok(());
             }
         }
