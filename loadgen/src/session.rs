@@ -91,7 +91,9 @@ impl Session {
                 _ => {
                     let again = if reconnects < MAX_RECONNECTS {
                         reconnects += 1;
-                        ws::connect(&self.url, timeout).await.ok()
+                        // Boxed: inline, the handshake's state would be in every
+                        // reader's task (~4 KiB each, for a reconnect that rarely comes).
+                        Box::pin(ws::connect(&self.url, timeout)).await.ok()
                     } else {
                         None
                     };

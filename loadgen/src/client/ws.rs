@@ -2,7 +2,9 @@
 //! frames, close. The executor opens and drives every session (`RequestSource::sessions`);
 //! this module only speaks the protocol and never interprets frame contents or schedules
 //! anything. Each session's read buffer is kept small ([`READ_BUFFER_BYTES`]): tungstenite's
-//! default zero-fills 128 KiB per socket, which at 5,000 members is 640 MiB of nothing.
+//! default zero-fills 128 KiB per socket, which at 5,000 members is 640 MiB of nothing; and
+//! the opening handshake is ours ([`super::upgrade`]), because tungstenite's keeps its 4 KiB
+//! handshake buffer as every session's read buffer.
 
 use std::time::Duration;
 
@@ -19,7 +21,7 @@ use crate::error::{Error, Result};
 type Stream = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Bytes a session reads from its socket at a time (a larger frame reserves its own length).
-pub const READ_BUFFER_BYTES: usize = 4 * 1024;
+pub const READ_BUFFER_BYTES: usize = 1024;
 
 /// The sending half of a session.
 pub struct WsSender(SplitSink<Stream, Message>);
@@ -39,14 +41,29 @@ pub async fn connect(url: &str, timeout: Duration) -> Result<(WsSender, WsReceiv
     let config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(0);
+    if uri.scheme_str() != Some("ws") {
+        return Err(Error::WebSocket(format!(
+            "{url}: only ws:// URLs are supported here"
+        )));
+    }
     let t0 = Instant::now();
-    let (stream, _resp) = tokio::time::timeout(
-        timeout,
-        tokio_tungstenite::connect_async_with_config(url, Some(config), true),
-    )
-    .await
-    .map_err(|_| Error::WebSocket(format!("connect to {url} timed out")))?
-    .map_err(|e| Error::WebSocket(format!("connect to {url}: {e}")))?;
+    let open = async {
+        let addr = uri.authority().map_or("", |a| a.as_str());
+        let addr = if uri.port().is_some() {
+            addr.to_string()
+        } else {
+            format!("{addr}:80")
+        };
+        let tcp = TcpStream::connect(&addr)
+            .await
+            .map_err(|e| Error::WebSocket(format!("connect to {url}: {e}")))?;
+        tcp.set_nodelay(true)
+            .map_err(|e| Error::WebSocket(format!("connect to {url}: {e}")))?;
+        super::upgrade::upgrade(MaybeTlsStream::Plain(tcp), &uri, config).await
+    };
+    let stream = tokio::time::timeout(timeout, open)
+        .await
+        .map_err(|_| Error::WebSocket(format!("connect to {url} timed out")))??;
     let took = t0.elapsed();
     let (sink, stream) = stream.split();
     Ok((WsSender(sink), WsReceiver(stream), took))
