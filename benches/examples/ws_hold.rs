@@ -25,14 +25,6 @@ async fn main() {
         .trim_start_matches("http://")
         .trim_end_matches('/')
         .to_string();
-    eprintln!(
-        "size of a client WebSocketStream: {} bytes",
-        std::mem::size_of::<
-            tokio_tungstenite::WebSocketStream<
-                tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-            >,
-        >()
-    );
     let pid = std::process::id();
     let before = rss_kib(pid);
     let held: Vec<_> = stream::iter(0..n)
@@ -46,19 +38,6 @@ async fn main() {
                     return Ok::<_, String>((Some(s), None));
                 }
                 let url = format!("{ws_base}/chat/hold-{}/ws?user=h{i}", i / 1000);
-                if let Ok(b) = std::env::var("RAW_BUF") {
-                    let b: usize = b.parse().unwrap();
-                    let cfg = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
-                        .read_buffer_size(b)
-                        .write_buffer_size(0);
-                    let (s, resp) =
-                        tokio_tungstenite::connect_async_with_config(&url, Some(cfg), true)
-                            .await
-                            .map_err(|e| e.to_string())?;
-                    drop(resp);
-                    std::mem::forget(s);
-                    return Ok((None, None));
-                }
                 let (tx, rx, _) =
                     dobench_loadgen::client::ws::connect(&url, Duration::from_secs(10))
                         .await

@@ -31,7 +31,9 @@ async fn scripted(answers: Vec<&'static [u8]>, close_after: bool) -> (String, Ar
                 let mut chunk = [0u8; 4096];
                 let mut n = 0;
                 loop {
-                    let Ok(got) = s.read(&mut chunk).await else { return };
+                    let Ok(got) = s.read(&mut chunk).await else {
+                        return;
+                    };
                     if got == 0 {
                         return;
                     }
@@ -74,14 +76,24 @@ async fn chunked_and_length_bodies_on_one_kept_alive_connection() {
     let spec = get(&url);
     assert!(conn.is_fast(&spec.url));
     let r = conn.send(&spec).await.unwrap();
-    assert_eq!((r.status, &r.body[..], r.cold_start), (200, &b"abcde"[..], false));
+    assert_eq!(
+        (r.status, &r.body[..], r.cold_start),
+        (200, &b"abcde"[..], false)
+    );
     let r = conn.send(&spec).await.unwrap();
-    assert_eq!((r.status, &r.body[..], r.cold_start), (201, &b"hello"[..], true));
+    assert_eq!(
+        (r.status, &r.body[..], r.cold_start),
+        (201, &b"hello"[..], true)
+    );
     for _ in 0..3 {
         let r = conn.send(&spec).await.unwrap();
         assert_eq!((r.status, r.body.len()), (204, 0));
     }
-    assert_eq!(accepted.load(Ordering::SeqCst), 1, "keep-alive: one connection");
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "keep-alive: one connection"
+    );
 }
 
 #[tokio::test]
@@ -125,12 +137,20 @@ async fn a_body_without_length_runs_to_the_close() {
 
 #[tokio::test]
 async fn malformed_and_cut_answers_are_errors() {
-    let (url, _) = scripted(vec![b"HTTP/1.1 200 OK\r\nContent-Length: nope\r\n\r\n"], false).await;
+    let (url, _) = scripted(
+        vec![b"HTTP/1.1 200 OK\r\nContent-Length: nope\r\n\r\n"],
+        false,
+    )
+    .await;
     let mut conn = HttpConn::new(ClientConfig::default());
     let e = conn.send(&get(&url)).await.unwrap_err();
     assert!(e.message.contains("Content-Length"), "{e}");
 
-    let (url, _) = scripted(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"], true).await;
+    let (url, _) = scripted(
+        vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"],
+        true,
+    )
+    .await;
     let e = conn.send(&get(&url)).await.unwrap_err();
     assert!(e.message.contains("closed before"), "{e}");
 }
