@@ -181,7 +181,8 @@ struct Shared {
 }
 
 impl Shared {
-    fn claim(&self, own_iterations: &mut u64) -> Option<Ticket> {
+    /// The next send of this worker, `now` being the moment it asks.
+    fn claim(&self, own_iterations: &mut u64, now: Instant) -> Option<Ticket> {
         if self.stop.is_cancelled() {
             return None;
         }
@@ -200,7 +201,6 @@ impl Shared {
                 })
             }
             Plan::Closed { model, segment } => {
-                let now = Instant::now();
                 if model.duration.is_some_and(|d| now >= self.start + d) {
                     return None;
                 }
@@ -320,32 +320,42 @@ async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
     // Free since before the start instant: a worker task first polled late is the
     // generator's own delay (lateness), never a wait for a connection (queued).
     let mut free_since = Some(sh.start);
+    // One stop future for the worker's life: polling a fresh `cancelled()` per request
+    // would register (and unregister) a waiter under the token's lock every time.
+    let stopped = sh.stop.cancelled();
+    tokio::pin!(stopped);
     loop {
         // This worker's connection is free from here on.
         let now = Instant::now();
         let free_at = free_since.take().map_or(now, |s| s.min(now));
         sh.threads.note_current();
-        let Some(ticket) = sh.claim(&mut iterations) else {
+        let Some(ticket) = sh.claim(&mut iterations, now) else {
             break;
         };
         let queue_wait = (is_open && free_at > ticket.intended).then(|| free_at - ticket.intended);
         let wait = ticket.intended.saturating_duration_since(free_at);
-        if wait > Duration::from_micros(20) {
+        let slept = wait > Duration::from_micros(20);
+        if slept {
             // Open model: the pacer thread wakes us on time (tokio's timer is 1 ms coarse).
             let paced = sh
                 .pacer
                 .as_ref()
                 .is_some_and(|p| p.wake_at(ticket.intended.into_std(), wake.clone()));
             tokio::select! {
+                biased;
+                _ = &mut stopped => return,
                 _ = wake.notified(), if paced => {}
                 _ = sleep_until(ticket.intended), if !paced => {}
-                _ = sh.stop.cancelled() => return,
             }
         }
-        sh.threads.note_current();
         // When the send could go: its intended time, or when a connection came free.
         let ready = ticket.intended.max(free_at);
-        let now = Instant::now();
+        let now = if slept {
+            sh.threads.note_current();
+            Instant::now()
+        } else {
+            now
+        };
         if is_open && now.saturating_duration_since(ready) >= sh.timeout {
             // The generator itself could not send within a timeout of when it could have
             // (its threads starved): the one kind of send booked as missed.
@@ -377,8 +387,9 @@ async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
         sh.sent.fetch_add(1, Ordering::Relaxed);
         sh.in_flight.fetch_add(1, Ordering::Relaxed);
         let result = tokio::select! {
+            biased;
             r = tokio::time::timeout(sh.timeout, send(&sh, &mut conn, &spec, ticket.global, sent)) => r,
-            _ = sh.stop.cancelled() => {
+            _ = &mut stopped => {
                 // Abandoned mid-flight by an early stop: not a completed request.
                 sh.in_flight.fetch_sub(1, Ordering::Relaxed);
                 return;
@@ -412,8 +423,9 @@ async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
         }
         if !think.is_zero() {
             tokio::select! {
+                biased;
+                _ = &mut stopped => return,
                 _ = tokio::time::sleep(think) => {}
-                _ = sh.stop.cancelled() => return,
             }
         }
     }

@@ -99,7 +99,9 @@ impl Session {
                 _ => {
                     let again = if reconnects < MAX_RECONNECTS {
                         reconnects += 1;
-                        ws::connect_with(&self.url, timeout, self.tls.as_ref())
+                        // Boxed: inline, the handshake's state would be in every
+                        // reader's task (~4 KiB each, for a reconnect that rarely comes).
+                        Box::pin(ws::connect_with(&self.url, timeout, self.tls.as_ref()))
                             .await
                             .ok()
                     } else {

@@ -1,24 +1,19 @@
-//! One worker's HTTP connection, driven through hyper's connection-level client: HTTP/1.1
-//! keep-alive by default, HTTP/2 (prior knowledge, h2c; over TLS by ALPN) on request;
-//! `https://` over rustls ([`super::tls`]). Each executor worker owns
-//! one `HttpConn`, so there is no shared pool lock on the hot path. Reconnects lazily after a
-//! failure. Never retries a request and never records stats (the caller classifies the error).
-//!
-//! Why hyper and not reqwest here: reqwest's pool checkout, URL handling and boxed futures
-//! cost a few µs per request, which matters at 50k+ req/s on two cores (see the comparison in
-//! `benches/http_compare.sh`); a per-worker connection is also what wrk and oha do.
+//! One worker's HTTP connection, [`HttpConn`]: the one client interface the executor, the
+//! workloads and the stats scraper use. Plain `http://` HTTP/1.1 goes through the fast path
+//! ([`super::h1`]: pre-serialized request bytes, in-place response parse); HTTP/2 and
+//! `https://` through the general hyper client ([`super::general`]), chosen automatically
+//! from the URL and [`ClientConfig`]. Each executor worker owns one `HttpConn`, so there is
+//! no shared pool lock on the hot path. Reconnects lazily after a failure or a `close`.
+//! Never retries a request and never records stats (the caller classifies the error).
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::header::HOST;
-use http::uri::{Authority, PathAndQuery};
-use http::{HeaderValue, Request, Uri};
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::{http1, http2};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use http::uri::Authority;
+use http::{HeaderValue, Uri};
 use tokio::net::TcpStream;
 
+use super::general::GeneralConn;
+use super::h1::H1Conn;
 use super::tls::{self, Tls};
 use crate::recorder::ErrorKind;
 use crate::request::{RequestSpec, Response};
@@ -32,6 +27,9 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// TLS for `https://` URLs; `None`: the process-wide choice ([`super::tls::process`]).
     pub tls: Option<Tls>,
+    /// Plain HTTP/1.1 through the fast path (true by default); false sends it through the
+    /// general client as well (for comparisons).
+    pub fast_h1: bool,
 }
 
 impl Default for ClientConfig {
@@ -40,6 +38,7 @@ impl Default for ClientConfig {
             http2: false,
             connect_timeout: Duration::from_secs(5),
             tls: None,
+            fast_h1: true,
         }
     }
 }
@@ -53,13 +52,13 @@ pub struct RequestError {
 }
 
 impl RequestError {
-    fn connect(e: impl std::fmt::Display) -> Self {
+    pub(crate) fn connect(e: impl std::fmt::Display) -> Self {
         RequestError {
             kind: ErrorKind::Connect,
             message: e.to_string(),
         }
     }
-    fn other(e: impl std::fmt::Display) -> Self {
+    pub(crate) fn other(e: impl std::fmt::Display) -> Self {
         RequestError {
             kind: ErrorKind::Other,
             message: e.to_string(),
@@ -67,44 +66,23 @@ impl RequestError {
     }
 }
 
-enum Sender {
-    H1(http1::SendRequest<Full<Bytes>>),
-    H2(http2::SendRequest<Full<Bytes>>),
-}
-
-impl Sender {
-    fn is_closed(&self) -> bool {
-        match self {
-            Sender::H1(s) => s.is_closed(),
-            Sender::H2(s) => s.is_closed(),
-        }
-    }
+enum Client {
+    Fast(H1Conn),
+    General(GeneralConn),
 }
 
 struct Conn {
     authority: Authority,
-    host: HeaderValue,
-    sender: Sender,
+    client: Client,
 }
 
-/// The HTTP handshake on an open stream (plain TCP or TLS). The connection futures are
-/// driven by their own tasks and end when the sender (owned by the caller) is dropped or the
-/// peer closes.
-async fn handshake<I>(io: I, http2: bool) -> Result<Sender, RequestError>
-where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    Ok(if http2 {
-        let (s, conn) = http2::handshake(TokioExecutor::new(), io)
-            .await
-            .map_err(RequestError::connect)?;
-        tokio::spawn(conn);
-        Sender::H2(s)
-    } else {
-        let (s, conn) = http1::handshake(io).await.map_err(RequestError::connect)?;
-        tokio::spawn(conn);
-        Sender::H1(s)
-    })
+impl Conn {
+    fn is_open(&mut self) -> bool {
+        match &mut self.client {
+            Client::Fast(c) => c.is_open(),
+            Client::General(c) => c.is_open(),
+        }
+    }
 }
 
 /// One worker's connection (at most one request in flight on it).
@@ -118,13 +96,20 @@ impl HttpConn {
         HttpConn { config, conn: None }
     }
 
+    /// True when requests to `url` take the plain HTTP/1.1 fast path.
+    pub fn is_fast(&self, url: &Uri) -> bool {
+        self.config.fast_h1 && !self.config.http2 && url.scheme_str() != Some("https")
+    }
+
     /// Opens (or reuses) the connection to `url`'s authority.
     pub async fn connect(&mut self, url: &Uri) -> Result<(), RequestError> {
         let authority = url
             .authority()
             .ok_or_else(|| RequestError::connect("URL has no host"))?;
-        if let Some(c) = &self.conn {
-            if &c.authority == authority && !c.sender.is_closed() {
+        if let Some(c) = &mut self.conn {
+            // Exact bytes first: the same URL every time is the common case.
+            let same = c.authority.as_str() == authority.as_str() || &c.authority == authority;
+            if same && c.is_open() {
                 return Ok(());
             }
         }
@@ -134,6 +119,7 @@ impl HttpConn {
         let host = authority.host();
         let addr = format!("{host}:{port}");
         let http2 = self.config.http2;
+        let fast = self.is_fast(url);
         let tls = match (https, &self.config.tls) {
             (false, _) => None,
             (true, Some(t)) => Some((t.clone(), tls::server_name(host))),
@@ -142,32 +128,29 @@ impl HttpConn {
                 tls::server_name(host),
             )),
         };
-        let handshake = async move {
+        let host = HeaderValue::from_str(authority.as_str()).map_err(RequestError::connect)?;
+        let open = async move {
             let tcp = TcpStream::connect(&addr)
                 .await
                 .map_err(RequestError::connect)?;
             tcp.set_nodelay(true).map_err(RequestError::connect)?;
-            match tls {
-                None => handshake(TokioIo::new(tcp), http2).await,
-                Some((tls, name)) => {
-                    let name = name.map_err(RequestError::connect)?;
-                    let stream = tls
-                        .connector(http2)
-                        .connect(name, tcp)
-                        .await
-                        .map_err(|e| RequestError::connect(format!("TLS: {e}")))?;
-                    handshake(TokioIo::new(stream), http2).await
-                }
+            if fast {
+                return Ok(Client::Fast(H1Conn::new(tcp)));
             }
+            let tls = match tls {
+                Some((t, name)) => Some((t, name.map_err(RequestError::connect)?)),
+                None => None,
+            };
+            GeneralConn::open(tcp, tls, http2, host)
+                .await
+                .map(Client::General)
         };
-        let sender = tokio::time::timeout(self.config.connect_timeout, handshake)
+        let client = tokio::time::timeout(self.config.connect_timeout, open)
             .await
             .map_err(|_| RequestError::connect("connect timed out"))??;
-        let host = HeaderValue::from_str(authority.as_str()).map_err(RequestError::connect)?;
         self.conn = Some(Conn {
             authority: authority.clone(),
-            host,
-            sender,
+            client,
         });
         Ok(())
     }
@@ -180,56 +163,17 @@ impl HttpConn {
     /// Sends `spec` and reads the whole response body. On error the connection is dropped.
     pub async fn send(&mut self, spec: &RequestSpec) -> Result<Response, RequestError> {
         self.connect(&spec.url).await?;
-        let result = self.exchange(spec).await;
-        if result.is_err() {
-            self.conn = None;
-        }
-        result
-    }
-
-    async fn exchange(&mut self, spec: &RequestSpec) -> Result<Response, RequestError> {
         let conn = self
             .conn
             .as_mut()
             .ok_or_else(|| RequestError::connect("not connected"))?;
-        let mut req = Request::new(Full::new(spec.body.clone()));
-        *req.method_mut() = spec.method.clone();
-        *req.headers_mut() = spec.headers.clone();
-        let resp = match &mut conn.sender {
-            Sender::H1(s) => {
-                // HTTP/1.1 wants origin-form plus a Host header.
-                let pq = spec
-                    .url
-                    .path_and_query()
-                    .cloned()
-                    .unwrap_or_else(|| PathAndQuery::from_static("/"));
-                *req.uri_mut() = Uri::from(pq);
-                if !req.headers().contains_key(HOST) {
-                    req.headers_mut().insert(HOST, conn.host.clone());
-                }
-                s.ready().await.map_err(RequestError::other)?;
-                s.send_request(req).await.map_err(RequestError::other)?
-            }
-            Sender::H2(s) => {
-                *req.uri_mut() = spec.url.clone();
-                s.ready().await.map_err(RequestError::other)?;
-                s.send_request(req).await.map_err(RequestError::other)?
-            }
+        let result = match &mut conn.client {
+            Client::Fast(c) => c.exchange(spec, conn.authority.as_str()).await,
+            Client::General(c) => c.exchange(spec).await,
         };
-        let status = resp.status().as_u16();
-        let cold_start = resp
-            .headers()
-            .contains_key(crate::request::COLD_START_HEADER);
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(RequestError::other)?
-            .to_bytes();
-        Ok(Response {
-            status,
-            body,
-            cold_start,
-        })
+        if result.is_err() {
+            self.conn = None;
+        }
+        result
     }
 }

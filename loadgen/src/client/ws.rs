@@ -2,7 +2,9 @@
 //! same trust as HTTPS, [`super::tls`]), send text frames, receive text frames, close. The executor opens and drives every session (`RequestSource::sessions`);
 //! this module only speaks the protocol and never interprets frame contents or schedules
 //! anything. Each session's read buffer is kept small ([`READ_BUFFER_BYTES`]): tungstenite's
-//! default zero-fills 128 KiB per socket, which at 5,000 members is 640 MiB of nothing.
+//! default zero-fills 128 KiB per socket, which at 5,000 members is 640 MiB of nothing; and
+//! the opening handshake is ours ([`super::upgrade`]), because tungstenite's keeps its 4 KiB
+//! handshake buffer as every session's read buffer.
 
 use std::time::Duration;
 
@@ -23,7 +25,7 @@ use crate::error::{Error, Result};
 type Stream = WebSocketStream<Either<TcpStream, TlsStream<TcpStream>>>;
 
 /// Bytes a session reads from its socket at a time (a larger frame reserves its own length).
-pub const READ_BUFFER_BYTES: usize = 4 * 1024;
+pub const READ_BUFFER_BYTES: usize = 1024;
 
 /// The sending half of a session.
 pub struct WsSender(SplitSink<Stream, Message>);
@@ -87,11 +89,9 @@ pub async fn connect_with(
                     .map_err(|e| failed(format!("TLS: {e}")))?,
             ),
         };
-        tokio_tungstenite::client_async_with_config(url, io, Some(config))
-            .await
-            .map_err(|e| failed(e.to_string()))
+        super::upgrade::upgrade(io, &uri, config).await
     };
-    let (stream, _resp) = tokio::time::timeout(timeout, handshake)
+    let stream = tokio::time::timeout(timeout, handshake)
         .await
         .map_err(|_| Error::WebSocket(format!("connect to {url} timed out")))??;
     let took = t0.elapsed();
