@@ -438,6 +438,7 @@ impl Aggregate {
                 .p99
                 .max(Percentiles::of(&t.delivery_latency).p99),
             busy_pct: live.busy_pct,
+            cpu_pct: live.cpu_pct,
             requests: t.requests,
             missed: live.missed,
         });

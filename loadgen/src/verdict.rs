@@ -12,7 +12,9 @@ pub const LIMITED_LATE_P99_MS: f64 = 10.0;
 /// busy the machine was. Latency counts from the intended send, so it always holds the delay.
 pub const LIMITED_LATE_SHARE: f64 = 0.25;
 /// The generator's threads' busy share (on-CPU + run-queue wait, %) at or above which the
-/// generator is called the run's limit: its threads always had work and never caught up.
+/// generator is called the run's limit when its sends were also late (see
+/// [`GeneratorVerdict::of`]); and its CPU share of the machine's cores at or above which it
+/// is the limit whatever its timing: its own work took every core.
 pub const LIMITED_BUSY_PCT: f64 = 90.0;
 /// Milder signs, reported as a note only.
 pub const NOTE_LATE_P99_MS: f64 = 1.0;
@@ -31,8 +33,10 @@ pub struct Evidence<'a> {
     pub lateness: &'a Percentiles,
     /// The p99 of the latency it measured (the larger of request and delivery latency), ms.
     pub latency_p99_ms: f64,
-    /// Its threads' busy share, %.
+    /// Its threads' busy share (on CPU or waiting for one), %.
     pub busy_pct: f64,
+    /// Its threads' CPU time as a share of the machine's cores, %.
+    pub cpu_pct: f64,
     /// Requests completed.
     pub requests: u64,
     /// Sends it never made.
@@ -63,7 +67,8 @@ impl GeneratorVerdict {
     /// Limited when enough requests completed and the send delay set the numbers
     /// ([`delay_sets_the_numbers`]), or the threads were busy past [`LIMITED_BUSY_PCT`] while
     /// the delay, past [`NOTE_LATE_P99_MS`], was a material share of the latency (busy threads
-    /// that still send on time are near their limit, not at it); or when more than
+    /// that still send on time are near their limit, not at it), or its own CPU took
+    /// [`LIMITED_BUSY_PCT`] of the machine's cores; or when more than
     /// [`LIMITED_MISSED_SHARE`] of the sends were never made.
     pub fn of(e: &Evidence<'_>) -> Self {
         let late = e.lateness.p99;
@@ -73,13 +78,17 @@ impl GeneratorVerdict {
         let busy_and_late = e.busy_pct >= LIMITED_BUSY_PCT
             && late > NOTE_LATE_P99_MS
             && is_material(late, e.latency_p99_ms);
-        let limited = (enough && (delay_sets_the_numbers(late, e.latency_p99_ms) || busy_and_late))
+        let own_work_took_the_cores = e.cpu_pct >= LIMITED_BUSY_PCT;
+        let limited = (enough
+            && (delay_sets_the_numbers(late, e.latency_p99_ms)
+                || busy_and_late
+                || own_work_took_the_cores))
             || missed_share > LIMITED_MISSED_SHARE;
         let mild = enough && (late > NOTE_LATE_P99_MS || e.busy_pct >= NOTE_BUSY_PCT);
         let note = (limited || mild).then(|| {
             let mut evidence = format!(
-                "the generator's own send delay p99 {late:.2} ms (latency p99 {:.2} ms), its threads busy {:.0} %",
-                e.latency_p99_ms, e.busy_pct
+                "the generator's own send delay p99 {late:.2} ms (latency p99 {:.2} ms), its threads busy {:.0} %, its CPU {:.0} % of the cores",
+                e.latency_p99_ms, e.busy_pct, e.cpu_pct
             );
             if e.missed > 0 {
                 evidence.push_str(&format!(
@@ -120,6 +129,7 @@ mod tests {
             lateness: &late(late_p99),
             latency_p99_ms: latency_p99,
             busy_pct: busy,
+            cpu_pct: busy / 2.0,
             requests: 10_000,
             missed,
         })
@@ -147,6 +157,15 @@ mod tests {
             "busy, late by a sliver"
         );
         assert!(!verdict(0.5, 1.0, 95.0, 0).limited, "busy, on time");
+        let own = GeneratorVerdict::of(&Evidence {
+            lateness: &late(0.01),
+            latency_p99_ms: 900.0,
+            busy_pct: 99.0,
+            cpu_pct: 98.0,
+            requests: 10_000,
+            missed: 0,
+        });
+        assert!(own.limited, "its own work took the cores");
         assert!(verdict(0.5, 300.0, 10.0, 200).limited);
         assert!(
             !verdict(0.5, 300.0, 10.0, 50).limited,
@@ -164,6 +183,7 @@ mod tests {
             lateness: &late(50.0),
             latency_p99_ms: 50.0,
             busy_pct: 99.0,
+            cpu_pct: 99.0,
             requests: 10,
             missed: 0,
         });
