@@ -15,8 +15,11 @@
 //! [`serve_with`] runs it with a [`FrontConfig`]: name, connection, timeout, drain and
 //! send-queue bounds, the admin gate and the Host allow-list.
 //!
-//! Turns are exclusive: production lets events interleave while a handler awaits non-storage
-//! I/O; here handlers are synchronous, which is stricter by design.
+//! Handlers are async, with production's gates: storage calls are synchronous and never let
+//! another event in; awaiting another object ([`Stub`], reached through a [`Namespace`]) or a
+//! timer opens the input gate, so other events interleave there, unless the turn holds it
+//! closed with [`InputGate::block_concurrency`]; the output gate holds every answer, frame
+//! and outgoing call until the writes before it commit.
 
 mod admin;
 mod alarm;
@@ -25,8 +28,10 @@ mod ceiling;
 mod clock;
 mod config;
 mod conn_timer;
+mod context;
 mod error;
 mod front;
+mod gate;
 mod host_check;
 pub mod http;
 mod id;
@@ -45,6 +50,7 @@ mod server;
 mod sockets;
 mod stats;
 mod storage;
+mod stub;
 mod ws_conn;
 
 pub use alarm::{retry_delay, MAX_RETRIES};
@@ -53,11 +59,14 @@ pub use clock::{epoch_ms, epoch_us};
 pub use config::{
     default_max_open_databases, open_files_limit, parse_bytes, Ceiling, Config, DataDir,
 };
+pub use context::{Context, StorageGuard};
 pub use error::{Error, Result};
 pub use front::{AdminAccess, FrontConfig};
+pub use gate::InputGate;
 pub use id::{IdSpace, ObjectId};
 pub use object::{
-    AlarmInfo, Context, HeaderMap, Method, Object, Request, Response, SocketId, WsMessage,
+    AlarmInfo, AnyObject, HeaderMap, Method, Object, Request, Response, SocketEvent, SocketId,
+    TurnFuture, WsMessage,
 };
 pub use registry::{Constructor, Registry};
 pub use residency::{LIVE_OBJECT_BYTES, OPEN_DATABASE_BYTES};
@@ -70,3 +79,4 @@ pub use storage::{
     object_db_path, ListOptions, SqlRows, SqlValue, Storage, StorageUsage, MAX_KEY_BYTES,
     MAX_VALUE_BYTES,
 };
+pub use stub::{Namespace, Stub};
