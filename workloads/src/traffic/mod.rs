@@ -5,11 +5,15 @@
 //! [`Finished`] result later. Never starts a runtime, prints, or stores anything: the binary
 //! does that.
 
+pub mod aggregator;
 pub mod alarm;
 pub mod chat;
 pub mod counter;
 pub mod http;
+pub mod lock;
+pub mod lost_update;
 pub mod ratelimit;
+mod tally;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,6 +76,9 @@ pub fn start(
         WorkloadKind::Chat => chat::start(profile, base, nonce, cancel),
         WorkloadKind::Alarm => alarm::start(profile, base, nonce, cancel),
         WorkloadKind::Http => http::start(profile, base, nonce, cancel),
+        WorkloadKind::Aggregator => aggregator::start(profile, base, nonce, cancel),
+        WorkloadKind::Lock => lock::start(profile, base, nonce, cancel),
+        WorkloadKind::LostUpdate => lost_update::start(profile, base, nonce, cancel),
     }
 }
 
