@@ -16,6 +16,15 @@
 //   GET  /chat/{object}/history?after_seq=S&limit=N -> the first N after seq S (a page)
 //   POST /alarm/{object}/schedule?at_ms=T&fail_times=K -> {"scheduled_ms":T}
 //   GET  /alarm/{object}/fired                   -> {"fired":[...]}
+//   POST /aggregator/{object}/increment?parent=P&by=N -> {"value":v,"total":t}
+//        (the shard calls parent P's add(N) over RPC, then counts N itself)
+//   GET  /aggregator/{object}                    -> {"value":v}
+//   GET  /aggregator/{object}/total              -> {"total":t}
+//   POST /lock/{object}/hold?hold_ms=H&ttl_ms=T  -> {"token","granted_us","released_us","expires_us","waited_us"}
+//   GET  /lock/{object}/state                    -> {"grants","violations","held","waiting"}
+//   POST /lostupdate/{object}/add?guard=0|1&delay_ms=D -> {"n":n} (read, await helper, write)
+//   POST /lostupdate/{object}/pause?delay_ms=D   -> {"ok":true}
+//   GET  /lostupdate/{object}                    -> {"n":n}
 //   GET  /_dobench/health                        -> {"ok":true}
 
 import { DurableObject } from "cloudflare:workers";
@@ -189,6 +198,61 @@ async function route(request, env, url) {
           return json({ messages: await stub.page(after, limit) });
         }
         return json({ messages: await stub.history(limit) });
+      }
+      break;
+    }
+    case "aggregator": {
+      const stub = env.AGGREGATOR.get(env.AGGREGATOR.idFromName(object));
+      if (action === undefined) {
+        if (method !== "GET") throw methodNotAllowed("GET");
+        return json({ value: await stub.value() });
+      }
+      if (action === "total") {
+        if (method !== "GET") throw methodNotAllowed("GET");
+        return json({ total: await stub.total() });
+      }
+      if (action === "increment") {
+        if (method !== "POST") throw methodNotAllowed("POST");
+        const parent = textParam(url, "parent", { maxLen: 256 });
+        const by = intParam(url, "by", { def: 1, min: 1, max: 1000000 });
+        return json(await stub.increment(parent, by));
+      }
+      break;
+    }
+    case "lock": {
+      const stub = env.LOCK.get(env.LOCK.idFromName(object));
+      if (action === "hold") {
+        if (method !== "POST") throw methodNotAllowed("POST");
+        const holdMs = intParam(url, "hold_ms", { def: 1, min: 0, max: 10000 });
+        const ttlMs = intParam(url, "ttl_ms", { def: 1000, min: 1, max: 60000 });
+        if (holdMs >= ttlMs) {
+          throw new HttpError(400, `hold_ms (${holdMs}) must be shorter than ttl_ms (${ttlMs})`);
+        }
+        return json(await stub.hold(holdMs, ttlMs));
+      }
+      if (action === "state") {
+        if (method !== "GET") throw methodNotAllowed("GET");
+        return json(await stub.state());
+      }
+      break;
+    }
+    case "lostupdate": {
+      const stub = env.LOST_UPDATE.get(env.LOST_UPDATE.idFromName(object));
+      if (action === undefined) {
+        if (method !== "GET") throw methodNotAllowed("GET");
+        return json({ n: await stub.read() });
+      }
+      if (action === "add") {
+        if (method !== "POST") throw methodNotAllowed("POST");
+        const guard = intParam(url, "guard", { def: 0, min: 0, max: 1 });
+        const delayMs = intParam(url, "delay_ms", { def: 1, min: 0, max: 1000 });
+        return json({ n: await stub.add(guard === 1, delayMs, `${object}~helper`) });
+      }
+      if (action === "pause") {
+        if (method !== "POST") throw methodNotAllowed("POST");
+        const delayMs = intParam(url, "delay_ms", { def: 1, min: 0, max: 1000 });
+        await stub.pause(delayMs);
+        return json({ ok: true });
       }
       break;
     }
@@ -446,5 +510,126 @@ export class Alarm extends DurableObject {
       await this.ctx.storage.sync();
       throw new Error(`dobench: alarm attempt ${attempt} fails on purpose (fail_times=${failTimes})`);
     }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// A small key → integer table, shared by the classes below.
+
+function kvTable(sql) {
+  sql.exec("CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)");
+  return {
+    get(k) {
+      const row = sql.exec("SELECT v FROM kv WHERE k = ?", k).toArray()[0];
+      return row ? row.v : 0;
+    },
+    add(k, by) {
+      return sql
+        .exec("INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = v + excluded.v RETURNING v", k, by)
+        .one().v;
+    },
+    set(k, v) {
+      sql.exec("INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v", k, v);
+    },
+  };
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// ---------------------------------------------------------------------------
+// Aggregator: a shard forwards its increment to its parent (an RPC call to another
+// object), and counts it only once the parent has; a parent keeps the total.
+
+export class Aggregator extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    this.kv = kvTable(ctx.storage.sql);
+  }
+
+  async increment(parentName, by) {
+    const parent = this.env.AGGREGATOR.get(this.env.AGGREGATOR.idFromName(parentName));
+    const total = await parent.add(by);
+    return { value: this.kv.add("value", by), total };
+  }
+
+  add(by) {
+    return this.kv.add("total", by);
+  }
+
+  value() {
+    return this.kv.get("value");
+  }
+
+  total() {
+    return this.kv.get("total");
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Lock: one lock taken in arrival order; waiters wait in memory (their events wait with
+// the input gate open), the holder holds for hold_ms under a ttl_ms lease.
+
+export class Lock extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    this.kv = kvTable(ctx.storage.sql);
+    this.held = false;
+    this.waiters = [];
+    this.holders = 0;
+  }
+
+  async hold(holdMs, ttlMs) {
+    const arrived = Date.now() * 1000;
+    if (this.held) {
+      await new Promise((resolve) => this.waiters.push(resolve));
+    } else {
+      this.held = true;
+    }
+    const overlap = this.holders++ > 0;
+    const granted = Date.now() * 1000;
+    const token = this.kv.add("token", 1);
+    if (overlap) this.kv.add("violations", 1);
+    await sleep(holdMs);
+    const released = Date.now() * 1000;
+    this.holders--;
+    const next = this.waiters.shift();
+    if (next) next();
+    else this.held = false;
+    return { token, granted_us: granted, released_us: released, expires_us: granted + ttlMs * 1000, waited_us: granted - arrived };
+  }
+
+  state() {
+    return { grants: this.kv.get("token"), violations: this.kv.get("violations"), held: this.held, waiting: this.waiters.length };
+  }
+}
+
+// ---------------------------------------------------------------------------
+// LostUpdate: read, await another object, write. Unguarded, other events run during the
+// await and overwrite each other's increments; inside blockConcurrencyWhile none do.
+
+export class LostUpdate extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    this.kv = kvTable(ctx.storage.sql);
+  }
+
+  read() {
+    return this.kv.get("n");
+  }
+
+  async add(guard, delayMs, helperName) {
+    const run = async () => {
+      const n = this.read();
+      const helper = this.env.LOST_UPDATE.get(this.env.LOST_UPDATE.idFromName(helperName));
+      await helper.pause(delayMs);
+      this.kv.set("n", n + 1);
+      return n + 1;
+    };
+    return guard ? await this.ctx.blockConcurrencyWhile(run) : await run();
+  }
+
+  async pause(delayMs) {
+    await sleep(delayMs);
+    return true;
   }
 }
