@@ -32,6 +32,7 @@ mod locate;
 pub mod lock;
 pub mod lost_update;
 mod params;
+pub mod probe;
 pub mod profile;
 pub mod ratelimit;
 pub mod strategy;
@@ -79,6 +80,7 @@ pub fn register_all_with(registry: &mut Registry, options: ClassOptions) -> &mut
         .register(aggregator::CLASS, aggregator::Aggregator::construct)
         .register(lock::CLASS, lock::Lock::construct)
         .register(lost_update::CLASS, lost_update::LostUpdate::construct)
+        .register(probe::CLASS, probe::Probe::construct)
 }
 
 /// A registry holding every workload class, with default options.

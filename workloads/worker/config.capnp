@@ -33,6 +33,7 @@ const dobenchWorker :Workerd.Worker = (
     (className = "Aggregator", uniqueKey = "dobench-Aggregator", enableSql = true),
     (className = "Lock", uniqueKey = "dobench-Lock", enableSql = true),
     (className = "LostUpdate", uniqueKey = "dobench-LostUpdate", enableSql = true),
+    (className = "Probe", uniqueKey = "dobench-Probe", enableSql = true),
   ],
   durableObjectStorage = (localDisk = "do-storage"),
   bindings = [
@@ -43,6 +44,7 @@ const dobenchWorker :Workerd.Worker = (
     (name = "AGGREGATOR", durableObjectNamespace = "Aggregator"),
     (name = "LOCK", durableObjectNamespace = "Lock"),
     (name = "LOST_UPDATE", durableObjectNamespace = "LostUpdate"),
+    (name = "PROBE", durableObjectNamespace = "Probe"),
     (name = "CHAT_HISTORY", text = "100000"),
   ],
 );

@@ -25,6 +25,7 @@
 //   POST /lostupdate/{object}/add?guard=0|1&delay_ms=D -> {"n":n} (read, await helper, write)
 //   POST /lostupdate/{object}/pause?delay_ms=D   -> {"ok":true}
 //   GET  /lostupdate/{object}                    -> {"n":n}
+//   /probe/{object}/...                          -> the conformance probe (class Probe below)
 //   GET  /_dobench/health                        -> {"ok":true}
 
 import { DurableObject } from "cloudflare:workers";
@@ -256,6 +257,8 @@ async function route(request, env, url) {
       }
       break;
     }
+    case "probe":
+      return env.PROBE.get(env.PROBE.idFromName(object)).fetch(request);
     case "alarm": {
       if (action === "schedule") {
         if (method !== "POST") throw methodNotAllowed("POST");
@@ -631,5 +634,126 @@ export class LostUpdate extends DurableObject {
   async pause(delayMs) {
     await sleep(delayMs);
     return true;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Probe: the conformance probe, the same routes as workloads/src/probe.rs (see there).
+
+export class Probe extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec("CREATE TABLE IF NOT EXISTS lists (k TEXT PRIMARY KEY, v TEXT NOT NULL)");
+    this.push("constructions", Date.now());
+    // Answered by the runtime without waking (or constructing) the object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+  }
+
+  list(k) {
+    const row = this.sql.exec("SELECT v FROM lists WHERE k = ?", k).toArray()[0];
+    return row ? JSON.parse(row.v) : [];
+  }
+
+  push(k, item) {
+    const items = this.list(k);
+    items.push(item);
+    this.sql.exec("INSERT INTO lists (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v", k, JSON.stringify(items));
+  }
+
+  append(i) {
+    this.push("list", i);
+  }
+
+  getList() {
+    return this.list("list");
+  }
+
+  async fetch(request) {
+    const url = new URL(request.url);
+    const action = url.pathname.split("/")[3] || "";
+    const route = `${request.method} ${action}`;
+    switch (route) {
+      case "POST eorder": {
+        const to = textParam(url, "to", { maxLen: 256 });
+        const n = intParam(url, "n", { def: 10, min: 0, max: 1000 });
+        const callee = this.env.PROBE.get(this.env.PROBE.idFromName(to));
+        await Promise.all([...Array(n).keys()].map((i) => callee.append(i)));
+        return json({ list: await callee.getList() });
+      }
+      case "GET list":
+        return json({ list: this.list("list") });
+      case "GET throw":
+        throw new Error("the probe throws on purpose");
+      case "POST put": {
+        const keyBytes = intParam(url, "key_bytes", { def: 1, min: 0, max: 1 << 20 });
+        const valueBytes = intParam(url, "value_bytes", { def: 1, min: 0, max: 8 << 20 });
+        try {
+          await this.ctx.storage.put("k".repeat(keyBytes), "v".repeat(valueBytes));
+          return json({ ok: true });
+        } catch (e) {
+          return json({ ok: false, error: String(e && e.message ? e.message : e) });
+        }
+      }
+      case "GET constructions":
+        return json({ constructions: this.list("constructions") });
+      case "GET ws": {
+        if ((request.headers.get("upgrade") || "").toLowerCase() !== "websocket") {
+          return json({ error: "this route needs a WebSocket upgrade" }, 426);
+        }
+        const [client, server] = Object.values(new WebSocketPair());
+        this.ctx.acceptWebSocket(server);
+        return new Response(null, { status: 101, webSocket: client });
+      }
+      case "GET closes":
+        return json({ closes: this.list("closes") });
+      case "POST alarm": {
+        const at = intParam(url, "at_ms", { required: true, min: 0 });
+        const mode = url.searchParams.get("mode") || "inspect";
+        if (mode !== "inspect" && mode !== "fail") return json({ error: `mode '${mode}': use inspect or fail` }, 400);
+        this.sql.exec("INSERT INTO lists (k, v) VALUES ('mode', ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v", JSON.stringify(mode));
+        await this.ctx.storage.setAlarm(at);
+        return json({ scheduled_ms: at });
+      }
+      case "GET alarms":
+        return json({ alarms: this.list("alarms") });
+    }
+    return json({ error: `no route for ${request.method} ${url.pathname}` }, 404);
+  }
+
+  async alarm(info) {
+    const retryCount = info && typeof info.retryCount === "number" ? info.retryCount : 0;
+    const row = this.sql.exec("SELECT v FROM lists WHERE k = 'mode'").toArray()[0];
+    if (row && JSON.parse(row.v) === "fail") {
+      this.push("alarms", { retry_count: retryCount, at_ms: Date.now() });
+      await this.ctx.storage.sync();
+      throw new Error("the probe's alarm fails on purpose");
+    }
+    const onEntry = await this.ctx.storage.getAlarm();
+    await this.ctx.storage.setAlarm(Date.now() + 60000);
+    const afterSet = await this.ctx.storage.getAlarm();
+    await this.ctx.storage.deleteAlarm();
+    const afterDelete = await this.ctx.storage.getAlarm();
+    this.push("alarms", { retry_count: retryCount, on_entry: onEntry, after_set_is_set: afterSet !== null, after_delete: afterDelete });
+  }
+
+  webSocketMessage(ws, message) {
+    if (typeof message !== "string") return;
+    if (message.startsWith("close:")) {
+      const [code, ...reason] = message.slice(6).split(":");
+      ws.close(Number(code) || 1000, reason.join(":"));
+      return;
+    }
+    ws.send(`echo:${message}`);
+  }
+
+  webSocketClose(ws, code, reason, _wasClean) {
+    this.push("closes", { code, reason });
+    const sendCode = code === 1005 || code === 1006 || code === 1015 ? 1000 : code;
+    try {
+      ws.close(sendCode, reason);
+    } catch {
+      // already closed
+    }
   }
 }
