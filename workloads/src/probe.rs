@@ -17,7 +17,10 @@
 //!   `getAlarm` on entry, after `setAlarm(now + 60 s)`, and after `deleteAlarm`. `fail`: it
 //!   records each attempt and fails. `GET /alarms`: the records.
 //!
-//! Records live in storage as JSON lists; nothing here is for load.
+//! - `GET /noop`: answers at once; `GET /hop?to=X&n=N`: N typed calls one after another to
+//!   probe X's `noop` (what one hop between objects adds, for `benches/object_calls.sh`).
+//!
+//! Records live in storage as JSON lists.
 
 use dobench_runtime::{
     epoch_ms, AlarmInfo, AnyObject, Context, Error, Method, Object, Request, Response, Result,
@@ -111,6 +114,22 @@ impl Object for Probe {
                 Err(resp) => Ok(resp),
             },
             (&Method::GET, "/list") => answer_list(ctx, "list"),
+            (&Method::GET, "/noop") => Ok(Response::json(200, &json!({ "ok": true }))),
+            (&Method::GET, "/hop") => {
+                let to = match params::text(&req, "to", 256) {
+                    Ok(t) => t.to_string(),
+                    Err(resp) => return Ok(resp),
+                };
+                let n = match uint("n", 1, MAX_CALLS) {
+                    Ok(n) => n,
+                    Err(resp) => return Ok(resp),
+                };
+                let callee = ctx.namespace(CLASS)?.get_by_name(&to);
+                for _ in 0..n {
+                    let _: Value = callee.call("noop", &()).await?;
+                }
+                Ok(Response::json(200, &json!({ "calls": n })))
+            }
             (&Method::GET, "/throw") => Err(Error::Handler("the probe throws on purpose".into())),
             (&Method::POST, "/put") => {
                 let sizes = uint("key_bytes", 1, 1 << 20)
@@ -152,6 +171,13 @@ impl Object for Probe {
                 404,
                 format!("no route for {} {}", req.method, req.path),
             )),
+        }
+    }
+
+    async fn call(&self, _ctx: &mut Context, method: &str, _args: Value) -> Result<Value> {
+        match method {
+            "noop" => Ok(json!(true)),
+            other => Err(Error::Handler(format!("the probe has no call `{other}`"))),
         }
     }
 

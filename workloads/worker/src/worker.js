@@ -669,6 +669,10 @@ export class Probe extends DurableObject {
     return this.list("list");
   }
 
+  noop() {
+    return true;
+  }
+
   async fetch(request) {
     const url = new URL(request.url);
     const action = url.pathname.split("/")[3] || "";
@@ -683,6 +687,15 @@ export class Probe extends DurableObject {
       }
       case "GET list":
         return json({ list: this.list("list") });
+      case "GET noop":
+        return json({ ok: true });
+      case "GET hop": {
+        const to = textParam(url, "to", { maxLen: 256 });
+        const n = intParam(url, "n", { def: 1, min: 0, max: 1000 });
+        const callee = this.env.PROBE.get(this.env.PROBE.idFromName(to));
+        for (let i = 0; i < n; i++) await callee.noop();
+        return json({ calls: n });
+      }
       case "GET throw":
         throw new Error("the probe throws on purpose");
       case "POST put": {
