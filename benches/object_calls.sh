@@ -92,7 +92,7 @@ for i in "${!TARGETS[@]}"; do
   http_json -c "$CONNECTIONS" -d 1s "${URLS[$i]}/probe/tp{rand:0-15}/hop?to=tpc{rand:0-15}&n=$HOPS" >/dev/null
 done
 
-declare -A ADD50 ADD99 RATE
+declare -A N50 N99 H50 H99 RATE
 for round in $(seq 1 "$ROUNDS"); do
   for i in "${!TARGETS[@]}"; do
     t="${TARGETS[$i]}"
@@ -100,19 +100,20 @@ for round in $(seq 1 "$ROUNDS"); do
     read -r n50 n99 _ nerr < <(http_json -c 1 -d "${DURATION}s" "$u/probe/lat/noop")
     read -r h50 h99 _ herr < <(http_json -c 1 -d "${DURATION}s" "$u/probe/lat/hop?to=lat-callee&n=1")
     read -r _ _ rps terr < <(http_json -c "$CONNECTIONS" -d "${DURATION}s" "$u/probe/tp{rand:0-15}/hop?to=tpc{rand:0-15}&n=$HOPS")
-    a50="$(python3 -c "print(round(($h50 - $n50) * 1000, 1))")"
-    a99="$(python3 -c "print(round(($h99 - $n99) * 1000, 1))")"
     calls="$(python3 -c "print(round($rps * $HOPS))")"
-    ADD50[$t]="${ADD50[$t]:-} $a50"
-    ADD99[$t]="${ADD99[$t]:-} $a99"
+    N50[$t]="${N50[$t]:-} $n50"; N99[$t]="${N99[$t]:-} $n99"
+    H50[$t]="${H50[$t]:-} $h50"; H99[$t]="${H99[$t]:-} $h99"
     RATE[$t]="${RATE[$t]:-} $calls"
-    printf 'round %d  %-8s one hop adds p50 %8.1f µs  p99 %8.1f µs  (noop p50 %.3f ms, hop p50 %.3f ms)  calls %8d/s  errors %s/%s/%s\n' \
-      "$round" "$t" "$a50" "$a99" "$n50" "$h50" "$calls" "$nerr" "$herr" "$terr"
+    printf 'round %d  %-8s noop p50 %.3f p99 %.3f ms | one hop p50 %.3f p99 %.3f ms | calls %8d/s | errors %s/%s/%s\n' \
+      "$round" "$t" "$n50" "$n99" "$h50" "$h99" "$calls" "$nerr" "$herr" "$terr"
   done
 done
-echo "---"
+echo "--- medians over rounds; what one hop adds = median(hop) - median(noop)"
 for t in "${TARGETS[@]}"; do
   # shellcheck disable=SC2086
-  printf 'median   %-8s one hop adds p50 %8.1f µs  p99 %8.1f µs  calls between objects %8.0f/s   (rounds p50:%s; rate:%s)\n' \
-    "$t" "$(median ${ADD50[$t]})" "$(median ${ADD99[$t]})" "$(median ${RATE[$t]})" "${ADD50[$t]}" "${RATE[$t]}"
+  n50="$(median ${N50[$t]})"; n99="$(median ${N99[$t]})"; h50="$(median ${H50[$t]})"; h99="$(median ${H99[$t]})"
+  # shellcheck disable=SC2086
+  printf 'median   %-8s one hop adds p50 %7.1f µs  p99 %7.1f µs   (noop p50/p99 %.3f/%.3f ms, hop %.3f/%.3f ms)   calls between objects %8.0f/s\n' \
+    "$t" "$(python3 -c "print(($h50 - $n50) * 1000)")" "$(python3 -c "print(($h99 - $n99) * 1000)")" \
+    "$n50" "$n99" "$h50" "$h99" "$(median ${RATE[$t]})"
 done
