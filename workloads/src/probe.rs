@@ -17,6 +17,7 @@
 //!   `getAlarm` on entry, after `setAlarm(now + 60 s)`, and after `deleteAlarm`. `fail`: it
 //!   records each attempt and fails. `GET /alarms`: the records.
 //!
+//! - `GET /aba?me=A&via=B`: calls B's `/back?to=A`, which calls A's `/noop` (A → B → A).
 //! - `GET /noop`: answers at once; `GET /hop?to=X&n=N`: N typed calls one after another to
 //!   probe X's `noop` (what one hop between objects adds, for `benches/object_calls.sh`).
 //!
@@ -115,6 +116,28 @@ impl Object for Probe {
             },
             (&Method::GET, "/list") => answer_list(ctx, "list"),
             (&Method::GET, "/noop") => Ok(Response::json(200, &json!({ "ok": true }))),
+            (&Method::GET, "/aba") | (&Method::GET, "/back") => {
+                let (first, then) = if req.path == "/aba" {
+                    ("via", "me")
+                } else {
+                    ("to", "")
+                };
+                let target = match params::text(&req, first, 256) {
+                    Ok(t) => t.to_string(),
+                    Err(resp) => return Ok(resp),
+                };
+                let stub = ctx.namespace(CLASS)?.get_by_name(&target);
+                if then.is_empty() {
+                    return stub.fetch(Request::new(Method::GET, "/noop")).await;
+                }
+                let me = match params::text(&req, then, 256) {
+                    Ok(m) => m.to_string(),
+                    Err(resp) => return Ok(resp),
+                };
+                let back = Request::new(Method::GET, "/back").with_query("to", me);
+                let r = stub.fetch(back).await?;
+                Ok(Response::json(r.status, &json!({ "back": r.json_body() })))
+            }
             (&Method::GET, "/hop") => {
                 let to = match params::text(&req, "to", 256) {
                     Ok(t) => t.to_string(),

@@ -1,7 +1,7 @@
 //! Conformance of what objects calling objects and production's concurrency add, and of
 //! what `conformance.rs` leaves out, on BOTH the reference runtime and real workerd, through
 //! the probe class (`workloads/src/probe.rs`, `Probe` in `worker/src/worker.js`) and the
-//! lost-update class: the lost update and its guard, E-order of calls, an exception as a
+//! lost-update class: the lost update and its guard, E-order of calls, A → B → A, an exception as a
 //! 500, overload as a JSON 503, storage size limits, close codes both ways, a `ping`
 //! auto-response constructing nothing, the alarm API inside the alarm handler, and (its own
 //! test, minutes on workerd, run by `.ci/run` with `--ignored`) the full retry schedule to
@@ -66,7 +66,7 @@ async fn read_await_write_loses_updates_unless_block_concurrency_guards_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn calls_keep_e_order_and_an_exception_is_a_500() {
+async fn calls_keep_e_order_a_to_b_to_a_completes_and_an_exception_is_a_500() {
     on_all(|name, base| async move {
         let (s, v) = call("POST", format!("{base}/probe/caller/eorder?to=callee&n=50")).await;
         assert_eq!(s, 200, "{name}: {v}");
@@ -80,6 +80,17 @@ async fn calls_keep_e_order_and_an_exception_is_a_500() {
             list,
             (0..50).collect::<Vec<_>>(),
             "{name}: calls from one caller arrive in order"
+        );
+        let (s, v) = tokio::time::timeout(
+            Duration::from_secs(10),
+            call("GET", format!("{base}/probe/aa/aba?me=aa&via=bb")),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{name}: A → B → A did not complete (deadlock?)"));
+        assert_eq!(
+            (s, &v),
+            (200, &json!({ "back": { "ok": true } })),
+            "{name}: A → B → A"
         );
         let (s, v) = call("GET", format!("{base}/probe/x/throw")).await;
         assert_eq!(s, 500, "{name}: {v}");

@@ -689,6 +689,18 @@ export class Probe extends DurableObject {
         return json({ list: this.list("list") });
       case "GET noop":
         return json({ ok: true });
+      case "GET aba": {
+        // A -> B -> A: this object calls B, which calls this object back.
+        const via = textParam(url, "via", { maxLen: 256 });
+        const me = textParam(url, "me", { maxLen: 256 });
+        const b = this.env.PROBE.get(this.env.PROBE.idFromName(via));
+        const r = await b.fetch(`https://probe/probe/${encodeURIComponent(via)}/back?to=${encodeURIComponent(me)}`);
+        return json({ back: await r.json() }, r.status);
+      }
+      case "GET back": {
+        const to = textParam(url, "to", { maxLen: 256 });
+        return this.env.PROBE.get(this.env.PROBE.idFromName(to)).fetch(`https://probe/probe/${encodeURIComponent(to)}/noop`);
+      }
       case "GET hop": {
         const to = textParam(url, "to", { maxLen: 256 });
         const n = intParam(url, "n", { def: 1, min: 0, max: 1000 });
