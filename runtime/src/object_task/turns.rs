@@ -57,8 +57,11 @@ pub(super) struct InFlight {
     id: u64,
     fut: TurnFut,
     end: TurnEnd,
-    /// CPU time of its polls so far, when a CPU budget is set.
+    /// CPU time of its polls after the first, when a CPU budget is set (a turn that never
+    /// parks costs no clock reads beyond the budget's own).
     cpu_spent: Duration,
+    /// It parked at least once.
+    resumed: bool,
 }
 
 /// An answer waiting for the commit.
@@ -168,6 +171,7 @@ impl ObjectTask {
             fut,
             end,
             cpu_spent: Duration::ZERO,
+            resumed: false,
         })
     }
 
@@ -220,11 +224,14 @@ impl ObjectTask {
         cx: &mut std::task::Context<'_>,
         out: &mut Outbox,
     ) -> Step {
-        let meter = self.start_poll(core);
+        let meter = self.start_poll(core, turn.resumed);
         core.gate.polling(turn.id);
         let polled = catch_unwind(AssertUnwindSafe(|| turn.fut.as_mut().poll(cx)));
         let step = match polled {
-            Ok(Poll::Pending) => Step::Parked,
+            Ok(Poll::Pending) => {
+                turn.resumed = true;
+                Step::Parked
+            }
             Ok(Poll::Ready(done)) => Step::Done(Box::new(done)),
             Err(_) => Step::Panicked,
         };
@@ -342,9 +349,10 @@ impl ObjectTask {
         }
     }
 
-    /// What a poll's cost is measured from: the thread's CPU time (when the clock or the
-    /// budget counts it) and the rows storage had read and written.
-    fn start_poll(&self, core: &Core) -> TurnMeter {
+    /// What a poll's cost is measured from: the thread's CPU time (when the clock counts it,
+    /// or the budget must add it up over a resumed turn's polls) and the rows storage had
+    /// read and written.
+    fn start_poll(&self, core: &Core, resumed: bool) -> TurnMeter {
         let limit = self.shared.config.cpu_budget;
         let budget = limit.map(CpuBudget::starting_now);
         let mut tx = core.tx();
@@ -353,7 +361,7 @@ impl ObjectTask {
         let clock_cpu = self.clock.is_on() && costs.cpu_factor > 0.0;
         TurnMeter {
             budget,
-            cpu: (clock_cpu || limit.is_some()).then(crate::ceiling::thread_cpu),
+            cpu: (clock_cpu || (resumed && limit.is_some())).then(crate::ceiling::thread_cpu),
             rows: tx.storage.usage(),
         }
     }
