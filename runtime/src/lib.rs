@@ -4,8 +4,10 @@
 //! handle maps names to [`ObjectId`]s ([`IdSpace`]: idFromName / newUniqueId /
 //! idFromString) and routes each request to the object's task through a bounded mailbox
 //! (full → [`Error::Overloaded`]). The task owns the instance and its SQLite [`Storage`],
-//! runs one turn at a time under the emulated ceiling ([`Ceiling`]), commits each group of
-//! turns once and only then releases their responses (the output gate). Idle objects are
+//! polls its turns one at a time under the emulated ceiling ([`Ceiling`]) and the input
+//! gate ([`InputGate`]), commits what ran between two points where every turn is parked
+//! once, and only then releases their responses, frames and calls (the output gate); a
+//! [`Context`] reaches other objects through a [`Namespace`] and its [`Stub`]s. Idle objects are
 //! evicted and rebuilt from storage on the next request; `residency.rs` keeps objects in
 //! memory within a memory budget and caps open databases (least recently used go first),
 //! and `storage/file.rs` says how a database lives on disk. Stats are totals plus the
