@@ -260,6 +260,9 @@ fn profiles_lists_the_builtins() {
         "ratelimit-burst",
         "chat-fanout",
         "alarm-storm",
+        "parent-aggregator",
+        "lease-lock",
+        "lost-update",
     ] {
         assert!(stdout.contains(name), "{stdout}");
     }

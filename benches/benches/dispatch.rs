@@ -6,15 +6,15 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use dobench_runtime::{
-    Ceiling, Config, Context, DataDir, Method, Object, ObjectRef, Registry, Request, Response,
-    Result, Runtime,
+    AnyObject, Ceiling, Config, Context, DataDir, Method, Object, ObjectRef, Registry, Request,
+    Response, Result, Runtime,
 };
 use futures_util::future::join_all;
 
 struct Noop;
 
 impl Object for Noop {
-    fn fetch(&mut self, _ctx: &mut Context, _req: Request) -> Result<Response> {
+    async fn fetch(&self, _ctx: &mut Context, _req: Request) -> Result<Response> {
         Ok(Response {
             status: 200,
             headers: Vec::new(),
@@ -27,7 +27,7 @@ const WAVE: usize = 1000;
 
 fn runtime(rt: &tokio::runtime::Runtime, data: DataDir, max_batch: usize) -> Runtime {
     let mut reg = Registry::new();
-    reg.register("noop", |_ctx| Ok(Box::new(Noop) as Box<dyn Object>));
+    reg.register("noop", |_ctx| Ok(Box::new(Noop) as Box<dyn AnyObject>));
     dobench_workloads::register_all(&mut reg);
     let mut cfg = Config::new(data);
     cfg.ceiling = Ceiling::Off;

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dobench_runtime::{
-    epoch_ms, AlarmInfo, Ceiling, Config, Context, DataDir, Method, Object, Registry, Request,
-    Response, Result, Runtime,
+    epoch_ms, AlarmInfo, AnyObject, Ceiling, Config, Context, DataDir, Method, Object, Registry,
+    Request, Response, Result, Runtime,
 };
 use futures_util::stream::{self, StreamExt};
 
@@ -29,7 +29,7 @@ struct Storm {
 }
 
 impl Object for Storm {
-    fn fetch(&mut self, ctx: &mut Context, req: Request) -> Result<Response> {
+    async fn fetch(&self, ctx: &mut Context, req: Request) -> Result<Response> {
         let at: i64 = req.query("at").and_then(|a| a.parse().ok()).unwrap_or(0);
         ctx.set_alarm(at)?;
         Ok(Response::json(
@@ -38,7 +38,7 @@ impl Object for Storm {
         ))
     }
 
-    fn alarm(&mut self, ctx: &mut Context, info: AlarmInfo) -> Result<()> {
+    async fn alarm(&self, ctx: &mut Context, info: AlarmInfo) -> Result<()> {
         let now = ctx.now_ms();
         let name = ctx.name().unwrap_or("").to_string();
         self.fired
@@ -64,7 +64,7 @@ async fn main() {
     let mut reg = Registry::new();
     let f = fired.clone();
     reg.register("storm", move |_| {
-        Ok(Box::new(Storm { fired: f.clone() }) as Box<dyn Object>)
+        Ok(Box::new(Storm { fired: f.clone() }) as Box<dyn AnyObject>)
     });
     let mut cfg = Config::new(DataDir::Path(dir.path().to_path_buf()));
     cfg.ceiling = Ceiling::Off;

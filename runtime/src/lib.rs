@@ -4,8 +4,10 @@
 //! handle maps names to [`ObjectId`]s ([`IdSpace`]: idFromName / newUniqueId /
 //! idFromString) and routes each request to the object's task through a bounded mailbox
 //! (full → [`Error::Overloaded`]). The task owns the instance and its SQLite [`Storage`],
-//! runs one turn at a time under the emulated ceiling ([`Ceiling`]), commits each group of
-//! turns once and only then releases their responses (the output gate). Idle objects are
+//! polls its turns one at a time under the emulated ceiling ([`Ceiling`]) and the input
+//! gate ([`InputGate`]), commits what ran between two points where every turn is parked
+//! once, and only then releases their responses, frames and calls (the output gate); a
+//! [`Context`] reaches other objects through a [`Namespace`] and its [`Stub`]s. Idle objects are
 //! evicted and rebuilt from storage on the next request; `residency.rs` keeps objects in
 //! memory within a memory budget and caps open databases (least recently used go first),
 //! and `storage/file.rs` says how a database lives on disk. Stats are totals plus the
@@ -15,8 +17,11 @@
 //! [`serve_with`] runs it with a [`FrontConfig`]: name, connection, timeout, drain and
 //! send-queue bounds, the admin gate and the Host allow-list.
 //!
-//! Turns are exclusive: production lets events interleave while a handler awaits non-storage
-//! I/O; here handlers are synchronous, which is stricter by design.
+//! Handlers are async, with production's gates: storage calls are synchronous and never let
+//! another event in; awaiting another object ([`Stub`], reached through a [`Namespace`]) or a
+//! timer opens the input gate, so other events interleave there, unless the turn holds it
+//! closed with [`InputGate::block_concurrency`]; the output gate holds every answer, frame
+//! and outgoing call until the writes before it commit.
 
 mod admin;
 mod alarm;
@@ -25,8 +30,10 @@ mod ceiling;
 mod clock;
 mod config;
 mod conn_timer;
+mod context;
 mod error;
 mod front;
+mod gate;
 mod host_check;
 pub mod http;
 mod id;
@@ -47,6 +54,7 @@ mod server;
 mod sockets;
 mod stats;
 mod storage;
+mod stub;
 mod ws_conn;
 
 pub use alarm::{retry_delay, MAX_RETRIES};
@@ -55,11 +63,14 @@ pub use clock::{epoch_ms, epoch_us};
 pub use config::{
     default_max_open_databases, open_files_limit, parse_bytes, Ceiling, Config, DataDir,
 };
+pub use context::{Context, StorageGuard};
 pub use error::{Error, Result};
 pub use front::{AdminAccess, FrontConfig};
+pub use gate::InputGate;
 pub use id::{IdSpace, ObjectId};
 pub use object::{
-    AlarmInfo, Context, HeaderMap, Method, Object, Request, Response, SocketId, WsMessage,
+    AlarmInfo, AnyObject, HeaderMap, Method, Object, Request, Response, SocketEvent, SocketId,
+    TurnFuture, WsMessage,
 };
 pub use registry::{Constructor, Registry};
 pub use residency::{LIVE_OBJECT_BYTES, OPEN_DATABASE_BYTES};
@@ -72,3 +83,4 @@ pub use storage::{
     object_db_path, ListOptions, SqlRows, SqlValue, Storage, StorageUsage, MAX_KEY_BYTES,
     MAX_VALUE_BYTES,
 };
+pub use stub::{Namespace, Stub};

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::{oneshot, Notify, OwnedSemaphorePermit};
 
 use crate::error::Result;
-use crate::object::{Request, Response, SocketId, WsMessage};
+use crate::object::{Request, Response, SocketEvent, SocketId};
 use crate::sockets::Accepted;
 
 /// What can wait in a mailbox.
@@ -22,8 +22,12 @@ pub(crate) enum Envelope {
         req: Box<Request>,
         /// The HTTP front holds a real WebSocket upgrade for this request.
         upgrade: bool,
+        /// Sent by another object's stub (counted as a call in both objects' stats).
+        call: bool,
         reply: oneshot::Sender<Result<Reply>>,
     },
+    /// A typed call from another object's stub. Boxed for the same reason as `req`.
+    Call { call: Box<RpcCall> },
     /// The object's alarm is due. `permit` bounds alarm turns in flight runtime-wide.
     Alarm {
         scheduled_ms: i64,
@@ -41,16 +45,12 @@ pub(crate) enum Envelope {
     Stall { hold: Duration },
 }
 
-/// A socket event, delivered as a turn.
+/// A typed call: method, JSON arguments, and where its JSON answer goes after commit.
 #[derive(Debug)]
-pub(crate) enum SocketEvent {
-    Message(WsMessage),
-    Close {
-        code: u16,
-        reason: String,
-        was_clean: bool,
-    },
-    Error(String),
+pub(crate) struct RpcCall {
+    pub(crate) method: String,
+    pub(crate) args: serde_json::Value,
+    pub(crate) reply: oneshot::Sender<Result<serde_json::Value>>,
 }
 
 /// A fetch turn's answer: the response, and the socket it accepted, if any.
@@ -238,6 +238,7 @@ mod tests {
         tx.post(Envelope::Fetch {
             req: Box::new(Request::new(crate::object::Method::GET, "/")),
             upgrade: false,
+            call: false,
             reply,
         })
         .unwrap();

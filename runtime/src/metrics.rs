@@ -231,6 +231,8 @@ mod tests {
                 rows_read: 3,
                 rows_written: 2,
                 service_ms_per_turn: 1.25,
+                calls_in: 0,
+                calls_out: 0,
             }],
             alarms: Default::default(),
             hibernation: Default::default(),

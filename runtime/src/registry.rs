@@ -4,11 +4,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::context::Context;
 use crate::error::Result;
-use crate::object::{Context, Object};
+use crate::object::AnyObject;
 
-/// Builds an instance; runs inside the object's first turn, so it may read storage.
-pub type Constructor = Arc<dyn Fn(&mut Context) -> Result<Box<dyn Object>> + Send + Sync>;
+/// Builds an instance; runs inside the object's first turn, so it may read storage, with the
+/// input gate closed (it is synchronous).
+pub type Constructor = Arc<dyn Fn(&mut Context) -> Result<Box<dyn AnyObject>> + Send + Sync>;
 
 /// Object classes by name.
 #[derive(Clone, Default)]
@@ -25,7 +27,7 @@ impl Registry {
     /// Registers `class` (replacing an earlier registration of the same name).
     pub fn register<F>(&mut self, class: &str, ctor: F) -> &mut Self
     where
-        F: Fn(&mut Context) -> Result<Box<dyn Object>> + Send + Sync + 'static,
+        F: Fn(&mut Context) -> Result<Box<dyn AnyObject>> + Send + Sync + 'static,
     {
         self.classes.insert(class.to_string(), Arc::new(ctor));
         self

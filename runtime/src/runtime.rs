@@ -222,7 +222,7 @@ impl Ord for ByAddr {
 /// The reference object runtime. Clone it freely; all clones are one runtime.
 #[derive(Clone)]
 pub struct Runtime {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 const SECRET_FILE: &str = "namespace.key";
@@ -363,7 +363,7 @@ impl Runtime {
         self.shared.classes.contains_key(class)
     }
 
-    fn class(&self, class: &str) -> Result<Arc<str>> {
+    pub(crate) fn class(&self, class: &str) -> Result<Arc<str>> {
         self.shared
             .classes
             .get(class)
@@ -419,6 +419,7 @@ impl Runtime {
             Envelope::Fetch {
                 req: Box::new(req),
                 upgrade,
+                call: false,
                 reply,
             },
         )?;
@@ -457,17 +458,22 @@ impl Runtime {
         self.try_post(object, env).map_err(|(e, _)| e)
     }
 
-    /// Like `post`, but hands a refused envelope back when the mailbox was full.
+    /// Like `post`, but hands a refused envelope back (to retry when the mailbox was full,
+    /// or to answer its caller).
     #[allow(clippy::result_large_err)] // see `Mailbox::post`
     pub(crate) fn try_post(
         &self,
         object: &ObjectRef,
         env: Envelope,
-    ) -> std::result::Result<(), (Error, Option<Envelope>)> {
+    ) -> std::result::Result<(), (Error, Envelope)> {
         if self.shared.shutdown.is_cancelled() {
-            return Err((Error::ShuttingDown, None));
+            return Err((Error::ShuttingDown, env));
         }
-        let is_request = matches!(env, Envelope::Fetch { .. });
+        let is_request = matches!(env, Envelope::Fetch { .. } | Envelope::Call { .. });
+        let is_call = matches!(
+            env,
+            Envelope::Fetch { call: true, .. } | Envelope::Call { .. }
+        );
         let mut env = env;
         let mut live = self.shared.lock_live();
         // Two rounds: a task that ended on its own (a crashed handler) leaves a closed mailbox
@@ -480,9 +486,15 @@ impl Runtime {
                         if is_request {
                             entry.stats.requests.fetch_add(1, Relaxed);
                         }
+                        if is_call {
+                            entry.stats.calls_in.fetch_add(1, Relaxed);
+                        }
                         return Ok(());
                     }
                     Err(PostError::Full(back)) => {
+                        if is_call {
+                            entry.stats.calls_in.fetch_add(1, Relaxed);
+                        }
                         if is_request {
                             entry.stats.requests.fetch_add(1, Relaxed);
                             entry.stats.overloaded.fetch_add(1, Relaxed);
@@ -491,7 +503,7 @@ impl Runtime {
                         let e = Error::Overloaded {
                             capacity: entry.mailbox.bound(),
                         };
-                        return Err((e, Some(back)));
+                        return Err((e, back));
                     }
                     Err(PostError::Closed(back)) => back,
                 }
@@ -501,7 +513,7 @@ impl Runtime {
         }
         Err((
             Error::ObjectReset("the object's task could not be started".into()),
-            None,
+            env,
         ))
     }
 

@@ -53,6 +53,10 @@ pub struct ObjectStats {
     pub(crate) rows_written: AtomicU64,
     /// Virtual service time charged to its turns by the ceiling's clock (µs).
     pub(crate) service_us: AtomicU64,
+    /// Calls other objects' stubs made to it (refused ones included; also in `requests`),
+    /// and calls it made through stubs.
+    pub(crate) calls_in: AtomicU32,
+    pub(crate) calls_out: AtomicU32,
 }
 
 impl ObjectStats {
@@ -84,6 +88,8 @@ impl ObjectStats {
             rows_read: AtomicU64::new(0),
             rows_written: AtomicU64::new(0),
             service_us: AtomicU64::new(0),
+            calls_in: AtomicU32::new(0),
+            calls_out: AtomicU32::new(0),
         }
     }
 
@@ -221,6 +227,8 @@ impl ObjectStats {
                 0 => 0.0,
                 turns => self.service_us.load(Relaxed) as f64 / 1000.0 / turns as f64,
             },
+            calls_in: u64::from(self.calls_in.load(Relaxed)),
+            calls_out: u64::from(self.calls_out.load(Relaxed)),
         }
     }
 }
@@ -321,6 +329,12 @@ pub struct ObjectStatsView {
     /// turns did); 0 with the ceiling off.
     #[serde(default)]
     pub service_ms_per_turn: f64,
+    /// Calls from other objects' stubs (refused ones included; also counted in `requests`).
+    #[serde(default)]
+    pub calls_in: u64,
+    /// Calls it made to other objects through stubs.
+    #[serde(default)]
+    pub calls_out: u64,
 }
 
 /// The runtime's stats document.

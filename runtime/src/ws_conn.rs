@@ -13,7 +13,8 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use crate::error::Error;
 use crate::inflight::Reservation;
-use crate::mailbox::{Envelope, SocketEvent};
+use crate::mailbox::Envelope;
+use crate::object::SocketEvent;
 use crate::object::{SocketId, WsMessage};
 use crate::runtime::{ObjectRef, Runtime};
 use crate::sockets::{close_frame, frame_bytes, Accepted, Outgoing};
@@ -209,9 +210,7 @@ async fn deliver_held(
     loop {
         match rt.try_post(object, env) {
             Ok(()) => return true,
-            Err((Error::Overloaded { .. }, Some(back)))
-                if tokio::time::Instant::now() < deadline =>
-            {
+            Err((Error::Overloaded { .. }, back)) if tokio::time::Instant::now() < deadline => {
                 env = back;
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }

@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use dobench_runtime::{
-    Config, Context, DataDir, Object, Registry, Request, Response, Result, Runtime, SocketId,
-    WsMessage,
+    AnyObject, Config, Context, DataDir, Object, Registry, Request, Response, Result, Runtime,
+    SocketId, WsMessage,
 };
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
@@ -17,14 +17,14 @@ use tokio_tungstenite::tungstenite::Message;
 struct Spinner;
 
 impl Object for Spinner {
-    fn fetch(&mut self, ctx: &mut Context, req: Request) -> Result<Response> {
-        let s = ctx.storage();
+    async fn fetch(&self, ctx: &mut Context, req: Request) -> Result<Response> {
         match req.path.as_str() {
             "/ws" => {
                 ctx.accept_websocket(&[])?;
                 Ok(Response::switching_protocols())
             }
             "/spin" => {
+                let mut s = ctx.storage();
                 s.put("spun", b"1")?;
                 loop {
                     s.get("n")?;
@@ -46,7 +46,7 @@ impl Object for Spinner {
         }
     }
 
-    fn websocket_message(&mut self, _: &mut Context, _: SocketId, _: WsMessage) -> Result<()> {
+    async fn websocket_message(&self, _: &mut Context, _: SocketId, _: WsMessage) -> Result<()> {
         Ok(())
     }
 }
@@ -63,7 +63,7 @@ fn read_n(ctx: &mut Context) -> Result<u64> {
 async fn a_turn_past_its_cpu_budget_is_stopped_and_the_object_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
     let mut reg = Registry::new();
-    reg.register("spin", |_| Ok(Box::new(Spinner) as Box<dyn Object>));
+    reg.register("spin", |_| Ok(Box::new(Spinner) as Box<dyn AnyObject>));
     let mut config = Config::new(DataDir::Path(dir.path().to_path_buf()));
     config.cpu_budget = Some(Duration::from_millis(100));
     config.ceiling = dobench_runtime::Ceiling::Off;

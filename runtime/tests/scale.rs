@@ -7,16 +7,16 @@
 use std::collections::HashSet;
 
 use dobench_runtime::{
-    Ceiling, Config, Context, DataDir, Method, Object, Registry, Request, Response, Result,
-    Runtime, StatsQuery, COLD_START_HEADER, LIVE_OBJECT_BYTES,
+    AnyObject, Ceiling, Config, Context, DataDir, Method, Object, Registry, Request, Response,
+    Result, Runtime, StatsQuery, COLD_START_HEADER, LIVE_OBJECT_BYTES,
 };
 
 /// `POST` adds 1 to a stored count and answers it.
 struct Tally;
 
 impl Object for Tally {
-    fn fetch(&mut self, ctx: &mut Context, _req: Request) -> Result<Response> {
-        let s = ctx.storage();
+    async fn fetch(&self, ctx: &mut Context, _req: Request) -> Result<Response> {
+        let mut s = ctx.storage();
         let n = s
             .get("n")?
             .map(|v| u64::from_le_bytes(v.try_into().unwrap()))
@@ -31,7 +31,7 @@ impl Object for Tally {
 struct Peek;
 
 impl Object for Peek {
-    fn fetch(&mut self, ctx: &mut Context, _req: Request) -> Result<Response> {
+    async fn fetch(&self, ctx: &mut Context, _req: Request) -> Result<Response> {
         let found = ctx.storage().get("n")?.is_some();
         Ok(Response::json(200, &serde_json::json!({ "found": found })))
     }
@@ -39,8 +39,8 @@ impl Object for Peek {
 
 fn runtime(dir: &std::path::Path, tweak: impl FnOnce(&mut Config)) -> Runtime {
     let mut reg = Registry::new();
-    reg.register("tally", |_| Ok(Box::new(Tally) as Box<dyn Object>));
-    reg.register("peek", |_| Ok(Box::new(Peek) as Box<dyn Object>));
+    reg.register("tally", |_| Ok(Box::new(Tally) as Box<dyn AnyObject>));
+    reg.register("peek", |_| Ok(Box::new(Peek) as Box<dyn AnyObject>));
     let mut cfg = Config::new(DataDir::Path(dir.to_path_buf()));
     cfg.ceiling = Ceiling::Off;
     tweak(&mut cfg);

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use dobench_runtime::{
-    Config, Context, DataDir, Object, Registry, Request, Response, Result, Runtime, SocketId,
-    WsMessage,
+    AnyObject, Config, Context, DataDir, Object, Registry, Request, Response, Result, Runtime,
+    SocketId, WsMessage,
 };
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 struct Probe;
 
 impl Object for Probe {
-    fn fetch(&mut self, ctx: &mut Context, req: Request) -> Result<Response> {
+    async fn fetch(&self, ctx: &mut Context, req: Request) -> Result<Response> {
         let n: usize = req.query("tags").and_then(|t| t.parse().ok()).unwrap_or(1);
         let tags: Vec<String> = (0..n).map(|i| format!("tag{i}")).collect();
         let refs: Vec<&str> = tags.iter().map(String::as_str).collect();
@@ -25,7 +25,12 @@ impl Object for Probe {
         }
     }
 
-    fn websocket_message(&mut self, ctx: &mut Context, ws: SocketId, msg: WsMessage) -> Result<()> {
+    async fn websocket_message(
+        &self,
+        ctx: &mut Context,
+        ws: SocketId,
+        msg: WsMessage,
+    ) -> Result<()> {
         let WsMessage::Text(text) = msg else {
             return Ok(());
         };
@@ -49,7 +54,7 @@ impl Object for Probe {
 
 async fn start() -> (std::net::SocketAddr, tokio_util::sync::CancellationToken) {
     let mut reg = Registry::new();
-    reg.register("probe", |_| Ok(Box::new(Probe) as Box<dyn Object>));
+    reg.register("probe", |_| Ok(Box::new(Probe) as Box<dyn AnyObject>));
     let rt = Runtime::new(Config::new(DataDir::Memory), reg).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -4,7 +4,9 @@
 //! `retry_count`. Records are written before a failure is returned, and kept (as production
 //! keeps writes made before an exception).
 
-use dobench_runtime::{AlarmInfo, Context, Method, Object, Request, Response, Result, SqlValue};
+use dobench_runtime::{
+    AlarmInfo, AnyObject, Context, Method, Object, Request, Response, Result, SqlValue,
+};
 use serde_json::json;
 
 use crate::params;
@@ -22,7 +24,7 @@ pub struct AlarmRecorder;
 
 impl AlarmRecorder {
     /// Creates the attempts table on first use.
-    pub fn construct(ctx: &mut Context) -> Result<Box<dyn Object>> {
+    pub fn construct(ctx: &mut Context) -> Result<Box<dyn AnyObject>> {
         ctx.storage().sql(
             "CREATE TABLE IF NOT EXISTS fired (n INTEGER PRIMARY KEY AUTOINCREMENT, \
              scheduled_ms INTEGER NOT NULL, fired_ms INTEGER NOT NULL, attempt INTEGER NOT NULL)",
@@ -42,7 +44,7 @@ impl AlarmRecorder {
 }
 
 impl Object for AlarmRecorder {
-    fn fetch(&mut self, ctx: &mut Context, req: Request) -> Result<Response> {
+    async fn fetch(&self, ctx: &mut Context, req: Request) -> Result<Response> {
         match (&req.method, req.path.as_str()) {
             (&Method::POST, "/schedule") => {
                 let parsed = (|| {
@@ -88,7 +90,7 @@ impl Object for AlarmRecorder {
         }
     }
 
-    fn alarm(&mut self, ctx: &mut Context, info: AlarmInfo) -> Result<()> {
+    async fn alarm(&self, ctx: &mut Context, info: AlarmInfo) -> Result<()> {
         let scheduled = Self::read_u64(ctx, SCHEDULED)? as i64;
         let now = ctx.now_ms();
         ctx.storage().sql(

@@ -9,9 +9,11 @@
 //! without waking the room.
 
 use dobench_runtime::{
-    epoch_us, Context, Method, Object, Request, Response, Result, SocketId, SqlValue, WsMessage,
+    epoch_us, AnyObject, Context, Method, Object, Request, Response, Result, SocketId, SqlValue,
+    WsMessage,
 };
 use serde_json::json;
+use std::sync::atomic::Ordering::Relaxed;
 
 use crate::params;
 
@@ -28,21 +30,23 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// A chat room.
 #[derive(Debug)]
 pub struct ChatRoom {
-    next_seq: i64,
+    /// The next message's sequence number (turns of one room take it one at a time: no
+    /// await between taking and storing it).
+    next_seq: std::sync::atomic::AtomicI64,
     /// Messages kept (retention).
     history: u64,
 }
 
 impl ChatRoom {
     /// A room keeping [`DEFAULT_HISTORY`] messages.
-    pub fn construct(ctx: &mut Context) -> Result<Box<dyn Object>> {
+    pub fn construct(ctx: &mut Context) -> Result<Box<dyn AnyObject>> {
         Self::construct_keeping(ctx, DEFAULT_HISTORY)
     }
 
     /// Restores the sequence from storage; sockets and users come back from the runtime.
     /// The room keeps its last `history` messages (at least 1).
-    pub fn construct_keeping(ctx: &mut Context, history: u64) -> Result<Box<dyn Object>> {
-        let s = ctx.storage();
+    pub fn construct_keeping(ctx: &mut Context, history: u64) -> Result<Box<dyn AnyObject>> {
+        let mut s = ctx.storage();
         s.sql(
             "CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, from_user TEXT NOT NULL, \
              sent_at_us INTEGER NOT NULL, body TEXT NOT NULL)",
@@ -53,9 +57,10 @@ impl ChatRoom {
             Some([SqlValue::Integer(n)]) => *n,
             _ => 0,
         };
+        drop(s);
         ctx.set_websocket_auto_response(Some(("ping", "pong")))?;
         Ok(Box::new(ChatRoom {
-            next_seq: last + 1,
+            next_seq: (last + 1).into(),
             history: history.max(1),
         }))
     }
@@ -107,7 +112,7 @@ impl ChatRoom {
 }
 
 impl Object for ChatRoom {
-    fn fetch(&mut self, ctx: &mut Context, req: Request) -> Result<Response> {
+    async fn fetch(&self, ctx: &mut Context, req: Request) -> Result<Response> {
         match (&req.method, req.path.as_str()) {
             (&Method::GET, "/ws") => {
                 let user = match params::text(&req, "user", MAX_USER_LEN) {
@@ -129,7 +134,12 @@ impl Object for ChatRoom {
         }
     }
 
-    fn websocket_message(&mut self, ctx: &mut Context, ws: SocketId, msg: WsMessage) -> Result<()> {
+    async fn websocket_message(
+        &self,
+        ctx: &mut Context,
+        ws: SocketId,
+        msg: WsMessage,
+    ) -> Result<()> {
         let WsMessage::Text(body) = msg else {
             ctx.send(
                 ws,
@@ -146,7 +156,7 @@ impl Object for ChatRoom {
             return Ok(());
         }
         let from = Self::user_of(ctx, ws);
-        let seq = self.next_seq;
+        let seq = self.next_seq.load(Relaxed);
         let sent_at_us = epoch_us();
         ctx.storage().sql(
             "INSERT INTO messages (seq, from_user, sent_at_us, body) VALUES (?1, ?2, ?3, ?4)",
@@ -164,7 +174,7 @@ impl Object for ChatRoom {
                 &[SqlValue::Integer(oldest_kept)],
             )?;
         }
-        self.next_seq += 1;
+        self.next_seq.store(seq + 1, Relaxed);
         let frame = json!({ "seq": seq, "from": from, "sent_at_us": sent_at_us, "body": body });
         let members = ctx.get_websockets(None);
         ctx.broadcast(&members, WsMessage::Text(frame.to_string()));

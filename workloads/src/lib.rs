@@ -3,7 +3,9 @@
 //! Each workload family has an object class written only against `dobench-runtime`'s public
 //! API: [`counter::Counter`] (`/counter/{object}`), [`ratelimit::RateLimiter`]
 //! (`/ratelimit/{object}`), [`alarm::AlarmRecorder`] (`/alarm/{object}`),
-//! [`chat::ChatRoom`] (`/chat/{object}`). [`register_all`] puts them in a registry under the
+//! [`chat::ChatRoom`] (`/chat/{object}`), and the patterns of objects that call objects:
+//! [`aggregator::Aggregator`] (`/aggregator/{object}`), [`lock::Lock`] (`/lock/{object}`),
+//! [`lost_update::LostUpdate`] (`/lostupdate/{object}`). [`register_all`] puts them in a registry under the
 //! class names the workload protocol uses.
 //!
 //! The load side: a [`profile::Profile`] (TOML, built in or from a file) names the workload,
@@ -19,6 +21,7 @@
 //! (`workload = "ws"`): [`ws_spec`] compiles the `[ws]` section; [`traffic::ws`] opens the
 //! members' sessions and sends and books messages in the API's own frame format.
 
+pub mod aggregator;
 pub mod alarm;
 pub mod answer;
 pub mod chat;
@@ -28,7 +31,10 @@ pub mod http_spec;
 pub mod invariant;
 pub mod keyspace;
 mod locate;
+pub mod lock;
+pub mod lost_update;
 mod params;
+pub mod probe;
 pub mod profile;
 pub mod ratelimit;
 pub mod strategy;
@@ -74,6 +80,10 @@ pub fn register_all_with(registry: &mut Registry, options: ClassOptions) -> &mut
         .register(chat::CLASS, move |ctx| {
             chat::ChatRoom::construct_keeping(ctx, history)
         })
+        .register(aggregator::CLASS, aggregator::Aggregator::construct)
+        .register(lock::CLASS, lock::Lock::construct)
+        .register(lost_update::CLASS, lost_update::LostUpdate::construct)
+        .register(probe::CLASS, probe::Probe::construct)
 }
 
 /// A registry holding every workload class, with default options.

@@ -32,6 +32,12 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("chat-fanout", include_str!("../profiles/chat-fanout.toml")),
     ("alarm-storm", include_str!("../profiles/alarm-storm.toml")),
+    (
+        "parent-aggregator",
+        include_str!("../profiles/parent-aggregator.toml"),
+    ),
+    ("lease-lock", include_str!("../profiles/lease-lock.toml")),
+    ("lost-update", include_str!("../profiles/lost-update.toml")),
 ];
 
 /// Which workload family a profile drives.
@@ -46,6 +52,13 @@ pub enum WorkloadKind {
     Http,
     /// User-described WebSocket rooms (`[ws]`, see `ws_spec`).
     Ws,
+    /// Shards forwarding increments to a parent (`[aggregator]`).
+    Aggregator,
+    /// A lease lock many clients take in turn (`[lock]`).
+    Lock,
+    /// Read → await another object → write, unguarded and guarded (`[lost_update]`).
+    #[serde(rename = "lost-update")]
+    LostUpdate,
 }
 
 impl WorkloadKind {
@@ -58,6 +71,9 @@ impl WorkloadKind {
             WorkloadKind::Alarm => "alarm",
             WorkloadKind::Http => "http",
             WorkloadKind::Ws => "ws",
+            WorkloadKind::Aggregator => crate::aggregator::CLASS,
+            WorkloadKind::Lock => crate::lock::CLASS,
+            WorkloadKind::LostUpdate => crate::lost_update::CLASS,
         }
     }
 }
@@ -103,6 +119,12 @@ pub struct Profile {
     pub http: HttpOptions,
     #[serde(default)]
     pub ws: WsOptions,
+    #[serde(default)]
+    pub aggregator: crate::aggregator::AggregatorOptions,
+    #[serde(default)]
+    pub lock: crate::lock::LockOptions,
+    #[serde(default)]
+    pub lost_update: crate::lost_update::LostUpdateOptions,
     /// Whether the profile (or an override) set `strategy` itself: `{object}` and
     /// `{shard}` in user templates need one.
     #[serde(skip)]
@@ -609,6 +631,13 @@ fn apply_override(doc: &mut toml::Table, assignment: &str) -> Result<()> {
 /// Cross-field checks serde cannot express: the field at fault and what is wrong.
 fn validate(p: &Profile) -> std::result::Result<(), Invalid> {
     validate_fields(p)?;
+    let patterns = match p.workload {
+        WorkloadKind::Aggregator => p.aggregator.check(),
+        WorkloadKind::Lock => p.lock.check(),
+        WorkloadKind::LostUpdate => p.lost_update.check(),
+        _ => Ok(()),
+    };
+    patterns.map_err(|(field, message)| invalid(field, message))?;
     validate_limits(p)
 }
 

@@ -3,7 +3,7 @@
 //! were admitted in the last W ms (so no W-long window, aligned or not, ever admits more than
 //! L). Admissions are rows in the object's own SQL table; never admits without storing it.
 
-use dobench_runtime::{Context, Method, Object, Request, Response, Result, SqlValue};
+use dobench_runtime::{AnyObject, Context, Method, Object, Request, Response, Result, SqlValue};
 use serde_json::json;
 
 use crate::params;
@@ -20,8 +20,8 @@ pub struct RateLimiter;
 
 impl RateLimiter {
     /// Creates the admissions table on first use.
-    pub fn construct(ctx: &mut Context) -> Result<Box<dyn Object>> {
-        let s = ctx.storage();
+    pub fn construct(ctx: &mut Context) -> Result<Box<dyn AnyObject>> {
+        let mut s = ctx.storage();
         s.sql(
             "CREATE TABLE IF NOT EXISTS admissions (key TEXT NOT NULL, at_ms INTEGER NOT NULL)",
             &[],
@@ -33,7 +33,7 @@ impl RateLimiter {
         Ok(Box::new(RateLimiter))
     }
 
-    fn check(&mut self, ctx: &mut Context, req: &Request) -> Result<Response> {
+    fn check(&self, ctx: &mut Context, req: &Request) -> Result<Response> {
         let parsed = (|| {
             Ok::<_, Response>((
                 params::text(req, "key", MAX_KEY_LEN)?.to_string(),
@@ -46,7 +46,7 @@ impl RateLimiter {
             Err(resp) => return Ok(resp),
         };
         let now = ctx.now_ms();
-        let s = ctx.storage();
+        let mut s = ctx.storage();
         let k = SqlValue::Text(key);
         // Admissions at or before now - W have left the window.
         s.sql(
@@ -89,7 +89,7 @@ impl RateLimiter {
 }
 
 impl Object for RateLimiter {
-    fn fetch(&mut self, ctx: &mut Context, req: Request) -> Result<Response> {
+    async fn fetch(&self, ctx: &mut Context, req: Request) -> Result<Response> {
         match (&req.method, req.path.as_str()) {
             (&Method::POST, "/check") => self.check(ctx, &req),
             _ => Ok(params::no_route(&req, &[("POST", "/check")])),

@@ -23,7 +23,7 @@ duration = "2s"
 
 #[test]
 fn every_builtin_profile_parses() {
-    assert_eq!(BUILTIN.len(), 4);
+    assert_eq!(BUILTIN.len(), 7);
     for (name, _) in BUILTIN {
         let p = profile::load(name, &[]).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(&p.profile.name, name);
@@ -39,7 +39,10 @@ fn every_builtin_profile_parses() {
             "sharded-counter",
             "ratelimit-burst",
             "chat-fanout",
-            "alarm-storm"
+            "alarm-storm",
+            "parent-aggregator",
+            "lease-lock",
+            "lost-update"
         ]
     );
 }

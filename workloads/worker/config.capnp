@@ -1,4 +1,4 @@
-# workerd config: runs src/worker.js with its four SQLite-backed Durable Object classes.
+# workerd config: runs src/worker.js with its SQLite-backed Durable Object classes.
 #
 #   npx workerd serve config.capnp \
 #       --socket-addr http=127.0.0.1:PORT \
@@ -30,6 +30,10 @@ const dobenchWorker :Workerd.Worker = (
     (className = "RateLimiter", uniqueKey = "dobench-RateLimiter", enableSql = true),
     (className = "ChatRoom", uniqueKey = "dobench-ChatRoom", enableSql = true),
     (className = "Alarm", uniqueKey = "dobench-Alarm", enableSql = true),
+    (className = "Aggregator", uniqueKey = "dobench-Aggregator", enableSql = true),
+    (className = "Lock", uniqueKey = "dobench-Lock", enableSql = true),
+    (className = "LostUpdate", uniqueKey = "dobench-LostUpdate", enableSql = true),
+    (className = "Probe", uniqueKey = "dobench-Probe", enableSql = true),
   ],
   durableObjectStorage = (localDisk = "do-storage"),
   bindings = [
@@ -37,6 +41,10 @@ const dobenchWorker :Workerd.Worker = (
     (name = "RATE_LIMITER", durableObjectNamespace = "RateLimiter"),
     (name = "CHAT_ROOM", durableObjectNamespace = "ChatRoom"),
     (name = "ALARM", durableObjectNamespace = "Alarm"),
+    (name = "AGGREGATOR", durableObjectNamespace = "Aggregator"),
+    (name = "LOCK", durableObjectNamespace = "Lock"),
+    (name = "LOST_UPDATE", durableObjectNamespace = "LostUpdate"),
+    (name = "PROBE", durableObjectNamespace = "Probe"),
     (name = "CHAT_HISTORY", text = "100000"),
   ],
 );

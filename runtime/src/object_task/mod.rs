@@ -1,32 +1,40 @@
 //! The task of one live object: owns the instance, its storage and its mailbox's receiving
-//! end, and runs turns (fetches and alarms) one at a time. Turns waiting together run back
-//! to back in one transaction (group commit); their replies are released only after that
-//! commit (the output gate). A failed commit resets the object and fails the batch with 5xx
-//! — never a 200. Never runs two turns at once and never answers before its writes are durable.
+//! end, and runs its turns (fetches, calls, alarms, socket events) on this one task, polling
+//! one at a time. The input gate: a new event starts only while every running turn is
+//! parked at an await that lets others in (another object, a timer) and none holds a
+//! `block_concurrency` section; storage calls are synchronous and never let anyone in.
+//! Whatever ran between two commit points shares one transaction (group commit); answers,
+//! frames and outgoing calls are released only after it commits (the output gate). A failed
+//! commit resets the object and fails what it held with 5xx — never a 200. Never polls two
+//! turns at once and never lets anything out before the writes made before it are durable.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{oneshot, OwnedSemaphorePermit};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
 use crate::alarm::Due;
 use crate::ceiling::ServiceClock;
 use crate::config::DataDir;
-use crate::error::{Error, Result};
-use crate::mailbox::{Envelope, Inbox, Reply, SocketEvent};
-use crate::object::{AlarmEffect, Context, Object, OutFrame, SocketId};
+use crate::context::{Context, Core};
+use crate::error::Error;
+use crate::mailbox::{Envelope, Inbox};
+use crate::object::AnyObject;
 use crate::registry::Constructor;
 use crate::residency::TaskControl;
-use crate::runtime::{ObjectRef, Shared};
+use crate::runtime::{ObjectRef, Runtime, Shared};
 use crate::sockets::Accepted;
 use crate::stats::ObjectStats;
-use crate::storage::CpuBudget;
 use crate::storage::Storage;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 mod alarm_turn;
+mod commit;
+mod turns;
+
+use turns::{Answer, InFlight, Step};
 
 /// Response header on requests that brought their object into memory (construction, and
 /// for file-backed objects, opening the database), so a load generator can report their
@@ -41,20 +49,22 @@ pub(crate) struct ObjectTask {
     object: ObjectRef,
     ctor: Constructor,
     stats: Arc<ObjectStats>,
-    /// Receiving end of the mailbox; the sender lives in the runtime's directory entry.
-    rx: Inbox,
+    /// Receiving end of the mailbox (taken by `run`); the sender lives in the runtime's
+    /// directory entry.
+    inbox: Option<Inbox>,
     clock: ServiceClock,
     /// Fault injection: hold the next turn this long.
     stall_next: Option<Duration>,
     /// What the runtime asks of this task (close the database, leave memory); the other
     /// end is held by the runtime's residency bookkeeping.
     control: Arc<TaskControl>,
-    /// No turn has run since the task started: the next batch brings the object into memory.
+    /// No commit since the task started: turns admitted now brought the object into memory.
     cold: bool,
+    /// The last turn id handed out (the gate's 0 means nobody).
+    next_turn: u64,
+    /// A turn wrote since the last commit point.
+    written_since_commit: bool,
 }
-
-/// A reply waiting for the batch's commit.
-type Pending = (oneshot::Sender<Result<Reply>>, Result<Reply>);
 
 /// Close code for the sockets of an object reset after going past its CPU budget (1011:
 /// the server met a condition that kept it from fulfilling the request).
@@ -67,20 +77,29 @@ fn over_budget_message(shared: &Shared) -> String {
     .to_string()
 }
 
-/// Where one turn's measurement started ([`ObjectTask::start_turn`]).
-struct TurnMeter {
-    budget: Option<CpuBudget>,
-    cpu: Option<Duration>,
-    rows: crate::storage::StorageUsage,
-}
-
-/// What the batch produced that may leave only after its commit.
+/// What the turns since the last commit produced that may leave only after it.
 #[derive(Default)]
 struct Outbox {
-    replies: Vec<Pending>,
+    answers: Vec<Answer>,
     /// Alarm-turn permits, released once the turn's effects are settled.
     permits: Vec<OwnedSemaphorePermit>,
+    /// A turn panicked: the instance is rebuilt after the commit.
     crashed: bool,
+    /// A turn went past the CPU budget: everything since the last commit is thrown away.
+    over_budget: bool,
+    /// Turns admitted since the last commit.
+    admitted: usize,
+}
+
+/// What the idle wait came to.
+enum Idle {
+    Event(Envelope),
+    /// Woken for something else; look again.
+    Again,
+    /// The object left memory.
+    Left,
+    /// The mailbox is closed and empty.
+    Closed,
 }
 
 impl ObjectTask {
@@ -97,330 +116,259 @@ impl ObjectTask {
             object,
             ctor,
             stats,
-            rx,
+            inbox: Some(rx),
             clock,
             stall_next: None,
             control: Arc::default(),
             cold: true,
+            next_turn: 0,
+            written_since_commit: false,
         }
     }
 
     pub(crate) async fn run(mut self) {
+        let Some(mut rx) = self.inbox.take() else {
+            return;
+        };
         let storage = match self.shared.open_storage(&self.object.id()) {
             Ok(s) => s,
-            Err(e) => return self.refuse_all(e).await,
+            Err(e) => return self.refuse_all(rx, e).await,
         };
-        let mut ctx = Context::new(
-            self.object.id(),
-            self.object.class().into(),
-            self.object.name().map(Into::into),
+        let core = Arc::new(Core::new(
+            self.object.clone(),
             storage,
             self.shared.sockets.clone(),
             self.shared.config.attachment_limit,
-        );
+            Runtime {
+                shared: self.shared.clone(),
+            },
+        ));
         self.stats.became_resident();
         let id = self.object.id();
         self.shared.residency.touch(id, &self.control, false);
-        let mut instance: Option<Box<dyn Object>> = None;
-        // Grows on the first turn: an object in memory that never ran holds no batch room.
-        let mut batch: Vec<Envelope> = Vec::new();
+        let mut instance: Option<Arc<dyn AnyObject>> = None;
         let mut closing = false;
         loop {
-            // With sockets open the object hibernates (its sockets stay with the runtime);
-            // without, it is evicted after the longer idle timeout.
-            let idle = if self.shared.sockets.count(&id) > 0 {
-                self.shared.config.hibernate_after
-            } else {
-                self.shared.config.idle_timeout
-            };
-            let first = if closing {
-                self.rx.recv().await
-            } else {
-                tokio::select! {
-                    msg = self.rx.recv() => msg,
-                    _ = self.control.wake.notified() => {
-                        if self.act_on_requests(&mut ctx) {
-                            drop(instance);
-                            return;
-                        }
-                        continue;
-                    }
-                    _ = tokio::time::sleep(idle) => {
-                        if self.try_evict(&mut ctx) {
-                            drop(instance);
-                            return;
-                        }
-                        continue;
-                    }
-                    _ = self.shared.shutdown.cancelled() => {
-                        // Take nothing new; what is already queued still runs and commits.
-                        closing = true;
-                        self.rx.close();
-                        continue;
-                    }
+            let first = match self.idle(&core, &mut rx, &mut closing).await {
+                Idle::Event(env) => env,
+                Idle::Again => continue,
+                Idle::Left => {
+                    drop(instance);
+                    return;
                 }
+                Idle::Closed => break,
             };
-            let Some(first) = first else { break };
-            // Billed duration: wall-clock time with work in flight, from the first message
-            // of a batch (clock waits included) until its replies are released.
+            // Billed duration: wall-clock time with work in flight, from the first event
+            // (clock waits included) until the last answer is released.
             let busy_since = Instant::now();
-            self.gather(first, &mut batch).await;
-            if batch.is_empty() {
-                continue;
-            }
-            self.run_batch(&mut ctx, &mut instance, &mut batch).await;
+            self.busy(&core, &mut rx, &mut instance, &mut closing, first)
+                .await;
             let with_sockets = self.shared.sockets.count(&id) > 0;
             self.stats.bill(busy_since.elapsed(), with_sockets);
-            self.shared
-                .residency
-                .touch(id, &self.control, ctx.storage.is_open());
+            let open = core.tx().storage.is_open();
+            self.shared.residency.touch(id, &self.control, open);
         }
         self.stats.left_memory();
         self.shared.residency.leave(&id);
         drop(instance);
         let live = self.shared.lock_live();
-        let storage = self.park(&mut ctx);
+        let storage = self.park(&core);
         drop(live);
         drop(storage);
     }
 
-    /// Does what the runtime asked between turns. True if the object left memory.
-    fn act_on_requests(&mut self, ctx: &mut Context) -> bool {
-        let asked = self.control.take();
-        if asked.leave_memory {
-            if self.try_evict(ctx) {
-                return true;
+    /// Waits for the next event with nothing in flight, doing what the runtime asks
+    /// meanwhile (close the database, leave memory, shut down).
+    async fn idle(&mut self, core: &Core, rx: &mut Inbox, closing: &mut bool) -> Idle {
+        let as_event = |msg: Option<Envelope>| msg.map_or(Idle::Closed, Idle::Event);
+        if *closing {
+            return as_event(rx.recv().await);
+        }
+        // With sockets open the object hibernates (its sockets stay with the runtime);
+        // without, it is evicted after the longer idle timeout.
+        let idle = if self.shared.sockets.count(&self.object.id()) > 0 {
+            self.shared.config.hibernate_after
+        } else {
+            self.shared.config.idle_timeout
+        };
+        tokio::select! {
+            msg = rx.recv() => as_event(msg),
+            _ = self.control.wake.notified() => {
+                if self.act_on_requests(core, rx) { Idle::Left } else { Idle::Again }
             }
-            // Work arrived meanwhile: stay, and be counted as recently used again.
-            self.shared
-                .residency
-                .touch(self.object.id(), &self.control, ctx.storage.is_open());
+            _ = tokio::time::sleep(idle) => {
+                if self.try_evict(core, rx) { Idle::Left } else { Idle::Again }
+            }
+            _ = self.shared.shutdown.cancelled() => {
+                // Take nothing new; what is already queued still runs and commits.
+                *closing = true;
+                rx.close();
+                Idle::Again
+            }
         }
-        if asked.close_database && ctx.storage.close() {
-            self.shared.residency.database_closed(&self.object.id());
-        }
-        false
     }
 
-    /// Collects the turns to run together: `first`, then whatever else is already waiting,
-    /// as far as the batch size and the ceiling's clock allow.
-    async fn gather(&mut self, first: Envelope, batch: &mut Vec<Envelope>) {
+    /// Runs turns from `first` until nothing is in flight and everything is committed:
+    /// admits what waits while the input gate is open, commits at each point where every
+    /// running turn is parked, and resumes parked turns as what they await arrives.
+    async fn busy(
+        &mut self,
+        core: &Arc<Core>,
+        rx: &mut Inbox,
+        instance: &mut Option<Arc<dyn AnyObject>>,
+        closing: &mut bool,
+        first: Envelope,
+    ) {
+        let mut turns: Vec<InFlight> = Vec::new();
+        let mut out = Outbox::default();
         let mut next = Some(first);
-        while let Some(env) = next.take() {
-            match env {
-                Envelope::Stall { hold } => self.stall_next = Some(hold),
-                turn => {
-                    if batch.is_empty() {
-                        // The first turn waits for the clock; later ones only join if the
-                        // clock already allows them.
-                        if let Some(at) = self.clock.ready_at(Instant::now()) {
-                            tokio::time::sleep_until(at).await;
-                        }
-                    }
-                    self.clock.book(Instant::now());
-                    batch.push(turn);
+        let mut drained = false;
+        let shutdown = self.shared.shutdown.clone();
+        loop {
+            while let Some(env) = next.take() {
+                self.admit(core, instance, &mut turns, &mut out, env).await;
+                if self.may_admit(core, &turns, &out) {
+                    next = rx.try_recv();
                 }
             }
-            if batch.len() >= self.shared.config.max_batch || self.stall_next.is_some() {
-                break;
+            // Every running turn is parked (or none runs): the commit point.
+            self.settle(core, instance, &mut turns, &mut out);
+            if turns.is_empty() {
+                return;
             }
-            if !batch.is_empty() && self.clock.ready_at(Instant::now()).is_some() {
-                break;
+            if let Err(e) = core.tx().storage.begin() {
+                let why = format!("storage failed under turns in flight: {e}");
+                Self::drop_in_flight(&mut turns, || Error::ObjectReset(why.clone()));
+                self.stats.resets.fetch_add(1, Relaxed);
+                *instance = None;
+                return;
             }
-            next = self.rx.try_recv();
+            let open = !drained && self.may_admit(core, &turns, &out);
+            tokio::select! {
+                _ = std::future::poll_fn(|cx| {
+                    if self.poll_turns(core, &mut turns, cx, &mut out) {
+                        std::task::Poll::Ready(())
+                    } else {
+                        std::task::Poll::Pending
+                    }
+                }) => {}
+                msg = rx.recv(), if open => match msg {
+                    Some(env) => next = Some(env),
+                    None => drained = true,
+                },
+                _ = shutdown.cancelled(), if !*closing => {
+                    *closing = true;
+                    rx.close();
+                }
+            }
         }
     }
 
-    async fn run_batch(
+    /// The input gate is open to a new event: no turn holds it closed, nothing crashed,
+    /// and the group, the turns in flight and the ceiling's clock have room.
+    fn may_admit(&self, core: &Core, turns: &[InFlight], out: &Outbox) -> bool {
+        core.gate.holder().is_none()
+            && !out.crashed
+            && !out.over_budget
+            && out.admitted < self.shared.config.max_batch
+            && turns.len() < self.shared.config.mailbox
+            && (out.admitted == 0 || self.clock.ready_at(Instant::now()).is_none())
+    }
+
+    /// Starts one event as a turn and polls it once: a turn that never awaits anything but
+    /// storage runs to its end here, back to back with the others of its group.
+    async fn admit(
         &mut self,
-        ctx: &mut Context,
-        instance: &mut Option<Box<dyn Object>>,
-        batch: &mut Vec<Envelope>,
+        core: &Arc<Core>,
+        instance: &mut Option<Arc<dyn AnyObject>>,
+        turns: &mut Vec<InFlight>,
+        out: &mut Outbox,
+        env: Envelope,
     ) {
+        if let Envelope::Stall { hold } = env {
+            self.stall_next = Some(hold);
+            return;
+        }
+        if out.admitted == 0 {
+            // The first turn of a group waits for the clock; later ones only join if the
+            // clock already allows them (`may_admit`).
+            if let Some(at) = self.clock.ready_at(Instant::now()) {
+                tokio::time::sleep_until(at).await;
+            }
+        }
+        self.clock.book(Instant::now());
         if let Some(hold) = self.stall_next.take() {
             tokio::time::sleep(hold).await;
         }
-        if let Err(e) = ctx.storage.begin() {
-            return self.fail_batch(batch.drain(..), &e.to_string());
+        if out.over_budget {
+            // The object is being reset: what arrives before it is gets the error too.
+            return self.fail_batch(std::iter::once(env), &over_budget_message(&self.shared));
         }
-        ctx.alarm_effect = None;
-        if instance.is_none() {
-            let built = match catch_unwind(AssertUnwindSafe(|| (self.ctor)(ctx))) {
-                Ok(Ok(obj)) => Ok(obj),
-                Ok(Err(e)) => Err(format!("constructor failed: {e}")),
-                Err(_) => Err("constructor panicked".to_string()),
-            };
-            match built {
-                Ok(obj) => *instance = Some(obj),
+        let begun = core.tx().storage.begin();
+        if let Err(e) = begun {
+            return self.fail_batch(std::iter::once(env), &e.to_string());
+        }
+        let obj = match instance {
+            Some(obj) => obj.clone(),
+            None => match self.construct(core) {
+                Ok(obj) => instance.insert(obj).clone(),
                 Err(why) => {
-                    ctx.storage.rollback();
-                    return self.fail_batch(batch.drain(..), &why);
+                    core.tx().storage.rollback();
+                    return self.fail_batch(std::iter::once(env), &why);
                 }
+            },
+        };
+        out.admitted += 1;
+        if out.crashed {
+            if let Envelope::Fetch { reply, .. } = env {
+                self.stats.turns.fetch_add(1, Relaxed);
+                let e = Error::ObjectReset("an earlier turn crashed".into());
+                out.answers.push(Answer::Fetch(reply, Err(e)));
             }
-        }
-        let Some(obj) = instance.as_mut() else { return };
-        let mut out = Outbox::default();
-        let mut over_budget = false;
-        for env in batch.drain(..) {
-            if over_budget {
-                // The object is being reset: what is left of the batch gets the error too.
-                self.fail_batch(std::iter::once(env), &over_budget_message(&self.shared));
-                continue;
-            }
-            let meter = self.start_turn(ctx);
-            match env {
-                Envelope::Fetch {
-                    req,
-                    upgrade,
-                    reply,
-                } => {
-                    self.stats.turns.fetch_add(1, Relaxed);
-                    if out.crashed {
-                        let e = Error::ObjectReset("an earlier turn crashed".into());
-                        out.replies.push((reply, Err(e)));
-                        continue;
-                    }
-                    ctx.upgrade = upgrade;
-                    let result = catch_unwind(AssertUnwindSafe(|| obj.fetch(ctx, *req)));
-                    ctx.upgrade = false;
-                    let accepted = ctx.accepted.take();
-                    let result = match result {
-                        Ok(Ok(mut response)) => {
-                            if self.cold {
-                                // This request waited for the object to come into memory.
-                                response
-                                    .headers
-                                    .push((COLD_START_HEADER.into(), "1".into()));
-                            }
-                            Ok(Reply { response, accepted })
-                        }
-                        Ok(Err(e)) => {
-                            self.drop_accepted(accepted);
-                            Err(e)
-                        }
-                        Err(_) => {
-                            self.drop_accepted(accepted);
-                            out.crashed = true;
-                            Err(Error::Handler("the handler panicked".into()))
-                        }
-                    };
-                    out.replies.push((reply, result));
-                }
-                Envelope::Socket {
-                    socket,
-                    event,
-                    held,
-                } => {
-                    // The turn has the message: its bytes are no longer waiting in flight.
-                    drop(held);
-                    if !out.crashed {
-                        self.socket_turn(ctx, obj.as_mut(), socket, event, &mut out);
-                    }
-                }
-                Envelope::Alarm {
-                    scheduled_ms,
-                    retry_count,
-                    permit,
-                } => {
-                    out.permits.extend(permit);
-                    if !out.crashed {
-                        self.alarm_turn(ctx, obj.as_mut(), scheduled_ms, retry_count, &mut out);
-                    }
-                }
-                Envelope::Stall { .. } => {}
-            }
-            over_budget = self.end_turn(ctx, meter);
-        }
-        self.stats
-            .service_us
-            .fetch_add(self.clock.take_charged().as_micros() as u64, Relaxed);
-        self.cold = false;
-        if over_budget {
-            let budget = self.shared.config.cpu_budget.unwrap_or_default();
-            self.reset_after_cpu_limit(ctx, &mut out, budget);
-            self.stats.resets.fetch_add(1, Relaxed);
-            *instance = None;
             return;
         }
-        if self.commit(ctx, out) {
-            // The instance may hold state that no longer matches storage: rebuild it from
-            // storage on the next turn, as production does after an exception resets it.
-            self.stats.resets.fetch_add(1, Relaxed);
-            *instance = None;
+        let Some(mut turn) = self.start(core, &obj, env, out) else {
+            return;
+        };
+        let step = std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(self.poll_one(core, &mut turn, cx, out))
+        })
+        .await;
+        match step {
+            Step::Parked => turns.push(turn),
+            Step::Done(result) => self.finish(core, turn, *result, out),
+            Step::Panicked => {}
         }
     }
 
-    /// What a turn's cost is measured from: the thread's CPU time (only when the clock
-    /// counts it) and the rows its storage had read and written.
-    fn start_turn(&self, ctx: &mut Context) -> TurnMeter {
-        let budget = self.shared.config.cpu_budget.map(CpuBudget::starting_now);
-        ctx.storage.set_budget(budget);
-        let costs = &self.shared.config.costs;
-        TurnMeter {
-            budget,
-            cpu: (self.clock.is_on() && costs.cpu_factor > 0.0).then(crate::ceiling::thread_cpu),
-            rows: ctx.storage.usage(),
+    /// Builds the instance. Synchronous, so it runs with the input gate closed (what
+    /// production's `blockConcurrencyWhile` in a constructor is for).
+    fn construct(&self, core: &Arc<Core>) -> std::result::Result<Arc<dyn AnyObject>, String> {
+        let mut ctx = Context::new(core.clone(), false);
+        match catch_unwind(AssertUnwindSafe(|| (self.ctor)(&mut ctx))) {
+            Ok(Ok(obj)) => Ok(Arc::from(obj)),
+            Ok(Err(e)) => Err(format!("constructor failed: {e}")),
+            Err(_) => Err("constructor panicked".to_string()),
         }
     }
 
-    /// Charges what the turn did to the clock (later turns wait for it) and to the stats.
-    /// True if the turn went past its CPU budget (whether or not its handler noticed).
-    fn end_turn(&mut self, ctx: &mut Context, meter: TurnMeter) -> bool {
-        ctx.storage.set_budget(None);
-        let over_budget = meter.budget.is_some_and(|b| b.exceeded());
-        let rows = ctx.storage.usage().since(meter.rows);
-        self.stats.rows_read.fetch_add(rows.rows_read, Relaxed);
-        let work = &self.shared.work;
-        if rows.rows_read > 0 {
-            work.rows_read.fetch_add(rows.rows_read, Relaxed);
+    /// Does what the runtime asked between turns. True if the object left memory.
+    fn act_on_requests(&mut self, core: &Core, rx: &mut Inbox) -> bool {
+        let asked = self.control.take();
+        if asked.leave_memory {
+            if self.try_evict(core, rx) {
+                return true;
+            }
+            // Work arrived meanwhile: stay, and be counted as recently used again.
+            let open = core.tx().storage.is_open();
+            self.shared
+                .residency
+                .touch(self.object.id(), &self.control, open);
         }
-        if rows.rows_written > 0 {
-            work.rows_written.fetch_add(rows.rows_written, Relaxed);
+        if asked.close_database && core.tx().storage.close() {
+            self.shared.residency.database_closed(&self.object.id());
         }
-        self.stats
-            .rows_written
-            .fetch_add(rows.rows_written, Relaxed);
-        if !self.clock.is_on() {
-            return over_budget;
-        }
-        let cpu = meter.cpu.map_or(Duration::ZERO, |at| {
-            crate::ceiling::thread_cpu()
-                .saturating_sub(at)
-                .mul_f64(crate::ceiling::cpu_scale())
-        });
-        let extra = self
-            .shared
-            .config
-            .costs
-            .extra(cpu, rows.rows_read, rows.rows_written);
-        self.clock.charge(extra);
-        over_budget
-    }
-
-    /// Delivers a socket event to its handler.
-    fn socket_turn(
-        &self,
-        ctx: &mut Context,
-        obj: &mut dyn Object,
-        socket: SocketId,
-        event: SocketEvent,
-        out: &mut Outbox,
-    ) {
-        self.stats.turns.fetch_add(1, Relaxed);
-        let result = catch_unwind(AssertUnwindSafe(|| match event {
-            SocketEvent::Message(msg) => obj.websocket_message(ctx, socket, msg),
-            SocketEvent::Close {
-                code,
-                reason,
-                was_clean,
-            } => obj.websocket_close(ctx, socket, code, &reason, was_clean),
-            SocketEvent::Error(e) => obj.websocket_error(ctx, socket, &e),
-        }));
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::debug!(object = %self.object.id(), "socket handler failed: {e}"),
-            Err(_) => out.crashed = true,
-        }
+        false
     }
 
     /// Forgets a socket accepted by a turn whose answer will not be a 101.
@@ -430,95 +378,15 @@ impl ObjectTask {
         }
     }
 
-    /// Commits the batch, then releases its replies and applies its alarm change; or, if the
-    /// commit fails, fails every reply. True if the instance must be reset.
-    fn commit(&self, ctx: &mut Context, mut out: Outbox) -> bool {
-        let effect = ctx.alarm_effect.take();
-        // Write-ahead into the runtime-wide index: it may briefly list an alarm the object
-        // does not hold (skipped at fire time), but never misses one the object committed.
-        let indexed = match (effect, &self.shared.alarms.index) {
-            (Some(AlarmEffect::Set { at_ms, .. }), Some(index)) => {
-                index.upsert(&self.object, at_ms)
-            }
-            _ => Ok(()),
-        };
-        let committed = indexed.and_then(|()| ctx.storage.commit());
-        match committed {
-            Ok(()) => {
-                let commits = self.stats.commits.fetch_add(1, Relaxed) + 1;
-                if commits % SIZE_EVERY_COMMITS == 1 {
-                    self.stats
-                        .storage_bytes
-                        .store(ctx.storage.size_bytes(), Relaxed);
-                }
-                for (reply, result) in out.replies.drain(..) {
-                    let _ = reply.send(result);
-                }
-                for frame in ctx.outgoing.drain(..) {
-                    match frame {
-                        OutFrame::Send(to, msg) => {
-                            self.shared.sockets.send(&self.object.id(), &to, &msg)
-                        }
-                        OutFrame::Close(ws, code, reason) => {
-                            self.shared
-                                .sockets
-                                .close(&self.object.id(), ws, code, &reason)
-                        }
-                    }
-                }
-                self.apply_alarm(effect);
-            }
-            Err(e) => {
-                let msg = format!("commit failed, nothing of this batch was stored: {e}");
-                self.abandon(ctx, &mut out, || Error::ObjectReset(msg.clone()));
-            }
-        }
-        out.crashed
-    }
-
-    /// Throws a batch away: rolls its writes back, answers its requests with `why`, drops
-    /// its frames, and reschedules the alarm storage still holds.
-    fn abandon(&self, ctx: &mut Context, out: &mut Outbox, why: impl Fn() -> Error) {
-        ctx.storage.rollback();
-        out.crashed = true;
-        ctx.outgoing.clear();
-        for (reply, result) in out.replies.drain(..) {
-            if let Ok(r) = result {
-                self.drop_accepted(r.accepted);
-            }
-            let _ = reply.send(Err(why()));
-        }
-        // The alarm row rolled back with the batch, so a pending alarm still stands:
-        // reschedule what storage holds.
-        if let Ok(Some(at_ms)) = ctx.storage.alarm() {
-            self.apply_alarm(Some(AlarmEffect::Set {
-                at_ms,
-                retry_count: 0,
-            }));
-        }
-    }
-
-    /// A turn went past the CPU budget: as in production the object is reset. The batch is
-    /// thrown away (its requests get the CPU-limit error) and its sockets are closed with
-    /// [`RESET_CLOSE_CODE`]; the next event constructs the object again from storage.
-    fn reset_after_cpu_limit(&self, ctx: &mut Context, out: &mut Outbox, budget: Duration) {
-        let budget_ms = budget.as_millis() as u64;
-        self.abandon(ctx, out, || Error::CpuExceeded { budget_ms });
-        let id = self.object.id();
-        let reason = "the object exceeded its CPU time limit and was reset";
-        for socket in self.shared.sockets.ids(&id, None) {
-            self.shared
-                .sockets
-                .close(&id, socket, RESET_CLOSE_CODE, reason);
-        }
-    }
-
     fn fail_batch(&self, batch: impl Iterator<Item = Envelope>, why: &str) {
         self.stats.resets.fetch_add(1, Relaxed);
         for env in batch {
             match env {
                 Envelope::Fetch { reply, .. } => {
                     let _ = reply.send(Err(Error::ObjectReset(why.to_string())));
+                }
+                Envelope::Call { call } => {
+                    let _ = call.reply.send(Err(Error::ObjectReset(why.to_string())));
                 }
                 // The socket stays open; the event is lost with the reset, as a crashed
                 // handler would lose it.
@@ -544,13 +412,13 @@ impl ObjectTask {
     /// Leaves memory if nothing is waiting. Under the directory lock: remove the entry,
     /// close the mailbox and park RAM-only storage, so no sender reaches this task afterwards
     /// and the next request starts a fresh task that finds the parked database.
-    fn try_evict(&mut self, ctx: &mut Context) -> bool {
+    fn try_evict(&mut self, core: &Core, rx: &mut Inbox) -> bool {
         let mut live = self.shared.lock_live();
-        if !self.rx.is_empty() {
+        if !rx.is_empty() {
             return false;
         }
         live.remove(&self.object.id());
-        self.rx.close();
+        rx.close();
         self.shared.residency.leave(&self.object.id());
         self.stats.left_memory();
         self.stats
@@ -559,7 +427,7 @@ impl ObjectTask {
         if self.shared.sockets.count(&self.object.id()) > 0 {
             self.stats.hibernated();
         }
-        let storage = self.park(ctx);
+        let storage = self.park(core);
         drop(live);
         // A file-backed database closes outside the lock (closing may checkpoint the WAL).
         drop(storage);
@@ -568,8 +436,8 @@ impl ObjectTask {
 
     /// Hands a RAM-only database to the runtime so the next instance finds it (call under
     /// the directory lock); hands a file-backed one back to be closed.
-    fn park(&self, ctx: &mut Context) -> Option<Storage> {
-        let storage = std::mem::replace(&mut ctx.storage, Storage::placeholder());
+    fn park(&self, core: &Core) -> Option<Storage> {
+        let storage = std::mem::replace(&mut core.tx().storage, Storage::placeholder());
         if self.shared.config.data != DataDir::Memory {
             return Some(storage);
         }
@@ -582,15 +450,15 @@ impl ObjectTask {
     }
 
     /// Storage could not be opened: answer everything queued with the reason, and leave.
-    async fn refuse_all(mut self, e: Error) {
+    async fn refuse_all(self, mut rx: Inbox, e: Error) {
         let why = e.to_string();
         {
             let mut live = self.shared.lock_live();
             live.remove(&self.object.id());
-            self.rx.close();
+            rx.close();
         }
         let mut batch = Vec::new();
-        while let Some(env) = self.rx.recv().await {
+        while let Some(env) = rx.recv().await {
             batch.push(env);
         }
         self.fail_batch(batch.into_iter(), &why);

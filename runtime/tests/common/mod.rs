@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use dobench_runtime::{
-    Config, Context, DataDir, FrontConfig, Object, Registry, Request, Response, Result, Runtime,
-    SocketId, WsMessage,
+    AnyObject, Config, Context, DataDir, FrontConfig, Object, Registry, Request, Response, Result,
+    Runtime, SocketId, WsMessage,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 struct Room;
 
 impl Object for Room {
-    fn fetch(&mut self, ctx: &mut Context, req: Request) -> Result<Response> {
+    async fn fetch(&self, ctx: &mut Context, req: Request) -> Result<Response> {
         if req.is_websocket_upgrade() {
             ctx.accept_websocket(&[])?;
             return Ok(Response::switching_protocols());
@@ -26,8 +26,8 @@ impl Object for Room {
         Ok(Response::json(200, &serde_json::json!({ "ok": true })))
     }
 
-    fn websocket_message(
-        &mut self,
+    async fn websocket_message(
+        &self,
         ctx: &mut Context,
         _ws: SocketId,
         msg: WsMessage,
@@ -54,7 +54,7 @@ impl Server {
 
     pub async fn start_with(config: Config, front: FrontConfig) -> Server {
         let mut reg = Registry::new();
-        reg.register("room", |_| Ok(Box::new(Room) as Box<dyn Object>));
+        reg.register("room", |_| Ok(Box::new(Room) as Box<dyn AnyObject>));
         let runtime = Runtime::new(config, reg).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

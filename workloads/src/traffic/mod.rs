@@ -5,12 +5,16 @@
 //! [`Finished`] result later. Never starts a runtime, prints, or stores anything: the binary
 //! does that.
 
+pub mod aggregator;
 pub mod alarm;
 pub mod chat;
 pub mod counter;
 mod fanout;
 pub mod http;
+pub mod lock;
+pub mod lost_update;
 pub mod ratelimit;
+mod tally;
 pub mod ws;
 
 use std::sync::Arc;
@@ -134,6 +138,9 @@ pub fn start_split(
         WorkloadKind::Alarm => alarm::start(profile, base, nonce, cancel, split),
         WorkloadKind::Http => http::start(profile, base, nonce, cancel),
         WorkloadKind::Ws => ws::start(profile, base, nonce, cancel),
+        WorkloadKind::Aggregator => aggregator::start(profile, base, nonce, cancel),
+        WorkloadKind::Lock => lock::start(profile, base, nonce, cancel),
+        WorkloadKind::LostUpdate => lost_update::start(profile, base, nonce, cancel),
     }
 }
 

@@ -2,6 +2,8 @@
 //! talks to it over HTTP. Shared by the integration tests of this crate.
 #![allow(dead_code)]
 
+pub mod targets;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 

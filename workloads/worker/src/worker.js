@@ -16,6 +16,16 @@
 //   GET  /chat/{object}/history?after_seq=S&limit=N -> the first N after seq S (a page)
 //   POST /alarm/{object}/schedule?at_ms=T&fail_times=K -> {"scheduled_ms":T}
 //   GET  /alarm/{object}/fired                   -> {"fired":[...]}
+//   POST /aggregator/{object}/increment?parent=P&by=N -> {"value":v,"total":t}
+//        (the shard calls parent P's add(N) over RPC, then counts N itself)
+//   GET  /aggregator/{object}                    -> {"value":v}
+//   GET  /aggregator/{object}/total              -> {"total":t}
+//   POST /lock/{object}/hold?hold_ms=H&ttl_ms=T  -> {"token","granted_us","released_us","expires_us","waited_us"}
+//   GET  /lock/{object}/state                    -> {"grants","violations","held","waiting"}
+//   POST /lostupdate/{object}/add?guard=0|1&delay_ms=D -> {"n":n} (read, await helper, write)
+//   POST /lostupdate/{object}/pause?delay_ms=D   -> {"ok":true}
+//   GET  /lostupdate/{object}                    -> {"n":n}
+//   /probe/{object}/...                          -> the conformance probe (class Probe below)
 //   GET  /_dobench/health                        -> {"ok":true}
 
 import { DurableObject } from "cloudflare:workers";
@@ -192,6 +202,63 @@ async function route(request, env, url) {
       }
       break;
     }
+    case "aggregator": {
+      const stub = env.AGGREGATOR.get(env.AGGREGATOR.idFromName(object));
+      if (action === undefined) {
+        if (method !== "GET") throw methodNotAllowed("GET");
+        return json({ value: await stub.value() });
+      }
+      if (action === "total") {
+        if (method !== "GET") throw methodNotAllowed("GET");
+        return json({ total: await stub.total() });
+      }
+      if (action === "increment") {
+        if (method !== "POST") throw methodNotAllowed("POST");
+        const parent = textParam(url, "parent", { maxLen: 256 });
+        const by = intParam(url, "by", { def: 1, min: 1, max: 1000000 });
+        return json(await stub.increment(parent, by));
+      }
+      break;
+    }
+    case "lock": {
+      const stub = env.LOCK.get(env.LOCK.idFromName(object));
+      if (action === "hold") {
+        if (method !== "POST") throw methodNotAllowed("POST");
+        const holdMs = intParam(url, "hold_ms", { def: 1, min: 0, max: 10000 });
+        const ttlMs = intParam(url, "ttl_ms", { def: 1000, min: 1, max: 60000 });
+        if (holdMs >= ttlMs) {
+          throw new HttpError(400, `hold_ms (${holdMs}) must be shorter than ttl_ms (${ttlMs})`);
+        }
+        return json(await stub.hold(holdMs, ttlMs));
+      }
+      if (action === "state") {
+        if (method !== "GET") throw methodNotAllowed("GET");
+        return json(await stub.state());
+      }
+      break;
+    }
+    case "lostupdate": {
+      const stub = env.LOST_UPDATE.get(env.LOST_UPDATE.idFromName(object));
+      if (action === undefined) {
+        if (method !== "GET") throw methodNotAllowed("GET");
+        return json({ n: await stub.read() });
+      }
+      if (action === "add") {
+        if (method !== "POST") throw methodNotAllowed("POST");
+        const guard = intParam(url, "guard", { def: 0, min: 0, max: 1 });
+        const delayMs = intParam(url, "delay_ms", { def: 1, min: 0, max: 1000 });
+        return json({ n: await stub.add(guard === 1, delayMs, `${object}~helper`) });
+      }
+      if (action === "pause") {
+        if (method !== "POST") throw methodNotAllowed("POST");
+        const delayMs = intParam(url, "delay_ms", { def: 1, min: 0, max: 1000 });
+        await stub.pause(delayMs);
+        return json({ ok: true });
+      }
+      break;
+    }
+    case "probe":
+      return env.PROBE.get(env.PROBE.idFromName(object)).fetch(request);
     case "alarm": {
       if (action === "schedule") {
         if (method !== "POST") throw methodNotAllowed("POST");
@@ -448,6 +515,273 @@ export class Alarm extends DurableObject {
       // makes the record independent of how a runtime treats a failed handler's turn.
       await this.ctx.storage.sync();
       throw new Error(`dobench: alarm attempt ${attempt} fails on purpose (fail_times=${failTimes})`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// A small key → integer table, shared by the classes below.
+
+function kvTable(sql) {
+  sql.exec("CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)");
+  return {
+    get(k) {
+      const row = sql.exec("SELECT v FROM kv WHERE k = ?", k).toArray()[0];
+      return row ? row.v : 0;
+    },
+    add(k, by) {
+      return sql
+        .exec("INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = v + excluded.v RETURNING v", k, by)
+        .one().v;
+    },
+    set(k, v) {
+      sql.exec("INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v", k, v);
+    },
+  };
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// ---------------------------------------------------------------------------
+// Aggregator: a shard forwards its increment to its parent (an RPC call to another
+// object), and counts it only once the parent has; a parent keeps the total.
+
+export class Aggregator extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    this.kv = kvTable(ctx.storage.sql);
+  }
+
+  async increment(parentName, by) {
+    const parent = this.env.AGGREGATOR.get(this.env.AGGREGATOR.idFromName(parentName));
+    const total = await parent.add(by);
+    return { value: this.kv.add("value", by), total };
+  }
+
+  add(by) {
+    return this.kv.add("total", by);
+  }
+
+  value() {
+    return this.kv.get("value");
+  }
+
+  total() {
+    return this.kv.get("total");
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Lock: one lock taken in arrival order; waiters wait in memory (their events wait with
+// the input gate open), the holder holds for hold_ms under a ttl_ms lease.
+
+export class Lock extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    this.kv = kvTable(ctx.storage.sql);
+    this.held = false;
+    this.waiters = [];
+    this.holders = 0;
+  }
+
+  async hold(holdMs, ttlMs) {
+    const arrived = Date.now() * 1000;
+    if (this.held) {
+      await new Promise((resolve) => this.waiters.push(resolve));
+    } else {
+      this.held = true;
+    }
+    const overlap = this.holders++ > 0;
+    const granted = Date.now() * 1000;
+    const token = this.kv.add("token", 1);
+    if (overlap) this.kv.add("violations", 1);
+    await sleep(holdMs);
+    const released = Date.now() * 1000;
+    this.holders--;
+    const next = this.waiters.shift();
+    if (next) next();
+    else this.held = false;
+    return { token, granted_us: granted, released_us: released, expires_us: granted + ttlMs * 1000, waited_us: granted - arrived };
+  }
+
+  state() {
+    return { grants: this.kv.get("token"), violations: this.kv.get("violations"), held: this.held, waiting: this.waiters.length };
+  }
+}
+
+// ---------------------------------------------------------------------------
+// LostUpdate: read, await another object, write. Unguarded, other events run during the
+// await and overwrite each other's increments; inside blockConcurrencyWhile none do.
+
+export class LostUpdate extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    this.kv = kvTable(ctx.storage.sql);
+  }
+
+  read() {
+    return this.kv.get("n");
+  }
+
+  async add(guard, delayMs, helperName) {
+    const run = async () => {
+      const n = this.read();
+      const helper = this.env.LOST_UPDATE.get(this.env.LOST_UPDATE.idFromName(helperName));
+      await helper.pause(delayMs);
+      this.kv.set("n", n + 1);
+      return n + 1;
+    };
+    return guard ? await this.ctx.blockConcurrencyWhile(run) : await run();
+  }
+
+  async pause(delayMs) {
+    await sleep(delayMs);
+    return true;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Probe: the conformance probe, the same routes as workloads/src/probe.rs (see there).
+
+export class Probe extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec("CREATE TABLE IF NOT EXISTS lists (k TEXT PRIMARY KEY, v TEXT NOT NULL)");
+    this.push("constructions", Date.now());
+    // Answered by the runtime without waking (or constructing) the object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+  }
+
+  list(k) {
+    const row = this.sql.exec("SELECT v FROM lists WHERE k = ?", k).toArray()[0];
+    return row ? JSON.parse(row.v) : [];
+  }
+
+  push(k, item) {
+    const items = this.list(k);
+    items.push(item);
+    this.sql.exec("INSERT INTO lists (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v", k, JSON.stringify(items));
+  }
+
+  append(i) {
+    this.push("list", i);
+  }
+
+  getList() {
+    return this.list("list");
+  }
+
+  noop() {
+    return true;
+  }
+
+  async fetch(request) {
+    const url = new URL(request.url);
+    const action = url.pathname.split("/")[3] || "";
+    const route = `${request.method} ${action}`;
+    switch (route) {
+      case "POST eorder": {
+        const to = textParam(url, "to", { maxLen: 256 });
+        const n = intParam(url, "n", { def: 10, min: 0, max: 1000 });
+        const callee = this.env.PROBE.get(this.env.PROBE.idFromName(to));
+        await Promise.all([...Array(n).keys()].map((i) => callee.append(i)));
+        return json({ list: await callee.getList() });
+      }
+      case "GET list":
+        return json({ list: this.list("list") });
+      case "GET noop":
+        return json({ ok: true });
+      case "GET aba": {
+        // A -> B -> A: this object calls B, which calls this object back.
+        const via = textParam(url, "via", { maxLen: 256 });
+        const me = textParam(url, "me", { maxLen: 256 });
+        const b = this.env.PROBE.get(this.env.PROBE.idFromName(via));
+        const r = await b.fetch(`https://probe/probe/${encodeURIComponent(via)}/back?to=${encodeURIComponent(me)}`);
+        return json({ back: await r.json() }, r.status);
+      }
+      case "GET back": {
+        const to = textParam(url, "to", { maxLen: 256 });
+        return this.env.PROBE.get(this.env.PROBE.idFromName(to)).fetch(`https://probe/probe/${encodeURIComponent(to)}/noop`);
+      }
+      case "GET hop": {
+        const to = textParam(url, "to", { maxLen: 256 });
+        const n = intParam(url, "n", { def: 1, min: 0, max: 1000 });
+        const callee = this.env.PROBE.get(this.env.PROBE.idFromName(to));
+        for (let i = 0; i < n; i++) await callee.noop();
+        return json({ calls: n });
+      }
+      case "GET throw":
+        throw new Error("the probe throws on purpose");
+      case "POST put": {
+        const keyBytes = intParam(url, "key_bytes", { def: 1, min: 0, max: 1 << 20 });
+        const valueBytes = intParam(url, "value_bytes", { def: 1, min: 0, max: 8 << 20 });
+        try {
+          await this.ctx.storage.put("k".repeat(keyBytes), "v".repeat(valueBytes));
+          return json({ ok: true });
+        } catch (e) {
+          return json({ ok: false, error: String(e && e.message ? e.message : e) });
+        }
+      }
+      case "GET constructions":
+        return json({ constructions: this.list("constructions") });
+      case "GET ws": {
+        if ((request.headers.get("upgrade") || "").toLowerCase() !== "websocket") {
+          return json({ error: "this route needs a WebSocket upgrade" }, 426);
+        }
+        const [client, server] = Object.values(new WebSocketPair());
+        this.ctx.acceptWebSocket(server);
+        return new Response(null, { status: 101, webSocket: client });
+      }
+      case "GET closes":
+        return json({ closes: this.list("closes") });
+      case "POST alarm": {
+        const at = intParam(url, "at_ms", { required: true, min: 0 });
+        const mode = url.searchParams.get("mode") || "inspect";
+        if (mode !== "inspect" && mode !== "fail") return json({ error: `mode '${mode}': use inspect or fail` }, 400);
+        this.sql.exec("INSERT INTO lists (k, v) VALUES ('mode', ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v", JSON.stringify(mode));
+        await this.ctx.storage.setAlarm(at);
+        return json({ scheduled_ms: at });
+      }
+      case "GET alarms":
+        return json({ alarms: this.list("alarms") });
+    }
+    return json({ error: `no route for ${request.method} ${url.pathname}` }, 404);
+  }
+
+  async alarm(info) {
+    const retryCount = info && typeof info.retryCount === "number" ? info.retryCount : 0;
+    const row = this.sql.exec("SELECT v FROM lists WHERE k = 'mode'").toArray()[0];
+    if (row && JSON.parse(row.v) === "fail") {
+      this.push("alarms", { retry_count: retryCount, at_ms: Date.now() });
+      await this.ctx.storage.sync();
+      throw new Error("the probe's alarm fails on purpose");
+    }
+    const onEntry = await this.ctx.storage.getAlarm();
+    await this.ctx.storage.setAlarm(Date.now() + 60000);
+    const afterSet = await this.ctx.storage.getAlarm();
+    await this.ctx.storage.deleteAlarm();
+    const afterDelete = await this.ctx.storage.getAlarm();
+    this.push("alarms", { retry_count: retryCount, on_entry: onEntry, after_set_is_set: afterSet !== null, after_delete: afterDelete });
+  }
+
+  webSocketMessage(ws, message) {
+    if (typeof message !== "string") return;
+    if (message.startsWith("close:")) {
+      const [code, ...reason] = message.slice(6).split(":");
+      ws.close(Number(code) || 1000, reason.join(":"));
+      return;
+    }
+    ws.send(`echo:${message}`);
+  }
+
+  webSocketClose(ws, code, reason, _wasClean) {
+    this.push("closes", { code, reason });
+    const sendCode = code === 1005 || code === 1006 || code === 1015 ? 1000 : code;
+    try {
+      ws.close(sendCode, reason);
+    } catch {
+      // already closed
     }
   }
 }
