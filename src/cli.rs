@@ -155,7 +155,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "1000")]
     pub ceiling: String,
     /// What a turn costs on the ceiling's clock beyond the base: `default`, `base-only`, or
-    /// overrides such as `cpu_factor=8,cpu_allowance_us=20,row_read_us=1,row_written_us=75`.
+    /// overrides such as `cpu_factor=6,cpu_allowance_us=40,row_read_us=1,row_written_us=60`.
     #[arg(long, default_value = "default")]
     pub costs: String,
     /// CPU time one event may use (production: 30s), checked at every storage call; past it
@@ -491,7 +491,7 @@ pub struct DiffArgs {
 /// Arguments of `dobench cost` (src/cost.rs).
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Per object-second observed, the run's billed (active) time, the time hibernation avoided billing, billable requests (HTTP + alarm runs + incoming WebSocket messages ÷ 20), storage rows (estimated from the workload's code) and stored bytes are multiplied by the month's object-seconds (objects × active hours a day × 3,600 × 30) and priced at the published Workers Paid rates, less the plan's monthly allowances: requests $0.15/million (1 million included), duration $12.50/million GB-s at 128 MB (400,000 GB-s included), rows read $0.001/million (25 billion included), rows written $1.00/million (50 million included), stored data $0.20/GB-month (5 GB included). Billed: active time, and idle time in memory that cannot hibernate (the `without hibernation` line); not billed: hibernated time and idle time that can hibernate. Not included: the front Worker's own charges."
+    after_help = "Per object-second observed, the run's billed (active) time, the time hibernation avoided billing, billable requests (HTTP + alarm runs + incoming WebSocket messages ÷ 20), storage rows (as the runtime counted them; estimated from the workload's code for runs recorded before it did) and stored bytes are multiplied by the month's object-seconds (objects × active hours a day × 3,600 × 30) and priced at the published Workers Paid rates, less the plan's monthly allowances: requests $0.15/million (1 million included), duration $12.50/million GB-s at 128 MB (400,000 GB-s included), rows read $0.001/million (25 billion included), rows written $1.00/million (50 million included), stored data $0.20/GB-month (5 GB included). Billed: active time, and idle time in memory that cannot hibernate (the `without hibernation` line); not billed: hibernated time and idle time that can hibernate. Not included: the front Worker's own charges."
 )]
 pub struct CostArgs {
     /// The run: id (or unique prefix or suffix), `latest`, `latest~N` or a --label.
