@@ -22,8 +22,8 @@ const SLACK: Duration = Duration::from_millis(5);
 /// What a turn costs on the virtual clock beyond the ceiling's base.
 ///
 /// The defaults put the built-in classes in production's bands with the base at 1/1000 s
-/// (calibrated on the reference machine, quiet, where a counter increment takes ~25 µs of
-/// CPU, an admitting sliding-log rate-limiter check ~120 µs and a 20-row increment ~56 µs):
+/// (calibrated on the reference machine, quiet, where a counter increment takes ~42 µs of
+/// CPU, an admitting sliding-log rate-limiter check ~120 µs and a 20-row increment ~60 µs):
 /// the counter (one row written, its CPU within the allowance) near 930 turns/s, the rate
 /// limiter (three statements, ~120 rows read, 2 written) in 500–750, a handler writing 20
 /// rows in 200–500 (`benches/ceiling_bands.sh` measures them). CPU time is machine-relative: it is
