@@ -10,12 +10,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use dobench_loadgen::http::Method;
-use dobench_loadgen::summary::Check;
-use dobench_loadgen::{executor, RequestSource, RequestSpec, Response};
+use dobench_loadgen::{RequestSource, RequestSpec, Response};
 use tokio_util::sync::CancellationToken;
 
 use super::tally::{read_field, Tally};
-use super::{check, run_config, schedule, verdict, Finished, Running};
+use super::{check, run_then_verify, Running, Verified};
 use crate::aggregator::CLASS;
 use crate::error::{Error, Result};
 use crate::profile::Profile;
@@ -112,31 +111,13 @@ pub fn start(
         parents: o.parents,
         shard_tally: Mutex::new((Tally::default(), Tally::default())),
     });
-    let config = run_config(&profile.load, schedule(&profile.load));
     let timeout = profile.load.timeout.0;
-    let handle = executor::start(config, source.clone(), cancel)?;
-    let snapshots = handle.snapshots.clone();
-    let task = tokio::spawn(async move {
-        let outcome = handle.wait().await?;
-        let (checks, notes, objects) = verify(&source, &base, timeout).await?;
-        Ok(Finished {
-            outcome,
-            correctness: verdict(checks),
-            alarms: None,
-            objects_used: objects,
-            read_fan_in: 1,
-            notes,
-            evidence: None,
-        })
-    });
-    Ok(Running { snapshots, task })
+    run_then_verify(profile, source, cancel, move |src, _| async move {
+        verify(&src, &base, timeout).await
+    })
 }
 
-async fn verify(
-    src: &AggregatorSource,
-    base: &str,
-    timeout: Duration,
-) -> Result<(Vec<Check>, Vec<String>, u64)> {
+async fn verify(src: &AggregatorSource, base: &str, timeout: Duration) -> Result<Verified> {
     let (shards, parents) = src.lock().clone();
     let shard_names = shards.names();
     let parent_names = parents.names();

@@ -10,13 +10,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use dobench_loadgen::http::Method;
-use dobench_loadgen::summary::Check;
-use dobench_loadgen::{executor, RequestSource, RequestSpec, Response, Snapshot};
+use dobench_loadgen::{RequestSource, RequestSpec, Response, Snapshot};
 use tokio_util::sync::CancellationToken;
 
 use super::fetch_all;
 use super::tally::Tally;
-use super::{check, run_config, schedule, verdict, Finished, Running};
+use super::{check, run_then_verify, Running, Verified};
 use crate::error::{Error, Result};
 use crate::lock::CLASS;
 use crate::profile::Profile;
@@ -114,24 +113,10 @@ pub fn start(
         query: format!("hold_ms={}&ttl_ms={}", o.hold_ms, o.ttl_ms),
         state: Mutex::new(State::default()),
     });
-    let config = run_config(&profile.load, schedule(&profile.load));
     let timeout = profile.load.timeout.0;
-    let handle = executor::start(config, source.clone(), cancel)?;
-    let snapshots = handle.snapshots.clone();
-    let task = tokio::spawn(async move {
-        let outcome = handle.wait().await?;
-        let (checks, notes, objects) = verify(&source, &base, timeout, &outcome.snapshot).await?;
-        Ok(Finished {
-            outcome,
-            correctness: verdict(checks),
-            alarms: None,
-            objects_used: objects,
-            read_fan_in: 1,
-            notes,
-            evidence: None,
-        })
-    });
-    Ok(Running { snapshots, task })
+    run_then_verify(profile, source, cancel, move |src, run| async move {
+        verify(&src, &base, timeout, &run).await
+    })
 }
 
 /// Overlapping holds, repeated tokens and holds past their lease, over every lock.
@@ -163,7 +148,7 @@ async fn verify(
     base: &str,
     timeout: Duration,
     run: &Snapshot,
-) -> Result<(Vec<Check>, Vec<String>, u64)> {
+) -> Result<Verified> {
     let (tally, holds, unparsed) = {
         let st = src.lock();
         (st.tally.clone(), st.holds.clone(), st.unparsed)

@@ -10,12 +10,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use dobench_loadgen::http::Method;
-use dobench_loadgen::summary::Check;
-use dobench_loadgen::{executor, RequestSource, RequestSpec, Response};
+use dobench_loadgen::{RequestSource, RequestSpec, Response};
 use tokio_util::sync::CancellationToken;
 
 use super::tally::{read_field, Tally};
-use super::{check, run_config, schedule, verdict, Finished, Running};
+use super::{check, run_then_verify, Running, Verified};
 use crate::error::{Error, Result};
 use crate::lost_update::CLASS;
 use crate::profile::Profile;
@@ -88,25 +87,12 @@ pub fn start(
         delay_ms: o.delay_ms,
         tally: Mutex::new(Tally::default()),
     });
-    let config = run_config(&profile.load, schedule(&profile.load));
     let timeout = profile.load.timeout.0;
-    let handle = executor::start(config, source.clone(), cancel)?;
-    let snapshots = handle.snapshots.clone();
-    let task = tokio::spawn(async move {
-        let outcome = handle.wait().await?;
-        let (checks, notes, objects) = verify(&source, &base, timeout).await?;
-        Ok(Finished {
-            outcome,
-            correctness: verdict(checks),
-            alarms: None,
-            // Each object also has its helper.
-            objects_used: objects * 2,
-            read_fan_in: 1,
-            notes,
-            evidence: None,
-        })
-    });
-    Ok(Running { snapshots, task })
+    run_then_verify(profile, source, cancel, move |src, _| async move {
+        // Each object also has its helper.
+        let (checks, notes, objects) = verify(&src, &base, timeout).await?;
+        Ok((checks, notes, objects * 2))
+    })
 }
 
 /// Lost updates per kind of object.
@@ -118,11 +104,7 @@ struct Lost {
     off: u64,
 }
 
-async fn verify(
-    src: &LostUpdateSource,
-    base: &str,
-    timeout: Duration,
-) -> Result<(Vec<Check>, Vec<String>, u64)> {
+async fn verify(src: &LostUpdateSource, base: &str, timeout: Duration) -> Result<Verified> {
     let tally = src.lock().clone();
     let names = tally.names();
     let urls: Vec<String> = names

@@ -180,6 +180,43 @@ pub fn run_config(load: &Load, schedule: Schedule) -> RunConfig {
     c
 }
 
+/// What a workload's checks found once its run was over: the checks, extra summary lines,
+/// and the objects it used.
+pub(crate) type Verified = (Vec<Check>, Vec<String>, u64);
+
+/// Runs `source` on the profile's load through the one executor, then `verify` (given the
+/// source and the run's final snapshot) against the target: the whole life of a workload
+/// whose checks read the target back after the run.
+pub(crate) fn run_then_verify<S, V, F>(
+    profile: &Profile,
+    source: Arc<S>,
+    cancel: CancellationToken,
+    verify: V,
+) -> Result<Running>
+where
+    S: dobench_loadgen::RequestSource + 'static,
+    V: FnOnce(Arc<S>, Snapshot) -> F + Send + 'static,
+    F: std::future::Future<Output = Result<Verified>> + Send + 'static,
+{
+    let config = run_config(&profile.load, schedule(&profile.load));
+    let handle = dobench_loadgen::executor::start(config, source.clone(), cancel)?;
+    let snapshots = handle.snapshots.clone();
+    let task = tokio::spawn(async move {
+        let outcome = handle.wait().await?;
+        let (checks, notes, objects_used) = verify(source, outcome.snapshot.clone()).await?;
+        Ok(Finished {
+            outcome,
+            correctness: verdict(checks),
+            alarms: None,
+            objects_used,
+            read_fan_in: 1,
+            notes,
+            evidence: None,
+        })
+    });
+    Ok(Running { snapshots, task })
+}
+
 /// One named check.
 pub fn check(name: &str, passed: bool, detail: impl Into<String>) -> Check {
     Check {
