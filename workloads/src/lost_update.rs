@@ -104,7 +104,7 @@ impl Default for LostUpdateOptions {
     fn default() -> Self {
         LostUpdateOptions {
             objects: 4,
-            delay_ms: 1,
+            delay_ms: 5,
         }
     }
 }

@@ -32,10 +32,14 @@ impl LostUpdateSource {
         self.tally.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Even indices go to unguarded objects, odd ones to guarded objects.
+    /// Requests go in pairs, one pair after another to the same object, pairs alternating
+    /// between unguarded and guarded objects: the second of a pair arrives while the first is
+    /// parked at its await whenever the pause is longer than the gap between sends (with
+    /// single requests spread evenly the race would hang on timing jitter).
     fn target(&self, index: u64) -> (bool, String) {
-        let guarded = index % 2 == 1;
-        let n = (index / 2) % self.objects;
+        let pair = index / 2;
+        let guarded = pair % 2 == 1;
+        let n = (pair / 2) % self.objects;
         let kind = if guarded { "guarded" } else { "open" };
         (guarded, format!("{}-{kind}{n}", self.prefix))
     }
