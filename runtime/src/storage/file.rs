@@ -36,8 +36,11 @@ CREATE TABLE IF NOT EXISTS _dobench_alarm (slot INTEGER PRIMARY KEY CHECK (slot 
 pub const OBJECTS_DIR: &str = "objects";
 /// The lock file that keeps a second process off a data directory.
 const LOCK_FILE: &str = "LOCK";
-/// WAL pages before SQLite checkpoints at commit: bounds what an open must recover.
-const WAL_AUTOCHECKPOINT_PAGES: u32 = 1000;
+/// The settings of every connection, run at open: exclusive locking (before the first
+/// read), `synchronous=NORMAL`, and a checkpoint at commit past 1,000 WAL pages (which
+/// bounds what an open must recover).
+const PRAGMAS: &str =
+    "PRAGMA locking_mode=EXCLUSIVE; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=1000;";
 /// Page size of object databases. Most objects hold a few rows: at 1 KiB a new object takes
 /// ~4 KiB on disk (3 pages and a WAL frame) instead of ~20 KiB at SQLite's 4 KiB, which is
 /// what lets a million objects fit on tmpfs.
@@ -135,10 +138,16 @@ fn template() -> Result<&'static [u8]> {
     Ok(TEMPLATE.get_or_init(|| bytes))
 }
 
+/// Bytes of a database just copied from the template.
+pub(crate) fn template_len() -> u64 {
+    template().map_or(0, |t| t.len() as u64)
+}
+
 /// Opens the database at `path`, creating it from the template when it does not exist
-/// (or was left empty by a crash between creating and writing the file). True with the
-/// connection when this call created the file.
-pub(crate) fn open(path: &Path) -> Result<(Connection, bool)> {
+/// (or was left empty by a crash between creating and writing the file); `exists` (the
+/// caller opened or wrote it before) skips that check. True with the connection when this
+/// call created the file.
+pub(crate) fn open(path: &Path, exists: bool) -> Result<(Connection, bool)> {
     let open_err = |source| Error::OpenStorage {
         path: path.to_path_buf(),
         source,
@@ -150,11 +159,12 @@ pub(crate) fn open(path: &Path) -> Result<(Connection, bool)> {
             Some(e.to_string()),
         ),
     };
-    let needs_template = match std::fs::metadata(path) {
-        Ok(m) => m.len() == 0,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
-        Err(e) => return Err(io_err(e)),
-    };
+    let needs_template = !exists
+        && match std::fs::metadata(path) {
+            Ok(m) => m.len() == 0,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+            Err(e) => return Err(io_err(e)),
+        };
     if needs_template {
         let mut f = OpenOptions::new()
             .write(true)
@@ -166,13 +176,9 @@ pub(crate) fn open(path: &Path) -> Result<(Connection, bool)> {
     }
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags_and_vfs(path, flags, c"unix-none").map_err(open_err)?;
-    // Exclusive before the first read, so WAL never asks for shared memory.
-    conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
-        .map_err(open_err)?;
-    conn.pragma_update(None, "synchronous", "NORMAL")
-        .map_err(open_err)?;
-    conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
-        .map_err(open_err)?;
+    // Exclusive before the first read, so WAL never asks for shared memory. One batch: each
+    // call of its own costs a statement's preparation.
+    conn.execute_batch(PRAGMAS).map_err(open_err)?;
     conn.set_db_config(
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
         true,
@@ -214,7 +220,7 @@ mod tests {
     fn template_opens_in_wal_mode_with_the_schema_and_no_shm() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("o.sqlite");
-        let (conn, created) = open(&path).unwrap();
+        let (conn, created) = open(&path, false).unwrap();
         assert!(created);
         let mode: String = conn
             .pragma_query_value(None, "journal_mode", |r| r.get(0))
@@ -229,7 +235,7 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["o.sqlite", "o.sqlite-wal"]);
-        let (conn, created) = open(&path).unwrap();
+        let (conn, created) = open(&path, false).unwrap();
         assert!(!created);
         let n: i64 = conn
             .query_row("SELECT count(*) FROM _dobench_kv", [], |r| r.get(0))

@@ -84,6 +84,12 @@ pub struct Storage {
     /// first transaction writes nothing, the file goes again (a read of an object that was
     /// never written leaves nothing on disk).
     unwritten: bool,
+    /// The file is known to exist with content (this value opened it before, or wrote it):
+    /// a reopen skips the existence check.
+    exists: bool,
+    /// Bytes on disk measured by the first commit of a file this value created (the
+    /// template's and the WAL's), taken by the next [`Storage::size_bytes`].
+    measured_size: Option<u64>,
     usage: StorageUsage,
     /// The current turn's CPU budget, checked at every storage call.
     budget: Option<CpuBudget>,
@@ -152,6 +158,8 @@ impl Storage {
             path: Some(path),
             in_txn: false,
             unwritten: false,
+            exists: false,
+            measured_size: None,
             usage: StorageUsage::default(),
             budget: None,
         }
@@ -166,6 +174,8 @@ impl Storage {
             path: None,
             in_txn: false,
             unwritten: false,
+            exists: false,
+            measured_size: None,
             usage: StorageUsage::default(),
             budget: None,
         })
@@ -198,6 +208,8 @@ impl Storage {
             path: None,
             in_txn: false,
             unwritten: false,
+            exists: false,
+            measured_size: None,
             usage: StorageUsage::default(),
             budget: None,
         }
@@ -208,8 +220,9 @@ impl Storage {
             let Some(path) = self.path.as_deref() else {
                 return Err(Error::ObjectReset("the object's storage was closed".into()));
             };
-            let (conn, created) = file::open(path)?;
+            let (conn, created) = file::open(path, self.exists)?;
             self.unwritten = created;
+            self.exists = !created;
             self.conn = Some(conn);
         }
         Ok(self.conn.as_mut().expect("opened above"))
@@ -249,11 +262,14 @@ impl Storage {
         let Some(path) = self.path.clone() else {
             return;
         };
-        if file::wal_bytes(&path) == 0 {
+        let wal = file::wal_bytes(&path);
+        if wal == 0 {
             self.conn = None;
             file::remove_unwritten(&path);
         } else {
             self.unwritten = false;
+            self.exists = true;
+            self.measured_size = Some(file::template_len() + wal);
         }
     }
 
@@ -451,7 +467,10 @@ impl Storage {
     }
 
     /// Bytes the database occupies: its file and WAL on disk, or its pages in RAM.
-    pub fn size_bytes(&self) -> u64 {
+    pub fn size_bytes(&mut self) -> u64 {
+        if let Some(size) = self.measured_size.take() {
+            return size;
+        }
         if let Some(path) = &self.path {
             return file::size_on_disk(path);
         }
