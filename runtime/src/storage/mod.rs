@@ -232,7 +232,9 @@ impl Storage {
     /// benchmarks that measure the storage floor).
     pub fn begin(&mut self) -> Result<()> {
         if !self.in_txn {
-            self.conn()?.execute_batch("BEGIN")?;
+            // Cached: every batch of turns begins and commits, and parsing the text each
+            // time is a measurable share of a small turn.
+            self.conn()?.prepare_cached("BEGIN")?.execute([])?;
             self.in_txn = true;
         }
         Ok(())
@@ -243,7 +245,10 @@ impl Storage {
         if self.in_txn {
             self.in_txn = false;
             let conn = self.conn()?;
-            if let Err(e) = conn.execute_batch("COMMIT") {
+            let committed = conn
+                .prepare_cached("COMMIT")
+                .and_then(|mut stmt| stmt.execute([]));
+            if let Err(e) = committed {
                 // A failed COMMIT may leave the transaction open; make sure it is gone so the
                 // reset object starts clean.
                 let _ = conn.execute_batch("ROLLBACK");
