@@ -87,6 +87,10 @@ pub struct Storage {
     /// The file is known to exist with content (this value opened it before, or wrote it):
     /// a reopen skips the existence check.
     exists: bool,
+    /// The KV table is known to be empty: this value created the file from the template and
+    /// has stored no key since (user SQL cannot reach the KV table). Reads of a new object
+    /// then skip SQLite.
+    kv_empty: bool,
     /// Bytes on disk measured by the first commit of a file this value created (the
     /// template's and the WAL's), taken by the next [`Storage::size_bytes`].
     measured_size: Option<u64>,
@@ -159,6 +163,7 @@ impl Storage {
             in_txn: false,
             unwritten: false,
             exists: false,
+            kv_empty: false,
             measured_size: None,
             usage: StorageUsage::default(),
             budget: None,
@@ -175,6 +180,7 @@ impl Storage {
             in_txn: false,
             unwritten: false,
             exists: false,
+            kv_empty: false,
             measured_size: None,
             usage: StorageUsage::default(),
             budget: None,
@@ -209,6 +215,7 @@ impl Storage {
             in_txn: false,
             unwritten: false,
             exists: false,
+            kv_empty: false,
             measured_size: None,
             usage: StorageUsage::default(),
             budget: None,
@@ -223,6 +230,7 @@ impl Storage {
             let (conn, created) = file::open(path, self.exists)?;
             self.unwritten = created;
             self.exists = !created;
+            self.kv_empty = created;
             self.conn = Some(conn);
         }
         Ok(self.conn.as_mut().expect("opened above"))
@@ -292,6 +300,9 @@ impl Storage {
         check_key(key)?;
         self.budgeted(|s| {
             s.usage.rows_read += 1;
+            if s.kv_empty_now()? {
+                return Ok(None);
+            }
             let mut stmt = s
                 .conn()?
                 .prepare_cached("SELECT value FROM _dobench_kv WHERE key = ?1")?;
@@ -299,6 +310,13 @@ impl Storage {
                 .query_row(params![key.as_bytes()], |r| r.get::<_, Vec<u8>>(0))
                 .optional()?)
         })
+    }
+
+    /// True if the KV table is known to be empty (opening the database first, so the answer
+    /// is about the file and errors surface as they would for a query).
+    fn kv_empty_now(&mut self) -> Result<bool> {
+        self.conn()?;
+        Ok(self.kv_empty)
     }
 
     /// The work this database did since it was opened ([`StorageUsage`]).
@@ -329,6 +347,9 @@ impl Storage {
             });
         }
         self.budgeted(|s| {
+            // Opened first: opening sets `kv_empty` for the file it finds.
+            s.conn()?;
+            s.kv_empty = false;
             let mut stmt = s.conn()?.prepare_cached(
                 "INSERT OR REPLACE INTO _dobench_kv (key, value) VALUES (?1, ?2)",
             )?;
@@ -343,6 +364,9 @@ impl Storage {
     pub fn delete(&mut self, key: &str) -> Result<bool> {
         check_key(key)?;
         self.budgeted(|s| {
+            if s.kv_empty_now()? {
+                return Ok(false);
+            }
             let mut stmt = s
                 .conn()?
                 .prepare_cached("DELETE FROM _dobench_kv WHERE key = ?1")?;
@@ -361,6 +385,9 @@ impl Storage {
     }
 
     fn list_rows(&mut self, opts: &ListOptions) -> Result<Vec<(String, Vec<u8>)>> {
+        if self.kv_empty_now()? {
+            return Ok(Vec::new());
+        }
         let mut sql = String::from("SELECT key, value FROM _dobench_kv WHERE 1=1");
         let mut args: Vec<Value> = Vec::new();
         if let Some(p) = &opts.prefix {
@@ -542,6 +569,33 @@ mod tests {
         let mut s = Storage::open_in_memory().unwrap();
         s.begin().unwrap();
         s
+    }
+
+    #[test]
+    fn a_new_databases_reads_skip_sqlite_until_a_key_is_stored_and_reopen_sees_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path()).unwrap();
+        let path = dir.path().join("o.sqlite");
+        // The first call on a closed value both opens (creating the file) and writes.
+        let mut s = Storage::at(path.clone());
+        s.put("k", b"v").unwrap();
+        assert_eq!(s.get("k").unwrap().as_deref(), Some(&b"v"[..]));
+        assert_eq!(s.list(&ListOptions::default()).unwrap().len(), 1);
+        s.begin().unwrap();
+        assert!(s.delete("k").unwrap());
+        s.put("k2", b"v2").unwrap();
+        s.commit().unwrap();
+        drop(s);
+        // A new value on the existing file reads it from SQLite.
+        let mut s = Storage::open(&path).unwrap();
+        assert_eq!(s.get("k2").unwrap().as_deref(), Some(&b"v2"[..]));
+        assert_eq!(s.get("k").unwrap(), None);
+        // A fresh file answers empty, and counts the read.
+        let mut fresh = Storage::at(dir.path().join("p.sqlite"));
+        assert_eq!(fresh.get("x").unwrap(), None);
+        assert!(!fresh.delete("x").unwrap());
+        assert!(fresh.list(&ListOptions::default()).unwrap().is_empty());
+        assert_eq!(fresh.usage().rows_read, 1);
     }
 
     #[test]
