@@ -44,7 +44,7 @@ use crate::client::http::{ClientConfig, HttpConn, RequestError};
 use crate::client::ws::WsReceiver;
 use crate::cpu;
 use crate::error::{Error, Result};
-use crate::pacer::Pacer;
+use crate::pacer::{Pacer, SLACK};
 use crate::recorder::{ErrorKind, Outcome, Recorder, Sample, Tracking};
 use crate::request::{Frame, RequestSource, RequestSpec, Response};
 use crate::schedule::{ClosedModel, OpenPlan, Schedule, Segment};
@@ -316,7 +316,6 @@ async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
         Plan::Open(_) => (Duration::ZERO, true),
     };
     let mut iterations = 0;
-    let wake = Arc::new(tokio::sync::Notify::new());
     // Free since before the start instant: a worker task first polled late is the
     // generator's own delay (lateness), never a wait for a connection (queued).
     let mut free_since = Some(sh.start);
@@ -334,18 +333,20 @@ async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
         };
         let queue_wait = (is_open && free_at > ticket.intended).then(|| free_at - ticket.intended);
         let wait = ticket.intended.saturating_duration_since(free_at);
-        let slept = wait > Duration::from_micros(20);
+        // Due within the pacer's slack: it goes now, with the batch (a little early).
+        let slept = wait > SLACK;
         if slept {
-            // Open model: the pacer thread wakes us on time (tokio's timer is 1 ms coarse).
-            let paced = sh
-                .pacer
-                .as_ref()
-                .is_some_and(|p| p.wake_at(ticket.intended.into_std(), wake.clone()));
+            // Open model: the pacer wakes us on time, with every other send then due (tokio's
+            // timer is 1 ms coarse, the fallback when there is no pacer).
             tokio::select! {
                 biased;
                 _ = &mut stopped => return,
-                _ = wake.notified(), if paced => {}
-                _ = sleep_until(ticket.intended), if !paced => {}
+                _ = async {
+                    match &sh.pacer {
+                        Some(p) => p.until(ticket.intended.into_std()).await,
+                        None => sleep_until(ticket.intended).await,
+                    }
+                } => {}
             }
         }
         // When the send could go: its intended time, or when a connection came free.
@@ -410,7 +411,9 @@ async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
             object: spec.object.as_ref(),
             lateness: sent.saturating_duration_since(ready),
             service: Some(done - sent),
-            latency: done - ticket.intended,
+            // From the intended time, or from the send when it went out early with a batch
+            // (never less than the service time).
+            latency: done - ticket.intended.min(sent),
             queue_wait,
             outcome,
         };
@@ -516,8 +519,8 @@ async fn run(
     let (start, started_at) = start_instant(config.start_at);
     let start_late = Instant::now().saturating_duration_since(start);
     let pacer = match &plan {
-        Plan::Open(_) => Pacer::start(workers)
-            .map_err(|e| tracing::warn!("no pacer thread ({e}); using tokio timers"))
+        Plan::Open(_) => Pacer::start()
+            .map_err(|e| tracing::warn!("no pacer timer ({e}); using tokio timers"))
             .ok(),
         Plan::Closed { .. } => None,
     };
