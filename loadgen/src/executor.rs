@@ -44,6 +44,7 @@ use crate::client::http::{ClientConfig, HttpConn, RequestError};
 use crate::client::ws::WsReceiver;
 use crate::cpu;
 use crate::error::{Error, Result};
+use crate::lanes::{self, Lane};
 use crate::pacer::{Pacer, SLACK};
 use crate::recorder::{ErrorKind, Outcome, Recorder, Sample, Tracking};
 use crate::request::{Frame, RequestSource, RequestSpec, Response};
@@ -167,8 +168,6 @@ struct Shared {
     source: Arc<dyn RequestSource>,
     shards: Vec<Mutex<Recorder>>,
     stop: CancellationToken,
-    /// Precise wake-ups (open model only; `None` if the thread could not start).
-    pacer: Option<Pacer>,
     /// The threads this run's workers, session readers and collector ran on (the
     /// generator's CPU).
     threads: cpu::ThreadSet,
@@ -310,7 +309,8 @@ impl Shared {
     }
 }
 
-async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
+/// One worker on its lane: `pacer` is the lane's (open model only; `None`: tokio's timer).
+async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn, pacer: Option<Arc<Pacer>>) {
     let (think, is_open) = match &sh.plan {
         Plan::Closed { model, .. } => (model.think, false),
         Plan::Open(_) => (Duration::ZERO, true),
@@ -342,7 +342,7 @@ async fn worker(id: usize, sh: Arc<Shared>, mut conn: HttpConn) {
                 biased;
                 _ = &mut stopped => return,
                 _ = async {
-                    match &sh.pacer {
+                    match &pacer {
                         Some(p) => p.until(ticket.intended.into_std()).await,
                         None => sleep_until(ticket.intended).await,
                     }
@@ -508,7 +508,11 @@ async fn run(
         Plan::Open(p) => (Some(p.len()), p.schedule.planned_duration()),
         Plan::Closed { model, .. } => (None, model.duration.unwrap_or_default()),
     };
-    let conns = open_connections(&config, source.as_ref(), workers).await?;
+    // Each worker, its connection and its pacer live on one lane (a current-thread runtime
+    // per core); the collector and the sessions' readers stay on the caller's runtime.
+    let lanes = lanes::start(cpu::cores().min(workers))
+        .map_err(|e| Error::InvalidPlan(format!("cannot start the generator's threads: {e}")))?;
+    let conns = open_connections(&config, source.as_ref(), workers, &lanes).await?;
     let opened =
         session::open_all(source.as_ref(), config.timeout, config.client.tls.as_ref()).await?;
     let (sessions, receivers): (Vec<Session>, Vec<Option<WsReceiver>>) = opened.into_iter().unzip();
@@ -518,12 +522,13 @@ async fn run(
     let stop = cancel.child_token();
     let (start, started_at) = start_instant(config.start_at);
     let start_late = Instant::now().saturating_duration_since(start);
-    let pacer = match &plan {
-        Plan::Open(_) => Pacer::start()
-            .map_err(|e| tracing::warn!("no pacer timer ({e}); using tokio timers"))
-            .ok(),
-        Plan::Closed { .. } => None,
-    };
+    let pacers: Vec<Option<Arc<Pacer>>> = lanes
+        .iter()
+        .map(|lane| match &plan {
+            Plan::Open(_) => start_pacer(lane),
+            Plan::Closed { .. } => None,
+        })
+        .collect();
     let shard_count = workers.clamp(1, 2 * cpu::cores());
     let shared = Arc::new(Shared {
         plan,
@@ -538,7 +543,6 @@ async fn run(
             .map(|_| Mutex::new(Recorder::new()))
             .collect(),
         stop: stop.clone(),
-        pacer,
         threads: cpu::ThreadSet::new(),
         sessions,
         start_unix_us: started_at
@@ -549,7 +553,9 @@ async fn run(
     shared.threads.note_current();
     let mut set = JoinSet::new();
     for (id, conn) in conns.into_iter().enumerate() {
-        set.spawn(worker(id, shared.clone(), conn));
+        let lane = id % lanes.len();
+        let pacer = pacers[lane].clone();
+        set.spawn_on(worker(id, shared.clone(), conn, pacer), lanes[lane].handle());
     }
     let readers_stop = CancellationToken::new();
     let mut readers = JoinSet::new();
@@ -715,12 +721,14 @@ async fn close_sessions(sh: &Shared, readers: &mut JoinSet<()>) {
     }
 }
 
-/// One connection per worker; connected up front when `preconnect` is set. Fails with
-/// `Error::Unreachable` only when *every* attempt failed (one clear error, not a flood).
+/// One connection per worker (worker `id`'s opened on lane `id % lanes`, whose reactor then
+/// serves it); connected up front when `preconnect` is set. Fails with `Error::Unreachable`
+/// only when *every* attempt failed (one clear error, not a flood).
 async fn open_connections(
     config: &RunConfig,
     source: &dyn RequestSource,
     workers: usize,
+    lanes: &[Lane],
 ) -> Result<Vec<HttpConn>> {
     let fresh = (0..workers).map(|_| HttpConn::new(config.client.clone()));
     if !config.preconnect || workers == 0 {
@@ -735,25 +743,49 @@ async fn open_connections(
         return Ok(fresh.collect());
     }
     let url = first.url;
-    // At most 64 handshakes at once: a listener's accept backlog is finite.
-    let results: Vec<(HttpConn, std::result::Result<(), RequestError>)> =
-        futures_util::stream::iter(fresh.map(|mut c| {
-            let url = url.clone();
-            async move {
-                let r = c.connect(&url).await;
-                (c, r)
-            }
-        }))
-        .buffer_unordered(64)
-        .collect()
-        .await;
-    if results.iter().all(|(_, r)| r.is_err()) {
-        if let Some((_, Err(e))) = results.first() {
+    // At most 64 handshakes at once in all: a listener's accept backlog is finite.
+    let n = lanes.len();
+    let at_once = (64 / n).max(1);
+    let mut per_lane = Vec::with_capacity(n);
+    for lane in 0..n {
+        let (url, client) = (url.clone(), config.client.clone());
+        per_lane.push(lanes::run_on(lanes, lane, async move {
+            let mine = (lane..workers).step_by(n);
+            futures_util::stream::iter(mine.map(|id| {
+                let (url, mut c) = (url.clone(), HttpConn::new(client.clone()));
+                async move {
+                    let r = c.connect(&url).await;
+                    (id, c, r)
+                }
+            }))
+            .buffer_unordered(at_once)
+            .collect::<Vec<_>>()
+            .await
+        }));
+    }
+    let mut results = Vec::with_capacity(workers);
+    for opened in futures_util::future::join_all(per_lane).await {
+        results.extend(opened.ok_or_else(|| {
+            Error::InvalidPlan("a generator thread failed while connecting".into())
+        })?);
+    }
+    results.sort_by_key(|(id, _, _)| *id);
+    if results.iter().all(|(_, _, r)| r.is_err()) {
+        if let Some((_, _, Err(e))) = results.first() {
             return Err(Error::Unreachable {
                 target: url.to_string(),
                 reason: e.message.clone(),
             });
         }
     }
-    Ok(results.into_iter().map(|(c, _)| c).collect())
+    Ok(results.into_iter().map(|(_, c, _)| c).collect())
+}
+
+/// The pacer of one lane: its timer in that lane's reactor, its driver on that lane.
+fn start_pacer(lane: &Lane) -> Option<Arc<Pacer>> {
+    let _on_lane = lane.handle().enter();
+    Pacer::start()
+        .map(Arc::new)
+        .map_err(|e| tracing::warn!("no pacer timer ({e}); using tokio timers"))
+        .ok()
 }
