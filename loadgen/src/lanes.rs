@@ -83,8 +83,12 @@ mod tests {
     #[tokio::test]
     async fn tasks_run_on_their_lanes_own_thread() {
         let lanes = start(2).unwrap();
-        let a = run_on(&lanes, 0, async { std::thread::current().name().map(String::from) });
-        let b = run_on(&lanes, 1, async { std::thread::current().name().map(String::from) });
+        let a = run_on(&lanes, 0, async {
+            std::thread::current().name().map(String::from)
+        });
+        let b = run_on(&lanes, 1, async {
+            std::thread::current().name().map(String::from)
+        });
         assert_eq!(a.await.flatten().as_deref(), Some("dobench-lane-0"));
         assert_eq!(b.await.flatten().as_deref(), Some("dobench-lane-1"));
     }
