@@ -39,6 +39,9 @@ pub enum Error {
     /// Part files that do not make one run (`part::merge`), with the reason in words.
     #[error("{0}")]
     Parts(String),
+    /// The generator's own threads (its lanes) could not be started.
+    #[error("cannot start the load generator's threads: {0}")]
+    Threads(String),
     /// The WebSocket client failed to connect or talk.
     #[error("websocket: {0}")]
     WebSocket(String),

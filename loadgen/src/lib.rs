@@ -36,6 +36,7 @@ pub mod duration;
 pub mod error;
 pub mod executor;
 pub mod hist;
+pub mod lanes;
 pub mod pacer;
 pub mod part;
 pub mod recorder;

@@ -244,6 +244,17 @@ impl OpenSchedule {
         }
     }
 
+    /// Highest planned rate at any moment (requests per second; infinite for a burst).
+    pub fn peak_rate(&self) -> f64 {
+        match self {
+            OpenSchedule::Constant { rate, .. } => *rate,
+            OpenSchedule::Ramping { start_rate, stages } => {
+                stages.iter().map(|s| s.target).fold(*start_rate, f64::max)
+            }
+            OpenSchedule::Burst { .. } => f64::INFINITY,
+        }
+    }
+
     /// All intended send offsets, in order (computed, never slept).
     pub fn iter(&self) -> impl Iterator<Item = Duration> + '_ {
         (0..self.len()).map_while(|i| self.send_time(i))
@@ -284,6 +295,11 @@ impl OpenPlan {
     /// Number of this segment's requests intended strictly before `t`.
     pub fn count_before(&self, t: Duration) -> u64 {
         self.segment.share_of(self.schedule.count_before(t))
+    }
+
+    /// Highest planned rate of this segment at any moment (its share of the schedule's).
+    pub fn peak_rate(&self) -> f64 {
+        self.schedule.peak_rate() / f64::from(self.segment.count.max(1))
     }
 
     /// Global index of the local index (for request sources: stable across segmentations).
