@@ -61,6 +61,16 @@ EOF
   then
     echo "round $r: no summary; stderr:" >&2; tail -5 "$TMP/err.txt" >&2; failed=1; continue
   fi
+  # Which seconds were slow (from the run's stored per-second rows): a contended machine
+  # shows as a stretch of slow seconds, the cold start as the first ones.
+  python3 - "$TMP/run/.dobench/results.db" <<'EOF2' || true
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+rid = c.execute("SELECT id FROM runs ORDER BY rowid DESC LIMIT 1").fetchone()[0]
+rows = c.execute("SELECT second, p99_ms FROM seconds WHERE run_id = ? ORDER BY second", (rid,)).fetchall()
+slow = [s for s, p in rows if p > 50]
+print("  seconds with p99 > 50 ms: %d of %d%s" % (len(slow), len(rows), (" (" + ", ".join(map(str, slow[:20])) + ("…" if len(slow) > 20 else "") + ")") if slow else ""))
+EOF2
   python3 -c "
 import json,sys
 x=json.loads(open('$TMP/rounds.txt').read().splitlines()[-1])

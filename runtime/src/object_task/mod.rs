@@ -130,10 +130,15 @@ impl ObjectTask {
         let Some(mut rx) = self.inbox.take() else {
             return;
         };
-        let storage = match self.shared.open_storage(&self.object.id()) {
+        let mut storage = match self.shared.open_storage(&self.object.id()) {
             Ok(s) => s,
             Err(e) => return self.refuse_all(rx, e).await,
         };
+        // A size measured in an earlier stay means the file is there (only a database that
+        // was never written is removed, and its size stays 0).
+        if self.stats.storage_bytes.load(Relaxed) > 0 {
+            storage.known_to_exist();
+        }
         let core = Arc::new(Core::new(
             self.object.clone(),
             storage,

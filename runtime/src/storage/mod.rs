@@ -170,6 +170,15 @@ impl Storage {
         }
     }
 
+    /// Tells a not-yet-opened file-backed database that its file exists with content (the
+    /// runtime measured its size in an earlier stay in memory of this process, which holds
+    /// the data directory), so its first open skips the existence check.
+    pub(crate) fn known_to_exist(&mut self) {
+        if self.path.is_some() && self.conn.is_none() {
+            self.exists = true;
+        }
+    }
+
     /// A RAM-only database.
     pub fn open_in_memory() -> Result<Self> {
         let conn = Connection::open_in_memory()?;
