@@ -4,9 +4,11 @@
 # fixed number of requests through the executor on one connection to nginx ("ok", started
 # here), once with N1 and once with N2 requests; (Ir(N2) − Ir(N1)) / (N2 − N1) is the count
 # per request with start-up and shutdown cancelled out. Done for the plain HTTP/1.1 fast
-# path and for the general (hyper) client.
+# path and for the general (hyper) client; then for the open model (fast path, 500 req/s on one
+# connection, so every send waits for the pacer) with N1/5 and N2/5 requests.
 #
 # Usage: benches/callgrind_request.sh [N1=2000] [N2=12000]
+# Env: REQUEST_PATH_BIN (another build of the example, for a before/after).
 # Needs: valgrind, nginx-light (installed with apt-get when missing).
 set -euo pipefail
 
@@ -15,8 +17,11 @@ N2=${2:-12000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind; }
-cargo build --release -q -p dobench-benches --example request_path
-BIN=target/release/examples/request_path
+if [ -z "${REQUEST_PATH_BIN:-}" ]; then
+  cargo build --release -q -p dobench-benches --example request_path
+  REQUEST_PATH_BIN=target/release/examples/request_path
+fi
+BIN=$REQUEST_PATH_BIN
 
 TMP=$(mktemp -d)
 NGINX_PID=""
@@ -41,9 +46,13 @@ count() {
   awk '/^summary:/ {print $2}' "$TMP/cg.out"
 }
 
-for mode in fast general; do
-  a=$(count "$mode" "$N1")
-  b=$(count "$mode" "$N2")
-  awk -v a="$a" -v b="$b" -v n1="$N1" -v n2="$N2" -v m="$mode" \
+per_request() { # MODE N1 N2
+  local a b
+  a=$(count "$1" "$2")
+  b=$(count "$1" "$3")
+  awk -v a="$a" -v b="$b" -v n1="$2" -v n2="$3" -v m="$1" \
     'BEGIN { printf "%-8s %8.0f instructions per request  (Ir %d at %d requests, %d at %d)\n", m, (b-a)/(n2-n1), a, n1, b, n2 }'
-done
+}
+per_request fast "$N1" "$N2"
+per_request general "$N1" "$N2"
+per_request open "$((N1 / 5))" "$((N2 / 5))"

@@ -2,7 +2,8 @@
 //! claim the next planned index from a shared atomic cursor, sleep until its intended instant,
 //! send, and record into their shard; a collector merges the shards every tick (~4 Hz) and
 //! publishes a `Snapshot` on a `watch`. Every run is bounded in count and time and stops by
-//! itself.
+//! itself. Workers run on lanes (`lanes`: a current-thread runtime per core, each with its own
+//! pacer); the collector and the sessions' readers on the caller's runtime.
 //!
 //! The books of an open-model send (wrk2's and oha's `--latency-correction` rule):
 //! - a send whose intended time comes while every connection is busy is *queued*: it goes
@@ -12,6 +13,9 @@
 //!   whose latency (≥ the timeout) is recorded: no stalled request leaves the latency;
 //! - *lateness* is the generator's own delay: actual send − the later of the intended time
 //!   and the moment a connection was free (never the wait for a connection);
+//! - a send due within the pacer's slack (100 µs) of a wake-up goes out with that wake-up's
+//!   batch, a little early: its latency counts from the earlier of its intended time and its
+//!   actual send (never below its service time), its lateness is zero;
 //! - *missed* is only what the generator itself failed to send: its own delay exceeded the
 //!   timeout, or the run was stopped (signal, hard time bound) with sends still planned;
 //! - `requests + missed = planned`, always.
@@ -265,9 +269,9 @@ impl Shared {
     fn on_frame(&self, session: u32, text: &str, arrived: Instant) {
         let timed = match self.source.frame(session, text) {
             Frame::Delivery { body } => session::parse_stamp(&body).map(|(global, sent_us)| {
-                let offset = self
-                    .intended_offset(global)
-                    .unwrap_or(Duration::from_micros(sent_us));
+                // From the intended send, or the actual one when it went out early with a batch.
+                let sent = Duration::from_micros(sent_us);
+                let offset = self.intended_offset(global).map_or(sent, |o| o.min(sent));
                 arrived.saturating_duration_since(self.start + offset)
             }),
             Frame::Message {

@@ -161,10 +161,10 @@ impl Inner {
         }
     }
 
-    /// Pops every entry due within [`SLACK`] into `due` and re-arms for the next one.
-    fn fire(&self, due: &mut Vec<Waker>) {
+    /// Pops every entry due within [`SLACK`] of `now` into `due` and re-arms for the next.
+    fn fire(&self, now: Instant, due: &mut Vec<Waker>) {
         let mut st = self.lock();
-        let horizon = Instant::now() + SLACK;
+        let horizon = now + SLACK;
         while st.heap.peek().is_some_and(|Reverse(e)| e.at <= horizon) {
             if let Some(Reverse(e)) = st.heap.pop() {
                 due.push(e.waker);
@@ -188,7 +188,7 @@ async fn drive(inner: Arc<Inner>) {
         // One read drains a timerfd; it stays quiet until it is armed again.
         let _ = rustix::io::read(inner.timer.get_ref(), &mut buf);
         ready.clear_ready();
-        inner.fire(&mut due);
+        inner.fire(Instant::now(), &mut due);
         for w in due.drain(..) {
             w.wake();
         }
@@ -215,33 +215,51 @@ mod tests {
         assert!(late[10] < Duration::from_micros(900), "{late:?}");
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn one_firing_wakes_every_send_due_within_the_slack() {
-        let pacer = Arc::new(Pacer::start().unwrap());
-        let base = Instant::now() + Duration::from_millis(3);
-        // Deadlines 0, 20, …, 80 µs after `base` (one batch) and one 5 ms later.
-        let mut offsets: Vec<u64> = (0..5).map(|i| i * 20).collect();
-        offsets.push(5_000);
-        let mut set = tokio::task::JoinSet::new();
-        for off in offsets {
-            let p = pacer.clone();
-            set.spawn(async move {
-                let at = base + Duration::from_micros(off);
-                p.until(at).await;
-                (off, Instant::now(), at)
-            });
+    struct Count(std::sync::atomic::AtomicUsize);
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
-        let mut woke = Vec::new();
-        while let Some(r) = set.join_next().await {
-            woke.push(r.unwrap());
+    }
+
+    #[tokio::test]
+    async fn one_firing_wakes_every_send_due_within_the_slack_and_no_later_one() {
+        let pacer = Pacer::start().unwrap();
+        let due_at = Instant::now() + Duration::from_secs(5);
+        let deadlines = [
+            due_at,
+            due_at + SLACK / 2,
+            due_at + SLACK,
+            due_at + SLACK * 3,
+        ];
+        let counts: Vec<Arc<Count>> = deadlines
+            .iter()
+            .map(|_| Arc::new(Count(Default::default())))
+            .collect();
+        for (at, count) in deadlines.iter().zip(&counts) {
+            let waker = Waker::from(count.clone());
+            let mut until = pacer.until(*at);
+            let pending = Pin::new(&mut until).poll(&mut Context::from_waker(&waker));
+            assert!(pending.is_pending(), "5 s away is not due");
         }
-        woke.sort_by_key(|w| w.0);
-        for (off, now, at) in &woke {
-            assert!(*now + SLACK >= *at, "{off} µs woke too early");
-        }
-        // The batch woke together: before the last of its deadlines had to come round again.
-        let first = woke[0].1;
-        assert!(woke[4].1 < woke[5].2, "{woke:?}");
-        assert!(woke[5].1 >= woke[5].2 - SLACK && woke[5].1 > first);
+        assert_eq!(
+            pacer.inner.lock().armed,
+            Some(due_at),
+            "armed for the earliest"
+        );
+        // The timer goes off at the first deadline: the three within the slack go together.
+        let mut woken = Vec::new();
+        pacer.inner.fire(due_at, &mut woken);
+        woken.drain(..).for_each(Waker::wake);
+        let n: Vec<usize> = counts
+            .iter()
+            .map(|c| c.0.load(std::sync::atomic::Ordering::SeqCst))
+            .collect();
+        assert_eq!(n, [1, 1, 1, 0]);
+        assert_eq!(
+            pacer.inner.lock().armed,
+            Some(deadlines[3]),
+            "re-armed for the rest"
+        );
     }
 }
