@@ -10,8 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dobench_loadgen::http::Method;
-use dobench_loadgen::{executor, ClosedModel, FixedRequest, OpenSchedule, RunConfig, Schedule};
-use tokio_util::sync::CancellationToken;
+use dobench_loadgen::{ClosedModel, FixedRequest, OpenSchedule, RunConfig, Schedule};
 
 fn source(base: &str) -> Arc<FixedRequest> {
     Arc::new(FixedRequest(
@@ -41,12 +40,7 @@ async fn stall_shows_in_open_p99_but_not_in_closed_p99() {
         tokio::time::Instant::now() + Duration::from_secs(2),
         Duration::from_secs(1),
     );
-    let o = executor::start(open, source(&base), CancellationToken::new())
-        .unwrap()
-        .wait()
-        .await
-        .unwrap()
-        .snapshot;
+    let o = common::run_to_end(open, source(&base)).await;
     assert_eq!(o.requests + o.missed, 1000, "{o:?}");
     assert_eq!(
         o.missed, 0,
@@ -82,12 +76,7 @@ async fn stall_shows_in_open_p99_but_not_in_closed_p99() {
         tokio::time::Instant::now() + Duration::from_secs(2),
         Duration::from_secs(1),
     );
-    let c = executor::start(closed, source(&base), CancellationToken::new())
-        .unwrap()
-        .wait()
-        .await
-        .unwrap()
-        .snapshot;
+    let c = common::run_to_end(closed, source(&base)).await;
     assert!(c.requests > 400, "{c:?}");
     assert!(
         c.latency_ms.max >= 900.0,
@@ -126,16 +115,7 @@ async fn sends_waiting_for_a_connection_keep_their_intended_time() {
         tokio::time::Instant::now() + Duration::from_secs(2),
         Duration::from_secs(1),
     );
-    let o = executor::start(
-        open_run(200.0, 5, 64),
-        source(&base),
-        CancellationToken::new(),
-    )
-    .unwrap()
-    .wait()
-    .await
-    .unwrap()
-    .snapshot;
+    let o = common::run_to_end(open_run(200.0, 5, 64), source(&base)).await;
     eprintln!(
         "64 connections: latency {:?}, queued {} waiting {:?}, lateness {:?}",
         o.latency_ms, o.queued, o.queue_wait_ms, o.lateness_ms
@@ -176,12 +156,7 @@ async fn a_send_that_cannot_start_within_the_timeout_is_a_timeout_with_its_laten
     );
     let mut cfg = open_run(100.0, 3, 4);
     cfg.timeout = Duration::from_millis(300);
-    let o = executor::start(cfg, source(&base), CancellationToken::new())
-        .unwrap()
-        .wait()
-        .await
-        .unwrap()
-        .snapshot;
+    let o = common::run_to_end(cfg, source(&base)).await;
     eprintln!(
         "timeouts {} of {}, queued {}, latency {:?}",
         o.errors.timeout, o.requests, o.queued, o.latency_ms

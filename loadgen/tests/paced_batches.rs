@@ -11,8 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dobench_loadgen::http::Method;
-use dobench_loadgen::{executor, OpenSchedule, RequestSource, RequestSpec, RunConfig, Schedule};
-use tokio_util::sync::CancellationToken;
+use dobench_loadgen::{OpenSchedule, RequestSource, RequestSpec, RunConfig, Schedule};
 
 /// Builds request `STALL_AT` slowly: it holds its lane's thread (every worker and the pacer
 /// on it) for `STALL`, as a generator starved of CPU would.
@@ -44,16 +43,7 @@ async fn sends_a_busy_lane_issues_late_book_their_lateness_from_the_intended_tim
         rate: 1000.0,
         duration: Duration::from_secs(2),
     }));
-    let s = executor::start(
-        run,
-        Arc::new(StallingSource(spec(&base))),
-        CancellationToken::new(),
-    )
-    .unwrap()
-    .wait()
-    .await
-    .unwrap()
-    .snapshot;
+    let s = common::run_to_end(run, Arc::new(StallingSource(spec(&base)))).await;
     eprintln!(
         "latency {:?}\nservice {:?}\nlateness {:?}",
         s.latency_ms, s.service_ms, s.lateness_ms
@@ -81,16 +71,7 @@ async fn a_send_issued_early_with_its_batch_never_reports_less_than_its_service(
         rate: 12_000.0,
         duration: Duration::from_secs(1),
     }));
-    let s = executor::start(
-        run,
-        Arc::new(dobench_loadgen::FixedRequest(spec(&base))),
-        CancellationToken::new(),
-    )
-    .unwrap()
-    .wait()
-    .await
-    .unwrap()
-    .snapshot;
+    let s = common::run_to_end(run, Arc::new(dobench_loadgen::FixedRequest(spec(&base)))).await;
     eprintln!(
         "latency {:?}\nservice {:?}\nlateness {:?}",
         s.latency_ms, s.service_ms, s.lateness_ms

@@ -80,18 +80,18 @@ impl Lru {
     /// Makes `id` the most recently used; its mark becomes `mark` or stays set. Returns
     /// the mark it had (false if it was not listed).
     fn touch(&mut self, id: ObjectId, tick: u64, control: &Arc<TaskControl>, mark: bool) -> bool {
-        let had = match self.by_id.insert(id, (tick, mark, control.clone())) {
-            Some((old, had, _)) => {
-                self.by_tick.remove(&old);
+        let had = match self.by_id.get_mut(&id) {
+            Some(entry) => {
+                self.by_tick.remove(&entry.0);
+                let had = entry.1;
+                *entry = (tick, had || mark, control.clone());
                 had
             }
-            None => false,
-        };
-        if had {
-            if let Some(e) = self.by_id.get_mut(&id) {
-                e.1 = true;
+            None => {
+                self.by_id.insert(id, (tick, mark, control.clone()));
+                false
             }
-        }
+        };
         self.by_tick.insert(tick, id);
         had
     }

@@ -1,5 +1,5 @@
-//! Test servers for the load generator's integration tests: each binds 127.0.0.1:0 and
-//! returns its base URL. Never used outside tests.
+//! Test servers for the load generator's integration tests (each binds 127.0.0.1:0 and
+//! returns its base URL) and the one way they run a plan to its end. Never used outside tests.
 #![allow(dead_code)]
 
 use std::sync::{Arc, Mutex};
@@ -11,6 +11,19 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use tokio::time::Instant;
+
+/// Runs `run` over `source` to its end and returns its final snapshot.
+pub async fn run_to_end(
+    run: dobench_loadgen::RunConfig,
+    source: Arc<dyn dobench_loadgen::RequestSource>,
+) -> dobench_loadgen::Snapshot {
+    dobench_loadgen::executor::start(run, source, tokio_util::sync::CancellationToken::new())
+        .unwrap()
+        .wait()
+        .await
+        .unwrap()
+        .snapshot
+}
 
 async fn serve(app: Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
