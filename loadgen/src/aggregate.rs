@@ -7,6 +7,8 @@
 //! walks every object on a tick.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+
+pub use crate::object_map::ObjectMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -112,7 +114,7 @@ pub struct Aggregate {
     pub total: Recorder,
     pub intervals: Vec<IntervalStats>,
     /// Every object's exact counts and per-second series.
-    pub objects: HashMap<Arc<str>, ObjectTally>,
+    pub objects: ObjectMap<ObjectTally>,
     /// Latency of the tracked (hottest by requests) objects only.
     pub object_latency: HashMap<Arc<str>, Histogram<u64>>,
     /// How many objects keep a latency histogram.
@@ -128,7 +130,7 @@ pub struct Aggregate {
     second_deliveries: u64,
     second_delivery_latency: Histogram<u64>,
     /// This second's (requests, served) per object.
-    second_objects: HashMap<Arc<str>, (u64, u64)>,
+    second_objects: ObjectMap<(u64, u64)>,
 }
 
 impl Default for Aggregate {
@@ -148,7 +150,7 @@ impl Aggregate {
         Aggregate {
             total: Recorder::new(),
             intervals: Vec::new(),
-            objects: HashMap::new(),
+            objects: ObjectMap::default(),
             object_latency: HashMap::new(),
             tracked: n,
             hot: Arc::new(HashSet::new()),
@@ -160,7 +162,7 @@ impl Aggregate {
             second_latency: new_histogram(),
             second_deliveries: 0,
             second_delivery_latency: new_histogram(),
-            second_objects: HashMap::new(),
+            second_objects: ObjectMap::default(),
         }
     }
 
@@ -171,7 +173,7 @@ impl Aggregate {
     pub fn assembled(
         total: Recorder,
         intervals: Vec<IntervalStats>,
-        objects: HashMap<Arc<str>, ObjectTally>,
+        objects: ObjectMap<ObjectTally>,
         object_latency: HashMap<Arc<str>, Histogram<u64>>,
     ) -> Self {
         let mut agg = Self::tracking_objects(object_latency.len());
@@ -212,14 +214,11 @@ impl Aggregate {
         let mut objects = HashMap::with_capacity(delta.objects.len());
         let mut changed = Vec::new();
         for (k, c) in delta.objects.iter().filter(|(_, c)| c.requests > 0) {
-            let s = self.second_objects.entry(k.clone()).or_default();
+            let s = self.second_objects.get_or_default(k);
             s.0 += c.requests;
             s.1 += c.served;
             objects.insert(k.clone(), c.requests);
-            let t = match self.objects.get_mut(k) {
-                Some(t) => t,
-                None => self.objects.entry(k.clone()).or_default(),
-            };
+            let t = self.objects.get_or_default(k);
             t.requests += c.requests;
             t.errors += c.errors;
             t.served += c.served;

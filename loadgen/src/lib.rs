@@ -37,6 +37,7 @@ pub mod error;
 pub mod executor;
 pub mod hist;
 pub mod lanes;
+pub mod object_map;
 pub mod pacer;
 pub mod part;
 pub mod recorder;

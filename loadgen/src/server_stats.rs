@@ -1,6 +1,6 @@
 //! The target's own view of a run: a typed mirror of the fields dobench reads from the
 //! reference runtime's `GET {target}/_dobench/stats`, a one-shot [`fetch`], and a
-//! [`spawn_scraper`] that polls it every ~250 ms and publishes the latest value on a `watch`,
+//! [`spawn_scraper`] that polls it every ~250 ms (less often when a scrape is slow) and publishes the latest value on a `watch`,
 //! and [`merge`], the one relay that joins a run's `Snapshot` bus with those stats.
 //! Speaks only HTTP + JSON (this crate never imports the runtime); unknown fields are
 //! ignored and missing ones default, so a newer or older runtime still parses. Never retries
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::http::{ClientConfig, HttpConn};
@@ -21,6 +21,8 @@ use crate::request::RequestSpec;
 pub const STATS_PATH: &str = "/_dobench/stats";
 /// Default polling period.
 pub const DEFAULT_EVERY: Duration = Duration::from_millis(250);
+/// A scraper waits at least this many times its last scrape's duration before the next.
+const SCRAPE_SHARE: u32 = 40;
 
 /// One object as the target reports it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -176,7 +178,8 @@ pub async fn fetch_hottest(base: &str, timeout: Duration, top: usize) -> Result<
     get(&mut conn, &spec, timeout).await
 }
 
-/// Polls `{base}/_dobench/stats` every `every` until `cancel` fires and publishes each good
+/// Polls `{base}/_dobench/stats` every `every` (less often when a scrape takes more than
+/// 1/40th of that: see `SCRAPE_SHARE`) until `cancel` fires and publishes each good
 /// scrape (`None` until the first). A failed scrape keeps the last value; the first failure
 /// is logged once. The task ends with the token; the receiver then keeps the last value.
 pub fn spawn_scraper(
@@ -189,18 +192,23 @@ pub fn spawn_scraper(
     tokio::spawn(async move {
         let start = Instant::now();
         let mut conn = HttpConn::new(ClientConfig::default());
-        let mut tick = tokio::time::interval(every.max(Duration::from_millis(50)));
-        tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let every = every.max(Duration::from_millis(50));
+        let mut next = Instant::now();
         let mut warned = false;
         loop {
             tokio::select! {
-                _ = tick.tick() => {}
+                _ = tokio::time::sleep_until(next) => {}
                 _ = cancel.cancelled() => break,
             }
+            let began = Instant::now();
             let scrape = tokio::select! {
                 r = get(&mut conn, &spec, every.max(Duration::from_secs(2))) => r,
                 _ = cancel.cancelled() => break,
             };
+            // A scrape walks every object the target has seen: past a few hundred thousand
+            // it takes milliseconds of the target's CPU, so the next waits long enough that
+            // scraping takes at most 1/SCRAPE_SHARE of the target's time.
+            next = began + every.max(began.elapsed() * SCRAPE_SHARE);
             match scrape {
                 Ok(mut s) => {
                     s.scraped_at_s = start.elapsed().as_secs_f64();

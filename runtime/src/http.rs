@@ -207,12 +207,23 @@ impl StatsParams {
     }
 }
 
+/// A scrape walks every object seen (tens of milliseconds at a million): it runs on the
+/// blocking pool, so the worker threads keep running object turns meanwhile.
+async fn scrape(
+    rt: Runtime,
+    q: crate::stats::StatsQuery,
+) -> Result<crate::stats::StatsReport, ApiError> {
+    tokio::task::spawn_blocking(move || rt.stats_with(&q))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("stats: {e}")))
+}
+
 async fn stats(
     State(rt): State<Runtime>,
     axum::extract::Query(p): axum::extract::Query<StatsParams>,
 ) -> Result<Json<crate::stats::StatsReport>, ApiError> {
     let q = p.query()?;
-    Ok(Json(rt.stats_with(&q)))
+    Ok(Json(scrape(rt, q).await?))
 }
 
 async fn metrics(
@@ -222,7 +233,7 @@ async fn metrics(
     let q = p.query()?;
     Ok((
         [("content-type", "text/plain; version=0.0.4")],
-        crate::metrics::render(&rt.stats_with(&q)),
+        crate::metrics::render(&scrape(rt, q).await?),
     ))
 }
 

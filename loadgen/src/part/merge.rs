@@ -10,7 +10,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use hdrhistogram::Histogram;
 
 use super::{Books, Environment, Part, PartPlan, PART_FORMAT};
-use crate::aggregate::{Aggregate, IntervalStats, Live, ObjectTally};
+use crate::aggregate::{Aggregate, IntervalStats, Live, ObjectMap, ObjectTally};
 use crate::clock::ClockOffset;
 use crate::error::{Error, Result};
 use crate::executor::RunOutcome;
@@ -258,12 +258,12 @@ fn merge_seconds(books: &[&Books]) -> Result<Vec<IntervalStats>> {
 }
 
 /// Every object's counts summed, its seconds summed second by second, peaks recomputed.
-fn merge_objects(books: &[&Books]) -> HashMap<Arc<str>, ObjectTally> {
+fn merge_objects(books: &[&Books]) -> ObjectMap<ObjectTally> {
     let mut seconds: HashMap<&str, BTreeMap<u32, (u64, u64)>> = HashMap::new();
-    let mut out: HashMap<Arc<str>, ObjectTally> = HashMap::new();
+    let mut out = ObjectMap::<ObjectTally>::default();
     for b in books {
         for o in &b.objects {
-            let t = out.entry(Arc::from(o.name.as_str())).or_default();
+            let t = out.get_or_default(&Arc::from(o.name.as_str()));
             t.requests += o.requests;
             t.errors += o.errors;
             t.served += o.served;

@@ -37,10 +37,9 @@ pub const OBJECTS_DIR: &str = "objects";
 /// The lock file that keeps a second process off a data directory.
 const LOCK_FILE: &str = "LOCK";
 /// The settings of every connection, run at open: exclusive locking (before the first
-/// read), `synchronous=NORMAL`, and a checkpoint at commit past 1,000 WAL pages (which
-/// bounds what an open must recover).
-const PRAGMAS: &str =
-    "PRAGMA locking_mode=EXCLUSIVE; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=1000;";
+/// read) and `synchronous=NORMAL`. SQLite's default checkpoint at commit past 1,000 WAL
+/// pages stays (it bounds what an open must recover; `sqlite3_wal_autocheckpoint`).
+const PRAGMAS: &str = "PRAGMA locking_mode=EXCLUSIVE; PRAGMA synchronous=NORMAL;";
 /// Page size of object databases. Most objects hold a few rows: at 1 KiB a new object takes
 /// ~4 KiB on disk (3 pages and a WAL frame) instead of ~20 KiB at SQLite's 4 KiB, which is
 /// what lets a million objects fit on tmpfs.
@@ -174,6 +173,7 @@ pub(crate) fn open(path: &Path, exists: bool) -> Result<(Connection, bool)> {
             .map_err(io_err)?;
         f.write_all(template()?).map_err(io_err)?;
     }
+    super::syscalls::tune();
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags_and_vfs(path, flags, c"unix-none").map_err(open_err)?;
     // Exclusive before the first read, so WAL never asks for shared memory. One batch: each
@@ -226,6 +226,14 @@ mod tests {
             .pragma_query_value(None, "journal_mode", |r| r.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
+        let setting = |name: &str| -> String {
+            conn.pragma_query_value(None, name, |r| r.get::<_, rusqlite::types::Value>(0))
+                .map(|v| format!("{v:?}"))
+                .unwrap()
+        };
+        assert_eq!(setting("locking_mode"), "Text(\"exclusive\")");
+        assert_eq!(setting("synchronous"), "Integer(1)", "NORMAL");
+        assert_eq!(setting("wal_autocheckpoint"), "Integer(1000)");
         conn.execute_batch("INSERT INTO _dobench_kv VALUES (x'01', x'02')")
             .unwrap();
         drop(conn);

@@ -11,6 +11,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::error::{Error, Result};
 
 mod file;
+mod syscalls;
 
 pub use file::object_db_path;
 pub(crate) use file::{prepare_layout, DataDirLock};
