@@ -237,9 +237,14 @@ impl AlarmIndex {
             path: path.to_path_buf(),
             source,
         };
-        let conn = Connection::open(path).map_err(err)?;
-        // One connection in one process (the data directory is locked): exclusive mode
-        // saves the lock syscalls of every transaction and the -shm file.
+        // One connection in one process (the data directory is locked): no file locks (the
+        // unix-none VFS, as object databases use) and exclusive mode, which saves the -shm
+        // file. SQLite's unix VFS keeps a list of files opened with locks and `stat`s the path
+        // of every database opened after one is on it, so this index with locks cost each
+        // object's open one more system call.
+        let conn =
+            Connection::open_with_flags_and_vfs(path, rusqlite::OpenFlags::default(), c"unix-none")
+                .map_err(err)?;
         conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
             .map_err(err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
