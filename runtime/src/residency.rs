@@ -14,7 +14,7 @@
 //! Owns only bookkeeping (two LRU orders and the cost model); never touches an object's
 //! instance or storage itself, and never blocks: every call is one short critical section.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -69,38 +69,121 @@ impl TaskControl {
 /// recycled while their memory is warm cost ~20 % less CPU per new object than thousands.
 const PROBATION_DATABASES: usize = 128;
 
-/// Objects in least-recently-used order, each with a mark ([`Lru::touch`]).
-#[derive(Default)]
+/// No node (the end of the list).
+const NIL: u32 = u32::MAX;
+
+/// One listed object: its neighbours in recency order, its mark and its task's control.
+struct Node {
+    id: ObjectId,
+    older: u32,
+    newer: u32,
+    mark: bool,
+    /// `None` once the node is free (so a task that left is not kept alive by its slot).
+    control: Option<Arc<TaskControl>>,
+}
+
+/// Objects in least-recently-used order, each with a mark ([`Lru::touch`]): a doubly linked
+/// list in a slab of nodes, so touching, removing and taking the oldest cost a hash lookup
+/// and a few index writes, never a tree rebalance or an allocation once the slab has grown.
 struct Lru {
-    by_id: HashMap<ObjectId, (u64, bool, Arc<TaskControl>)>,
-    by_tick: BTreeMap<u64, ObjectId>,
+    slot: HashMap<ObjectId, u32>,
+    nodes: Vec<Node>,
+    free: Vec<u32>,
+    oldest: u32,
+    newest: u32,
+}
+
+impl Default for Lru {
+    fn default() -> Self {
+        Lru {
+            slot: HashMap::new(),
+            nodes: Vec::new(),
+            free: Vec::new(),
+            oldest: NIL,
+            newest: NIL,
+        }
+    }
 }
 
 impl Lru {
+    fn node(&mut self, i: u32) -> &mut Node {
+        &mut self.nodes[i as usize]
+    }
+
+    fn unlink(&mut self, i: u32) {
+        let (older, newer) = (self.node(i).older, self.node(i).newer);
+        match older {
+            NIL => self.oldest = newer,
+            o => self.node(o).newer = newer,
+        }
+        match newer {
+            NIL => self.newest = older,
+            n => self.node(n).older = older,
+        }
+    }
+
+    fn push_newest(&mut self, i: u32) {
+        let newest = self.newest;
+        let n = self.node(i);
+        n.older = newest;
+        n.newer = NIL;
+        match newest {
+            NIL => self.oldest = i,
+            t => self.node(t).newer = i,
+        }
+        self.newest = i;
+    }
+
     /// Makes `id` the most recently used; its mark becomes `mark` or stays set. Returns
     /// the mark it had (false if it was not listed).
-    fn touch(&mut self, id: ObjectId, tick: u64, control: &Arc<TaskControl>, mark: bool) -> bool {
-        let had = match self.by_id.get_mut(&id) {
-            Some(entry) => {
-                self.by_tick.remove(&entry.0);
-                let had = entry.1;
-                *entry = (tick, had || mark, control.clone());
-                had
+    fn touch(&mut self, id: ObjectId, control: &Arc<TaskControl>, mark: bool) -> bool {
+        if let Some(&i) = self.slot.get(&id) {
+            let n = self.node(i);
+            let had = n.mark;
+            n.mark = had || mark;
+            if !n.control.as_ref().is_some_and(|c| Arc::ptr_eq(c, control)) {
+                n.control = Some(control.clone());
+            }
+            if self.newest != i {
+                self.unlink(i);
+                self.push_newest(i);
+            }
+            return had;
+        }
+        let node = Node {
+            id,
+            older: NIL,
+            newer: NIL,
+            mark,
+            control: Some(control.clone()),
+        };
+        let i = match self.free.pop() {
+            Some(i) => {
+                *self.node(i) = node;
+                i
             }
             None => {
-                self.by_id.insert(id, (tick, mark, control.clone()));
-                false
+                self.nodes.push(node);
+                (self.nodes.len() - 1) as u32
             }
         };
-        self.by_tick.insert(tick, id);
-        had
+        self.slot.insert(id, i);
+        self.push_newest(i);
+        false
+    }
+
+    /// Unlinks node `i` and frees it, handing back its control.
+    fn release(&mut self, i: u32) -> Option<Arc<TaskControl>> {
+        self.unlink(i);
+        self.free.push(i);
+        self.node(i).control.take()
     }
 
     /// True if `id` was listed.
     fn remove(&mut self, id: &ObjectId) -> bool {
-        match self.by_id.remove(id) {
-            Some((tick, _, _)) => {
-                self.by_tick.remove(&tick);
+        match self.slot.remove(id) {
+            Some(i) => {
+                self.release(i);
                 true
             }
             None => false,
@@ -108,18 +191,25 @@ impl Lru {
     }
 
     fn contains(&self, id: &ObjectId) -> bool {
-        self.by_id.contains_key(id)
+        self.slot.contains_key(id)
     }
 
     /// Removes and returns the least recently used entry other than `except`.
     fn pop_oldest(&mut self, except: &ObjectId) -> Option<Arc<TaskControl>> {
-        let (&tick, &id) = self.by_tick.iter().find(|(_, id)| *id != except)?;
-        self.by_tick.remove(&tick);
-        self.by_id.remove(&id).map(|(_, _, c)| c)
+        let mut i = self.oldest;
+        while i != NIL && self.nodes[i as usize].id == *except {
+            i = self.nodes[i as usize].newer;
+        }
+        if i == NIL {
+            return None;
+        }
+        let id = self.nodes[i as usize].id;
+        self.slot.remove(&id);
+        self.release(i)
     }
 
     fn len(&self) -> usize {
-        self.by_id.len()
+        self.slot.len()
     }
 }
 
@@ -131,7 +221,6 @@ impl Inner {
 
 #[derive(Default)]
 struct Inner {
-    tick: u64,
     /// Objects in memory; marked once their database has been open during this stay.
     live: Lru,
     /// Open databases of objects used again (the main list).
@@ -183,17 +272,15 @@ impl Residency {
     /// exceeded.
     pub(crate) fn touch(&self, id: ObjectId, control: &Arc<TaskControl>, database_open: bool) {
         let mut inner = self.lock();
-        inner.tick += 1;
-        let tick = inner.tick;
-        let opened_before = inner.live.touch(id, tick, control, database_open);
+        let opened_before = inner.live.touch(id, control, database_open);
         if !database_open {
             inner.open.remove(&id);
             inner.probation.remove(&id);
         } else if inner.probation.remove(&id) || opened_before || self.probation_cap == 0 {
             // Used again with its database open (or reopened): the main list.
-            inner.open.touch(id, tick, control, false);
+            inner.open.touch(id, control, false);
         } else if !inner.open.contains(&id) {
-            inner.probation.touch(id, tick, control, false);
+            inner.probation.touch(id, control, false);
         }
         while inner.probation.len() > self.probation_cap {
             let Some(victim) = inner.probation.pop_oldest(&id) else {
@@ -247,6 +334,33 @@ mod tests {
 
     fn id(n: u8) -> ObjectId {
         ObjectId::from_bytes([n; 32])
+    }
+
+    #[test]
+    fn the_list_keeps_recency_order_through_touches_removals_and_reused_slots() {
+        let ids: Vec<ObjectId> = (0..6u8).map(|b| ObjectId::from_bytes([b; 32])).collect();
+        let c: Arc<TaskControl> = Arc::default();
+        let mut l = Lru::default();
+        for id in &ids[..4] {
+            assert!(!l.touch(*id, &c, false));
+        }
+        assert!(!l.touch(ids[0], &c, true), "no mark before");
+        assert!(l.touch(ids[0], &c, false), "the mark stays set");
+        assert!(l.remove(&ids[2]));
+        assert!(!l.remove(&ids[2]));
+        l.touch(ids[4], &c, false); // takes the freed slot
+        assert_eq!(l.nodes.len(), 4);
+        assert_eq!(l.len(), 4);
+        // Oldest first: 1, 3, 0, 4. `except` is skipped, not taken.
+        assert!(l.pop_oldest(&ids[1]).is_some());
+        assert!(!l.contains(&ids[3]) && l.contains(&ids[1]));
+        for (next, after) in [(1, [0, 4].as_slice()), (0, &[4]), (4, &[])] {
+            assert!(l.pop_oldest(&ids[5]).is_some());
+            assert!(!l.contains(&ids[next]));
+            assert!(after.iter().all(|&k| l.contains(&ids[k])));
+        }
+        assert_eq!(l.len(), 0);
+        assert!(l.pop_oldest(&ids[5]).is_none());
     }
 
     #[test]
