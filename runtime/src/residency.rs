@@ -30,6 +30,12 @@ pub const LIVE_OBJECT_BYTES: u64 = 12 * 1024;
 /// cache, wal-index), on top of [`LIVE_OBJECT_BYTES`].
 pub const OPEN_DATABASE_BYTES: u64 = 48 * 1024;
 
+/// Objects `budget_bytes` holds in memory, at most a million: what the lists of live
+/// objects are sized for up front (the budget bounds them; past it objects leave).
+pub(crate) fn live_capacity(budget_bytes: u64) -> usize {
+    (budget_bytes / LIVE_OBJECT_BYTES).min(1 << 20) as usize
+}
+
 const CLOSE_DATABASE: u8 = 1;
 const LEAVE_MEMORY: u8 = 2;
 
@@ -106,6 +112,16 @@ impl Default for Lru {
 }
 
 impl Lru {
+    /// Room for `n` entries from the start: the lists live under one lock that every turn
+    /// takes, and doubling a list of tens of thousands there stalls them all.
+    fn with_capacity(n: usize) -> Self {
+        Lru {
+            slot: HashMap::with_capacity(n),
+            nodes: Vec::with_capacity(n),
+            ..Lru::default()
+        }
+    }
+
     fn node(&mut self, i: u32) -> &mut Node {
         &mut self.nodes[i as usize]
     }
@@ -250,10 +266,15 @@ impl Residency {
     pub(crate) fn new(budget_bytes: u64, max_open: usize) -> Self {
         let max_open = max_open.max(1);
         let probation_cap = PROBATION_DATABASES.min(max_open / 4);
+        let main_cap = (max_open - probation_cap).max(1);
         Self {
-            inner: Mutex::new(Inner::default()),
+            inner: Mutex::new(Inner {
+                live: Lru::with_capacity(live_capacity(budget_bytes)),
+                open: Lru::with_capacity(main_cap + 1),
+                probation: Lru::with_capacity(probation_cap + 1),
+            }),
             budget_bytes,
-            main_cap: (max_open - probation_cap).max(1),
+            main_cap,
             probation_cap,
         }
     }

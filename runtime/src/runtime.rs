@@ -317,13 +317,14 @@ impl Runtime {
                 retry_count: 0,
             });
         }
+        let live_capacity = crate::residency::live_capacity(config.memory_budget_bytes);
         let runtime = Self {
             shared: Arc::new(Shared {
                 config,
                 registry,
                 ids,
                 classes,
-                live: Mutex::new(HashMap::new()),
+                live: Mutex::new(HashMap::with_capacity(live_capacity)),
                 stats: (0..STATS_SHARDS).map(|_| Mutex::default()).collect(),
                 // Until a listing sets it, objects that leave memory forget their names.
                 name_floor: std::sync::atomic::AtomicU64::new(u64::MAX),
