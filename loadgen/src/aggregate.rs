@@ -7,8 +7,6 @@
 //! walks every object on a tick.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-
-pub use crate::object_map::ObjectMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +14,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use crate::hist::{new_histogram, to_v2, Percentiles};
+use crate::object_map::ObjectMap;
 use crate::recorder::{Recorder, Tracking};
 use crate::snapshot::{ObjectSnapshot, OpSnapshot, Snapshot};
 use crate::verdict::{Evidence, GeneratorVerdict};

@@ -7,7 +7,6 @@
 //!
 //! Owns only the entries: never decides what is kept, never locks (its owner does).
 
-use std::collections::hash_map;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::ops::Index;
@@ -64,10 +63,6 @@ impl<V> ObjectMap<V> {
         self.shards[s].get_mut(key)
     }
 
-    pub fn contains_key(&self, key: &str) -> bool {
-        self.get(key).is_some()
-    }
-
     /// Inserts `value` for `key`, returning the value it replaced.
     pub fn insert(&mut self, key: Arc<str>, value: V) -> Option<V> {
         let s = self.shard_of(&key);
@@ -101,10 +96,6 @@ impl<V> ObjectMap<V> {
         self.shards.iter_mut().flat_map(|s| s.iter_mut())
     }
 
-    pub fn keys(&self) -> impl Iterator<Item = &Arc<str>> + '_ {
-        self.iter().map(|(k, _)| k)
-    }
-
     pub fn values(&self) -> impl Iterator<Item = &V> + '_ {
         self.iter().map(|(_, v)| v)
     }
@@ -121,29 +112,6 @@ impl<V> Index<&str> for ObjectMap<V> {
 
     fn index(&self, key: &str) -> &V {
         self.get(key).expect("no entry for this object")
-    }
-}
-
-impl<'a, V> IntoIterator for &'a ObjectMap<V> {
-    type Item = (&'a Arc<str>, &'a V);
-    type IntoIter = std::iter::FlatMap<
-        std::slice::Iter<'a, HashMap<Arc<str>, V, RandomState>>,
-        hash_map::Iter<'a, Arc<str>, V>,
-        fn(&'a HashMap<Arc<str>, V, RandomState>) -> hash_map::Iter<'a, Arc<str>, V>,
-    >;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.shards.iter().flat_map(|s| s.iter())
-    }
-}
-
-impl<V> FromIterator<(Arc<str>, V)> for ObjectMap<V> {
-    fn from_iter<I: IntoIterator<Item = (Arc<str>, V)>>(iter: I) -> Self {
-        let mut m = ObjectMap::new();
-        for (k, v) in iter {
-            m.insert(k, v);
-        }
-        m
     }
 }
 

@@ -359,7 +359,7 @@ mod tests {
 
     #[test]
     fn the_list_keeps_recency_order_through_touches_removals_and_reused_slots() {
-        let ids: Vec<ObjectId> = (0..6u8).map(|b| ObjectId::from_bytes([b; 32])).collect();
+        let ids: Vec<ObjectId> = (0..6u8).map(id).collect();
         let c: Arc<TaskControl> = Arc::default();
         let mut l = Lru::default();
         for id in &ids[..4] {

@@ -10,11 +10,12 @@ use std::time::{Duration, UNIX_EPOCH};
 use hdrhistogram::Histogram;
 
 use super::{Books, Environment, Part, PartPlan, PART_FORMAT};
-use crate::aggregate::{Aggregate, IntervalStats, Live, ObjectMap, ObjectTally};
+use crate::aggregate::{Aggregate, IntervalStats, Live, ObjectTally};
 use crate::clock::ClockOffset;
 use crate::error::{Error, Result};
 use crate::executor::RunOutcome;
 use crate::hist::{new_histogram, to_v2, Percentiles};
+use crate::object_map::ObjectMap;
 use crate::recorder::Recorder;
 use crate::schedule::Schedule;
 use crate::summary::{Distributed, PartLine};

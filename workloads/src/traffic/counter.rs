@@ -60,12 +60,6 @@ struct State {
     read_sent: HashMap<u64, Instant>,
 }
 
-impl State {
-    fn seen(&mut self, name: &Arc<str>) -> &mut Seen {
-        self.objects.get_or_default(name)
-    }
-}
-
 struct CounterSource {
     keys: Keyspace,
     strategy: Strategy,
@@ -113,7 +107,7 @@ impl RequestSource for CounterSource {
         if read {
             st.read_sent.insert(index, Instant::now());
         }
-        let seen = st.seen(&name);
+        let seen = st.objects.get_or_default(&name);
         if !read {
             seen.sent += 1;
         }
@@ -146,7 +140,7 @@ impl RequestSource for CounterSource {
         } else {
             None
         };
-        let seen = st.seen(&name);
+        let seen = st.objects.get_or_default(&name);
         if !read {
             seen.answered += 1;
             if value.is_some() {
